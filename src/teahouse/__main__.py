@@ -1,0 +1,3 @@
+from teahouse.cli import main
+
+main()

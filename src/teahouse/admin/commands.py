@@ -1,0 +1,453 @@
+"""The operator command set, shared by the console, the admin socket and ``admin`` frames.
+
+A command arrives either as words (``kick bob flooding``, from the console or
+``teahouse admin``) or as a name and an argument mapping (``{"cmd": "kick", "args":
+{"user": "bob", "reason": "flooding"}}``, from an ``admin`` frame). :func:`parse_words`
+turns words into the mapping, so every entrance runs the same :meth:`CommandSet.run`.
+
+Each run is written to the audit log (logger ``teahouse.audit``) with who asked, through
+which entrance, and the arguments, passwords masked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from teahouse.core.hub import AdminRunner, Hub
+from teahouse.core.session import Session
+from teahouse.errors import ChatError, InvalidField, InvalidName, NoSuchUser, UserTaken
+from teahouse.protocol.names import is_room_name, is_user_name
+from teahouse.store.base import Role
+
+audit = logging.getLogger("teahouse.audit")
+
+Args = dict[str, object]
+Result = tuple[str, object]
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_FOREVER = {"0", "forever", "permanent", "perm"}
+
+
+def parse_duration(value: object) -> float | None:
+    """Seconds from ``90``, ``"90"``, ``"10m"``, ``"2h"``, ``"7d"``; None for forever/0."""
+    if isinstance(value, bool) or value is None:
+        raise InvalidField("a duration is a number of seconds or like 10m, 2h, 7d")
+    if isinstance(value, int | float):
+        return float(value) if value > 0 else None
+    text = str(value).strip().lower()
+    if text in _FOREVER:
+        return None
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise InvalidField(f"bad duration {text!r}: use seconds or 30s, 10m, 2h, 7d, 1w")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _looks_like_duration(word: str) -> bool:
+    return word.lower() in _FOREVER or _DURATION.fullmatch(word.lower()) is not None
+
+
+def parse_words(words: list[str]) -> tuple[str, Args]:
+    """``["ban", "bob", "1h", "spam"]`` -> ``("ban", {"target": "bob", ...})``.
+
+    Raises :class:`InvalidField` with the command's usage when the words do not fit.
+    """
+    if not words:
+        raise InvalidField("no command given; try 'help'")
+    cmd, rest = words[0].lower(), words[1:]
+    spec = COMMANDS.get(cmd)
+    if spec is None:
+        raise InvalidField(f"unknown command {cmd!r}; try 'help'")
+    args: Args = {}
+    if cmd == "user":
+        return cmd, _parse_user_words(rest)
+    rest = list(rest)
+    for name in spec.params:
+        optional = name.endswith("?")
+        key = name.rstrip("?*")
+        if name.endswith("*"):
+            if rest:
+                args[key] = " ".join(rest)
+            rest = []
+            break
+        if not rest:
+            if optional:
+                continue
+            raise InvalidField(f"usage: {spec.usage}")
+        if key == "duration" and not _looks_like_duration(rest[0]):
+            continue
+        args[key] = rest.pop(0)
+    if rest:
+        raise InvalidField(f"too many words; usage: {spec.usage}")
+    return cmd, args
+
+
+def _parse_user_words(rest: list[str]) -> Args:
+    usage = COMMANDS["user"].usage
+    flags = {w for w in rest if w.startswith("--")}
+    words = [w for w in rest if not w.startswith("--")]
+    if flags - {"--admin"} or not words:
+        raise InvalidField(f"usage: {usage}")
+    action = words[0]
+    shape = {"add": 3, "del": 2, "passwd": 3, "role": 3, "list": 1}
+    if shape.get(action) != len(words):
+        raise InvalidField(f"usage: {usage}")
+    args: Args = {"action": action}
+    if len(words) > 1:
+        args["name"] = words[1]
+    if action in ("add", "passwd"):
+        args["password"] = words[2]
+    if action == "role":
+        args["role"] = words[2]
+    if "--admin" in flags:
+        args["admin"] = True
+    return args
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    usage: str
+    help: str
+    params: tuple[str, ...]
+    """Argument names in word order; ``?`` optional, ``*`` takes the rest of the words."""
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    "help": CommandSpec("help", "list the commands", ()),
+    "who": CommandSpec(
+        "who [ROOM]", "users online: address, rooms, idle time, connected since", ("room?",)
+    ),
+    "rooms": CommandSpec("rooms", "rooms with members online and topics", ()),
+    "kick": CommandSpec("kick USER [REASON]", "disconnect a user", ("user", "reason*")),
+    "ban": CommandSpec(
+        "ban USER|IP [DURATION] [REASON]",
+        "ban a user or an address (DURATION like 10m, 2h, 7d; none = until unban)",
+        ("target", "duration?", "reason*"),
+    ),
+    "unban": CommandSpec("unban USER|IP", "lift a ban", ("target",)),
+    "bans": CommandSpec("bans", "list the bans in force", ()),
+    "mute": CommandSpec("mute USER [DURATION]", "stop a user from speaking", ("user", "duration?")),
+    "unmute": CommandSpec("unmute USER", "let a muted user speak again", ("user",)),
+    "broadcast": CommandSpec("broadcast TEXT", "a notice to everyone online", ("text*",)),
+    "topic": CommandSpec("topic ROOM TEXT", "set a room's topic", ("room", "text*")),
+    "stats": CommandSpec(
+        "stats", "connections, sessions, rooms, messages/s, bytes in/out, memory", ()
+    ),
+    "user": CommandSpec(
+        "user add NAME PASSWORD [--admin] | del NAME | passwd NAME PASSWORD | role NAME "
+        "user|admin | list",
+        "manage accounts",
+        (),
+    ),
+    "invite": CommandSpec("invite", "make a one-time invite code (registration = invite)", ()),
+    "shutdown": CommandSpec(
+        "shutdown [GRACE]",
+        "close every connection and stop (GRACE seconds, default 5)",
+        ("grace?",),
+    ),
+}
+
+
+def _str(args: Args, key: str, required: bool = True) -> str:
+    value = args.get(key)
+    if value is None:
+        if required:
+            raise InvalidField(f"missing argument {key!r}")
+        return ""
+    if not isinstance(value, str):
+        raise InvalidField(f"argument {key!r} must be a string")
+    return value
+
+
+def _masked(args: Args) -> Args:
+    return {k: ("***" if k == "password" else v) for k, v in args.items()}
+
+
+class MessageRate:
+    """Messages per second over the last ``window`` seconds, from periodic samples."""
+
+    def __init__(self, window: float = 10.0) -> None:
+        self.window = window
+        self._samples: deque[tuple[float, int]] = deque(maxlen=64)
+
+    def sample(self, now: float, total: int) -> None:
+        self._samples.append((now, total))
+        while self._samples and now - self._samples[0][0] > self.window:
+            self._samples.popleft()
+
+    def rate(self) -> float:
+        if len(self._samples) < 2:
+            return 0.0
+        (t0, n0), (t1, n1) = self._samples[0], self._samples[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def process_memory() -> dict[str, int]:
+    """RSS in bytes and open file descriptors of this process (Linux /proc)."""
+    rss = 0
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        fds = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        fds = -1
+    return {"rss_bytes": rss, "fds": fds}
+
+
+class CommandSet(AdminRunner):
+    """Runs operator commands against the hub. One instance per server."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        transports_open: Callable[[], int],
+        shutdown: Callable[[float], Awaitable[None] | None],
+        default_grace: float = 5.0,
+    ) -> None:
+        self.hub = hub
+        self.transports_open = transports_open
+        self.shutdown = shutdown
+        self.default_grace = default_grace
+        self.rate = MessageRate()
+        self.started = time.monotonic()
+
+    async def run_for(self, session: Session, cmd: str, args: dict[str, object]) -> Result:
+        return await self.run(cmd, args, actor=session.user or "?", entrance="chat")
+
+    async def run_words(self, words: list[str], *, actor: str, entrance: str) -> Result:
+        cmd, args = parse_words(words)
+        return await self.run(cmd, args, actor=actor, entrance=entrance)
+
+    async def run(self, cmd: str, args: Args, *, actor: str, entrance: str) -> Result:
+        """Run one command; raises :class:`ChatError` when it cannot be done."""
+        cmd = cmd.lower()
+        handler = getattr(self, f"_cmd_{cmd}", None)
+        if cmd not in COMMANDS or handler is None:
+            raise InvalidField(f"unknown command {cmd!r}; try 'help'")
+        entry = {"actor": actor, "entrance": entrance, "cmd": cmd, "args": _masked(args)}
+        try:
+            result: Result = await handler(args, actor)
+        except ChatError as exc:
+            audit.info(json.dumps({**entry, "ok": False, "error": exc.code}, default=str))
+            raise
+        if cmd not in ("help", "who", "rooms", "stats", "bans"):
+            audit.info(json.dumps({**entry, "ok": True}, default=str))
+        return result
+
+    # -- the commands ----------------------------------------------------------------
+
+    async def _cmd_help(self, args: Args, actor: str) -> Result:
+        lines = [f"{spec.usage:40} {spec.help}" for spec in COMMANDS.values()]
+        return "\n".join(lines), {"commands": sorted(COMMANDS)}
+
+    async def _cmd_who(self, args: Args, actor: str) -> Result:
+        room = _str(args, "room", required=False)
+        hub = self.hub
+        now, wall = hub.clock.monotonic(), hub.clock.wall_ms()
+        rows = []
+        for session in hub.sessions.values():
+            if not session.authenticated or (room and room not in session.rooms):
+                continue
+            rows.append(
+                {
+                    "user": session.user,
+                    "role": session.role,
+                    "address": f"{session.ip}:{session.port}",
+                    "rooms": sorted(session.rooms),
+                    "idle": round(now - session.last_received, 1),
+                    "connected_since": time.strftime(
+                        "%Y-%m-%dT%H:%M:%SZ",
+                        time.gmtime((wall - (now - session.connected_at) * 1000) / 1000),
+                    ),
+                    "rtt_ms": round(session.rtt * 1000, 1) if session.rtt is not None else None,
+                }
+            )
+        rows.sort(key=lambda r: str(r["user"]).lower())
+        lines = [
+            f"{r['user']:16} {r['address']:22} idle {r['idle']:>7}s  since {r['connected_since']}"
+            f"  rooms: {', '.join(r['rooms']) or '-'}"  # type: ignore[arg-type]
+            for r in rows
+        ]
+        return "\n".join(lines) or "nobody is online", rows
+
+    async def _cmd_rooms(self, args: Args, actor: str) -> Result:
+        rows = [
+            {"room": name, "members": count, "topic": topic}
+            for name, count, topic in self.hub.room_summaries()
+        ]
+        lines = [f"{r['room']:20} {r['members']:>5}  {r['topic']}" for r in rows]
+        return "\n".join(lines) or "no rooms yet", rows
+
+    async def _cmd_kick(self, args: Args, actor: str) -> Result:
+        user = _str(args, "user")
+        count = self.hub.kick(user, _str(args, "reason", required=False))
+        if count == 0:
+            raise NoSuchUser(f"{user!r} is not connected")
+        return f"kicked {user} ({count} connection{'s' if count != 1 else ''})", {"closed": count}
+
+    def _target(self, args: Args) -> tuple[str, str]:
+        target = _str(args, "target")
+        try:
+            return "ip", str(ipaddress.ip_address(target))
+        except ValueError:
+            pass
+        if not is_user_name(target):
+            raise InvalidName(f"{target!r} is neither a user name nor an IP address")
+        return "user", target
+
+    def _until(self, args: Args, key: str) -> int | None:
+        if args.get(key) is None:
+            return None
+        seconds = parse_duration(args[key])
+        return None if seconds is None else self.hub.clock.wall_ms() + int(seconds * 1000)
+
+    async def _cmd_ban(self, args: Args, actor: str) -> Result:
+        kind, value = self._target(args)
+        if kind == "user" and self.hub.store.get_account(value) is None:
+            raise NoSuchUser(f"there is no user {value!r}")
+        until = self._until(args, "duration")
+        reason = _str(args, "reason", required=False)
+        closed = self.hub.ban(kind, value, until, reason, actor)  # type: ignore[arg-type]
+        span = "until lifted" if until is None else f"for {parse_duration(args['duration'])} s"
+        return f"banned {kind} {value} {span}; closed {closed}", {"closed": closed}
+
+    async def _cmd_unban(self, args: Args, actor: str) -> Result:
+        kind, value = self._target(args)
+        if not self.hub.unban(kind, value):  # type: ignore[arg-type]
+            raise InvalidField(f"{value} is not banned")
+        return f"unbanned {kind} {value}", None
+
+    async def _cmd_bans(self, args: Args, actor: str) -> Result:
+        bans = self.hub.store.active_bans(self.hub.clock.wall_ms())
+        rows = [
+            {
+                "kind": b.kind,
+                "value": b.value,
+                "until_ms": b.until_ms,
+                "reason": b.reason,
+                "by": b.by,
+            }
+            for b in bans
+        ]
+        lines = [
+            f"{r['kind']:4} {r['value']:24} until {r['until_ms'] or '-'}  {r['reason']}"
+            for r in rows
+        ]
+        return "\n".join(lines) or "no bans", rows
+
+    async def _cmd_mute(self, args: Args, actor: str) -> Result:
+        user = _str(args, "user")
+        if self.hub.store.get_account(user) is None:
+            raise NoSuchUser(f"there is no user {user!r}")
+        until = self._until(args, "duration")
+        self.hub.mute(user, until, actor)
+        return f"muted {user}", None
+
+    async def _cmd_unmute(self, args: Args, actor: str) -> Result:
+        user = _str(args, "user")
+        if not self.hub.unmute(user):
+            raise InvalidField(f"{user} is not muted")
+        return f"unmuted {user}", None
+
+    async def _cmd_broadcast(self, args: Args, actor: str) -> Result:
+        count = self.hub.broadcast(_str(args, "text"), actor)
+        return f"sent to {count} sessions", {"sessions": count}
+
+    async def _cmd_topic(self, args: Args, actor: str) -> Result:
+        room = _str(args, "room")
+        if not is_room_name(room):
+            raise InvalidName(f"{room!r} is not a room name")
+        self.hub.change_topic(room, _str(args, "text", required=False), actor)
+        return f"topic of {room} set", None
+
+    async def _cmd_stats(self, args: Args, actor: str) -> Result:
+        hub = self.hub
+        data: dict[str, object] = {
+            "connections": self.transports_open(),
+            "sessions": len(hub.sessions),
+            "authenticated": sum(1 for s in hub.sessions.values() if s.authenticated),
+            "users_online": len(hub.users),
+            "rooms_live": len(hub.rooms),
+            "messages_total": hub.stats.messages_total,
+            "messages_per_s": round(self.rate.rate(), 2),
+            "bytes_in": hub.stats.bytes_in,
+            "bytes_out": hub.stats.bytes_out,
+            "connections_total": hub.stats.connections_total,
+            "janitor_repairs": hub.stats.janitor_repairs,
+            "hash_jobs_in_flight": hub.hasher.in_flight,
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "closed_by_reason": dict(hub.stats.closed),
+            **process_memory(),
+        }
+        text = "\n".join(f"{k:20} {v}" for k, v in data.items())
+        return text, data
+
+    async def _cmd_user(self, args: Args, actor: str) -> Result:
+        action = _str(args, "action")
+        hub, store = self.hub, self.hub.store
+        if action == "list":
+            rows = [{"name": a.name, "role": a.role} for a in store.list_accounts()]
+            return "\n".join(f"{r['name']:32} {r['role']}" for r in rows) or "no accounts", rows
+        name = _str(args, "name")
+        if action == "add":
+            if not is_user_name(name):
+                raise InvalidName(f"{name!r} is not a valid user name")
+            if store.get_account(name) is not None:
+                raise UserTaken(f"the name {name!r} is taken")
+            password = _str(args, "password")
+            hub.check_password(name, password)
+            role: Role = "admin" if args.get("admin") is True else "user"
+            store.create_account(name, await hub.hasher.hash(password), role)
+            return f"added {role} {name}", None
+        if store.get_account(name) is None:
+            raise NoSuchUser(f"there is no user {name!r}")
+        if action == "del":
+            hub.kick(name, "account deleted")
+            store.delete_account(name)
+            return f"deleted {name}", None
+        if action == "passwd":
+            password = _str(args, "password")
+            hub.check_password(name, password)
+            store.set_password(name, await hub.hasher.hash(password))
+            return f"password of {name} changed", None
+        if action == "role":
+            new_role = _str(args, "role")
+            if new_role not in ("user", "admin"):
+                raise InvalidField("role is 'user' or 'admin'")
+            store.set_role(name, new_role)  # type: ignore[arg-type]
+            hub.set_live_role(name, new_role)  # type: ignore[arg-type]
+            return f"{name} is now {new_role}", None
+        raise InvalidField(f"usage: {COMMANDS['user'].usage}")
+
+    async def _cmd_invite(self, args: Args, actor: str) -> Result:
+        code = secrets.token_urlsafe(12)
+        self.hub.store.create_invite(code, actor, self.hub.clock.wall_ms())
+        return f"invite code: {code}", {"code": code}
+
+    async def _cmd_shutdown(self, args: Args, actor: str) -> Result:
+        grace = self.default_grace
+        if args.get("grace") is not None:
+            try:
+                grace = float(str(args["grace"]))
+            except ValueError:
+                raise InvalidField("grace is a number of seconds") from None
+        result = self.shutdown(grace)
+        if result is not None:
+            await result
+        return f"shutting down within {grace} s", {"grace": grace}

@@ -1,0 +1,249 @@
+"""The ``teahouse`` command: serve, user, admin, chat."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from typing import Any
+
+import click
+
+from teahouse import __version__
+from teahouse.config import Config, ConfigError, load_config
+
+
+def _config(config_file: str | None, overrides: dict[str, Any]) -> Config:
+    try:
+        return load_config(config_file, overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.version_option(__version__, prog_name="teahouse")
+def main() -> None:
+    """teahouse: a self-hosted chat server that stays up under abuse."""
+
+
+@main.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file.")
+@click.option("--data-dir", help="Where the database, logs and admin socket live [./var].")
+@click.option("--host", help="Address of the native door [127.0.0.1].")
+@click.option("--port", type=int, help="Port of the native door; 0 picks a free one [6680].")
+@click.option("--heartbeat-interval", type=float, help="Seconds of silence before a ping [20].")
+@click.option("--heartbeat-timeout", type=float, help="Seconds of silence before a close [60].")
+@click.option("--registration", type=click.Choice(["open", "closed", "invite"]))
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--log-format", type=click.Choice(["text", "json"]))
+@click.option("--console/--no-console", default=None, help="Operator console on this TTY.")
+def serve(
+    config_file: str | None,
+    data_dir: str | None,
+    host: str | None,
+    port: int | None,
+    heartbeat_interval: float | None,
+    heartbeat_timeout: float | None,
+    registration: str | None,
+    log_level: str | None,
+    log_format: str | None,
+    console: bool | None,
+) -> None:
+    """Run the server in the foreground until SIGINT/SIGTERM or `shutdown`."""
+    from teahouse.logs import setup_logging
+    from teahouse.server import Server, new_event_loop_factory
+
+    config = _config(
+        config_file,
+        {
+            "server.data_dir": data_dir,
+            "native.host": host,
+            "native.port": port,
+            "heartbeat.interval": heartbeat_interval,
+            "heartbeat.timeout": heartbeat_timeout,
+            "accounts.registration": registration,
+            "log.level": log_level,
+            "log.format": log_format,
+        },
+    )
+    setup_logging(config.log, config.data_dir)
+    try:
+        with asyncio.Runner(loop_factory=new_event_loop_factory(config.server.event_loop)) as run:
+            status = run.run(Server(config, console=console).run())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot start: {exc}") from None
+    sys.exit(status)
+
+
+# -- accounts ---------------------------------------------------------------------------
+
+_data_dir_option = click.option(
+    "--data-dir", default=None, help="The server's data dir [from --config, else ./var]."
+)
+_config_option = click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file."
+)
+
+
+def _read_password(from_stdin: bool, confirm: bool = True) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if confirm and getpass.getpass("Again: ") != password:
+        raise click.ClickException("the passwords do not match")
+    return password
+
+
+def _run_account_command(config_file: str | None, data_dir: str | None, words: list[str]) -> None:
+    """Through the running server's admin socket if there is one, else on the database."""
+    from teahouse.admin.commands import CommandSet, parse_words
+    from teahouse.admin.socket import AdminUnavailable, call_admin
+    from teahouse.core.clock import SystemClock
+    from teahouse.core.hub import Hub
+    from teahouse.errors import ChatError
+    from teahouse.server import ADMIN_SOCKET, DB_FILE, make_hasher
+    from teahouse.store.sqlite import SQLiteStore
+
+    config = _config(config_file, {"server.data_dir": data_dir})
+    try:
+        cmd, args = parse_words(words)
+    except ChatError as exc:
+        raise click.ClickException(exc.message) from None
+    try:
+        answer = call_admin(config.data_dir / ADMIN_SOCKET, {"cmd": cmd, "args": args})
+    except AdminUnavailable:
+        answer = None
+    if answer is not None:
+        if not answer.get("ok"):
+            raise click.ClickException(f"{answer.get('code')}: {answer.get('message')}")
+        click.echo(answer.get("text", ""))
+        return
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStore(config.data_dir / DB_FILE)
+    hasher = make_hasher(config)
+    hub = Hub(config, store, hasher, SystemClock(), lambda cb: cb())
+    commands = CommandSet(hub, transports_open=lambda: 0, shutdown=lambda grace: None)
+    try:
+        text, _ = asyncio.run(commands.run(cmd, args, actor="cli", entrance="cli"))
+    except ChatError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    finally:
+        store.close()
+        hasher.close()
+    click.echo(text)
+
+
+@main.group()
+def user() -> None:
+    """Manage accounts (works whether or not the server is running)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Give the account the admin role.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@_data_dir_option
+@_config_option
+def user_add(
+    name: str, admin: bool, password_stdin: bool, data_dir: str | None, config_file: str | None
+) -> None:
+    """Create an account (prompts for the password)."""
+    password = _read_password(password_stdin)
+    words = ["user", "add", name, password] + (["--admin"] if admin else [])
+    _run_account_command(config_file, data_dir, words)
+
+
+@user.command("del")
+@click.argument("name")
+@_data_dir_option
+@_config_option
+def user_del(name: str, data_dir: str | None, config_file: str | None) -> None:
+    """Delete an account (and disconnect it)."""
+    _run_account_command(config_file, data_dir, ["user", "del", name])
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@_data_dir_option
+@_config_option
+def user_passwd(
+    name: str, password_stdin: bool, data_dir: str | None, config_file: str | None
+) -> None:
+    """Set an account's password (prompts for it)."""
+    password = _read_password(password_stdin)
+    _run_account_command(config_file, data_dir, ["user", "passwd", name, password])
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["user", "admin"]))
+@_data_dir_option
+@_config_option
+def user_role(name: str, role: str, data_dir: str | None, config_file: str | None) -> None:
+    """Give an account the user or the admin role."""
+    _run_account_command(config_file, data_dir, ["user", "role", name, role])
+
+
+@user.command("list")
+@_data_dir_option
+@_config_option
+def user_list(data_dir: str | None, config_file: str | None) -> None:
+    """List the accounts and their roles."""
+    _run_account_command(config_file, data_dir, ["user", "list"])
+
+
+# -- admin socket -----------------------------------------------------------------------
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@_data_dir_option
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@click.argument("words", nargs=-1, required=True, type=click.UNPROCESSED)
+def admin(
+    data_dir: str | None, config_file: str | None, as_json: bool, words: tuple[str, ...]
+) -> None:
+    """Run an operator command on the running server: `teahouse admin kick bob spam`."""
+    from teahouse.admin.socket import AdminUnavailable, call_admin
+    from teahouse.server import ADMIN_SOCKET
+
+    config = _config(config_file, {"server.data_dir": data_dir})
+    try:
+        answer = call_admin(config.data_dir / ADMIN_SOCKET, {"words": list(words)})
+    except AdminUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+    elif answer.get("ok"):
+        click.echo(answer.get("text", ""))
+    else:
+        click.echo(f"error ({answer.get('code')}): {answer.get('message')}", err=True)
+    sys.exit(0 if answer.get("ok") else 1)
+
+
+# -- the terminal client ----------------------------------------------------------------
+
+
+@main.command()
+@click.argument("address")
+@click.option("--user", "user_name", required=True, help="Your user name.")
+@click.option("--register", is_flag=True, help="Create the account first.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option("--room", "rooms", multiple=True, help="Join this room (repeatable).")
+def chat(
+    address: str, user_name: str, register: bool, password_stdin: bool, rooms: tuple[str, ...]
+) -> None:
+    """Chat in a terminal: `teahouse chat localhost:6680 --user alice`."""
+    from teahouse.client.chat import run_chat
+
+    host, _, port_text = address.rpartition(":") if ":" in address else (address, "", "6680")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise click.ClickException(f"bad port in {address!r}") from None
+    password = _read_password(password_stdin, confirm=register and not password_stdin)
+    sys.exit(run_chat(host or "127.0.0.1", port, user_name, password, register, list(rooms)))

@@ -1,0 +1,146 @@
+"""Server configuration: defaults, the TOML file, and command-line overrides.
+
+Every key is documented in the README ("Configuration") and in ``teahouse.example.toml``.
+An unknown key or a value of the wrong type is an error that names the key, so a typo
+never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+Registration = Literal["open", "closed", "invite"]
+
+
+class ConfigError(Exception):
+    """The configuration file or a flag is wrong; the message says which key and why."""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ServerSection(_Section):
+    name: str = "teahouse"
+    data_dir: str = "./var"
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    shutdown_grace: float = 5.0
+
+
+class NativeSection(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 6680
+
+
+class HeartbeatSection(_Section):
+    interval: float = 20.0
+    timeout: float = 60.0
+
+
+class LimitsSection(_Section):
+    max_frame: int = 65536
+    max_frame_preauth: int = 4096
+    max_text: int = 4096
+    max_replay: int = 500
+    login_timeout: float = 10.0
+    bad_frame_strikes: int = 5
+    bad_frame_window: float = 10.0
+    output_high_water: int = 1 << 20
+    max_connections: int = 10000
+    max_connections_per_ip: int = 128
+
+
+class AccountsSection(_Section):
+    registration: Registration = "open"
+    min_password_length: int = 8
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+    hash_workers: int = 2
+    hash_queue: int = 64
+    login_free_attempts: int = 3
+    login_base_delay: float = 1.0
+    login_max_delay: float = 300.0
+
+
+class AdminSection(_Section):
+    socket: bool = True
+    console: bool = True
+    initial_user: str = ""
+    initial_password: str = ""
+    initial_password_env: str = ""
+    janitor_interval: float = 30.0
+
+
+class LogSection(_Section):
+    level: str = "info"
+    format: Literal["text", "json"] = "text"
+    file: bool = True
+    file_max_bytes: int = 10 * 1024 * 1024
+    file_backups: int = 5
+
+
+class Config(_Section):
+    server: ServerSection = msgspec.field(default_factory=ServerSection)
+    native: NativeSection = msgspec.field(default_factory=NativeSection)
+    heartbeat: HeartbeatSection = msgspec.field(default_factory=HeartbeatSection)
+    limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
+    accounts: AccountsSection = msgspec.field(default_factory=AccountsSection)
+    admin: AdminSection = msgspec.field(default_factory=AdminSection)
+    log: LogSection = msgspec.field(default_factory=LogSection)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.server.data_dir)
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` for values that cannot work together."""
+        hb, lim = self.heartbeat, self.limits
+        if hb.interval <= 0 or hb.timeout <= 0:
+            raise ConfigError("heartbeat.interval and heartbeat.timeout must be positive")
+        if hb.timeout < hb.interval:
+            raise ConfigError("heartbeat.timeout must be at least heartbeat.interval")
+        if lim.max_frame_preauth > lim.max_frame:
+            raise ConfigError("limits.max_frame_preauth must not exceed limits.max_frame")
+        if lim.max_frame < 1024:
+            raise ConfigError("limits.max_frame must be at least 1024")
+        if lim.max_text * 4 + 512 > lim.max_frame:
+            raise ConfigError("limits.max_frame must hold a say frame of max_text characters")
+        if lim.login_timeout <= 0:
+            raise ConfigError("limits.login_timeout must be positive")
+        if not 0 <= self.native.port <= 65535:
+            raise ConfigError("native.port must be between 0 and 65535")
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read ``path`` (or the defaults when None), apply ``overrides``, and check the result.
+
+    ``overrides`` maps dotted keys (``"native.port"``) to values; None values are skipped,
+    so command-line flags that were not given change nothing.
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        section, _, key = dotted.partition(".")
+        raw.setdefault(section, {})[key] = value
+    try:
+        config = msgspec.convert(raw, Config, strict=False)
+    except msgspec.ValidationError as exc:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"bad configuration{where}: {exc}") from None
+    config.check()
+    return config

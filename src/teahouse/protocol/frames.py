@@ -1,0 +1,288 @@
+"""The frames of native protocol v1, as frozen msgspec Structs tagged by ``type``.
+
+Client frames (``ClientFrame``) are what a client may send; server frames are what the
+server sends. Field names are the wire names; ``from`` is spelled ``sender`` in Python.
+Optional fields default to ``None`` and are left out of the encoded JSON.
+
+Unknown fields are ignored when decoding (forward compatibility, as the contract says).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+Ref = Annotated[str, msgspec.Meta(max_length=64)] | int
+"""A client's request reference, echoed on the direct reply."""
+Nonce = Annotated[str, msgspec.Meta(max_length=64)]
+ArgValue = str | int | float | bool | None
+
+
+class _Frame(msgspec.Struct, frozen=True, tag_field="type", omit_defaults=True):
+    pass
+
+
+# -- client -> server --------------------------------------------------------------------
+
+
+class Hello(_Frame, frozen=True, tag="hello"):
+    proto: int
+    client: str | None = None
+    ref: Ref | None = None
+
+
+class Register(_Frame, frozen=True, tag="register"):
+    user: str
+    password: str
+    invite: str | None = None
+    ref: Ref | None = None
+
+
+class Login(_Frame, frozen=True, tag="login"):
+    user: str
+    password: str
+    dm_since: int | None = None
+    ref: Ref | None = None
+
+
+class Join(_Frame, frozen=True, tag="join"):
+    room: str
+    since: int | None = None
+    ref: Ref | None = None
+
+
+class Part(_Frame, frozen=True, tag="part"):
+    room: str
+    ref: Ref | None = None
+
+
+class Say(_Frame, frozen=True, tag="say"):
+    room: str
+    text: str
+    nonce: Nonce | None = None
+    ref: Ref | None = None
+
+
+class Dm(_Frame, frozen=True, tag="dm"):
+    to: str
+    text: str
+    nonce: Nonce | None = None
+    ref: Ref | None = None
+
+
+class Rooms(_Frame, frozen=True, tag="rooms"):
+    ref: Ref | None = None
+
+
+class Who(_Frame, frozen=True, tag="who"):
+    room: str
+    ref: Ref | None = None
+
+
+class History(_Frame, frozen=True, tag="history"):
+    """Ask for stored messages of a room: ``before`` pages back, ``since`` pages forward."""
+
+    room: str
+    before: int | None = None
+    since: int | None = None
+    limit: int | None = None
+    ref: Ref | None = None
+
+
+class Topic(_Frame, frozen=True, tag="topic"):
+    room: str
+    text: str
+    ref: Ref | None = None
+
+
+class Admin(_Frame, frozen=True, tag="admin"):
+    cmd: str
+    args: dict[str, ArgValue] = {}
+    ref: Ref | None = None
+
+
+class Quit(_Frame, frozen=True, tag="quit"):
+    reason: str | None = None
+    ref: Ref | None = None
+
+
+class Ping(_Frame, frozen=True, tag="ping"):
+    t: int
+    ref: Ref | None = None
+
+
+class Pong(_Frame, frozen=True, tag="pong"):
+    t: int
+    ref: Ref | None = None
+
+
+ClientFrame = (
+    Hello
+    | Register
+    | Login
+    | Join
+    | Part
+    | Say
+    | Dm
+    | Rooms
+    | Who
+    | History
+    | Topic
+    | Admin
+    | Quit
+    | Ping
+    | Pong
+)
+CLIENT_TYPES: frozenset[str] = frozenset(
+    str(cls.__struct_config__.tag)
+    for cls in ClientFrame.__args__
+)
+
+
+# -- server -> client --------------------------------------------------------------------
+
+
+class HeartbeatInfo(msgspec.Struct, frozen=True):
+    interval: int | float
+    timeout: int | float
+
+
+class Limits(msgspec.Struct, frozen=True):
+    max_frame: int
+    max_frame_preauth: int
+    max_text: int
+    max_replay: int
+
+
+class Welcome(_Frame, frozen=True, tag="welcome"):
+    proto: int
+    server: str
+    heartbeat: HeartbeatInfo
+    limits: Limits
+    registration: str
+    ref: Ref | None = None
+
+
+class Authed(_Frame, frozen=True, tag="authed"):
+    user: str
+    role: str
+    ref: Ref | None = None
+
+
+class Joined(_Frame, frozen=True, tag="joined"):
+    room: str
+    topic: str
+    members: list[str]
+    ref: Ref | None = None
+
+
+class Parted(_Frame, frozen=True, tag="parted"):
+    room: str
+    ref: Ref | None = None
+
+
+class Message(_Frame, frozen=True, tag="message"):
+    id: int
+    sender: str = msgspec.field(name="from")
+    text: str = ""
+    ts: str = ""
+    room: str | None = None
+    dm: bool = False
+    to: str | None = None
+    replay: bool = False
+    nonce: str | None = None
+    ref: Ref | None = None
+
+
+class ReplayEnd(_Frame, frozen=True, tag="replay_end"):
+    count: int
+    truncated: bool
+    room: str | None = None
+    dm: bool = False
+    oldest_id: int | None = None
+    ref: Ref | None = None
+
+
+class Presence(_Frame, frozen=True, tag="presence"):
+    room: str
+    user: str
+    state: str
+    reason: str | None = None
+
+
+class RoomInfo(msgspec.Struct, frozen=True):
+    room: str
+    members: int
+    topic: str
+
+
+class RoomList(_Frame, frozen=True, tag="room_list"):
+    rooms: list[RoomInfo]
+    ref: Ref | None = None
+
+
+class Members(_Frame, frozen=True, tag="members"):
+    room: str
+    members: list[str]
+    ref: Ref | None = None
+
+
+class HistoryPage(_Frame, frozen=True, tag="history"):
+    room: str
+    messages: list[Message]
+    ref: Ref | None = None
+
+
+class TopicChanged(_Frame, frozen=True, tag="topic"):
+    room: str
+    text: str
+    by: str
+    ref: Ref | None = None
+
+
+class Notice(_Frame, frozen=True, tag="notice"):
+    """A server-wide announcement (the ``broadcast`` operator command)."""
+
+    text: str
+    by: str
+
+
+class AdminResult(_Frame, frozen=True, tag="admin_result"):
+    cmd: str
+    text: str
+    data: dict[str, object] | list[object] | None = None
+    ref: Ref | None = None
+
+
+class Error(_Frame, frozen=True, tag="error"):
+    code: str
+    message: str
+    fatal: bool = False
+    retry_after: float | None = None
+    ref: Ref | None = None
+
+
+class Bye(_Frame, frozen=True, tag="bye"):
+    ref: Ref | None = None
+
+
+ServerFrame = (
+    Welcome
+    | Authed
+    | Joined
+    | Parted
+    | Message
+    | ReplayEnd
+    | Presence
+    | RoomList
+    | Members
+    | HistoryPage
+    | TopicChanged
+    | Notice
+    | AdminResult
+    | Error
+    | Ping
+    | Pong
+    | Bye
+)

@@ -1,0 +1,219 @@
+"""The server process: store, hub, doors, admin entrances, timers, signals, shutdown.
+
+:class:`Server` wires the parts together and owns their lifetime. ``teahouse serve`` runs
+one; the integration tests run one in a subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from teahouse.admin.commands import CommandSet
+from teahouse.admin.socket import AdminSocketServer
+from teahouse.config import Config, ConfigError
+from teahouse.core.clock import SystemClock
+from teahouse.core.hub import Hub
+from teahouse.core.passwords import HashParams, PasswordHasher
+from teahouse.doors.native import NativeDoor
+from teahouse.errors import ServerShutdown
+from teahouse.protocol.names import is_user_name
+from teahouse.store.sqlite import SQLiteStore
+
+log = logging.getLogger("teahouse.server")
+
+DB_FILE = "teahouse.db"
+ADMIN_SOCKET = "admin.sock"
+LOCK_FILE = "teahouse.lock"
+
+
+def make_hasher(config: Config) -> PasswordHasher:
+    acc = config.accounts
+    return PasswordHasher(
+        HashParams(acc.argon2_time_cost, acc.argon2_memory_kib, acc.argon2_parallelism),
+        workers=acc.hash_workers,
+        queue_limit=acc.hash_queue,
+    )
+
+
+class _Repeater:
+    """Calls ``fn`` every ``period`` seconds on the loop; one handle, no task."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, period: float, fn: Callable[[], None]):
+        self._loop, self._period, self._fn = loop, period, fn
+        self._handle: asyncio.TimerHandle | None = loop.call_later(period, self._tick)
+
+    def _tick(self) -> None:
+        try:
+            self._fn()
+        except Exception:
+            log.exception("periodic job %s failed", getattr(self._fn, "__qualname__", self._fn))
+        if self._handle is not None:
+            self._handle = self._loop.call_later(self._period, self._tick)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+class Server:
+    def __init__(self, config: Config, *, console: bool | None = None) -> None:
+        self.config = config
+        self.data_dir = Path(config.server.data_dir)
+        self._want_console = console
+        self._stop: asyncio.Future[float] | None = None
+        self._signals = 0
+        self._lock: IO[str] | None = None
+
+    def _take_lock(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(self.data_dir / LOCK_FILE, "w")  # noqa: SIM115 - held for the process
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise ConfigError(
+                f"another teahouse server is using {self.data_dir}; stop it or pick another "
+                "--data-dir"
+            ) from None
+        lock.write(str(os.getpid()))
+        lock.flush()
+        self._lock = lock
+
+    def request_shutdown(self, grace: float) -> None:
+        """Begin a graceful shutdown (idempotent); ``run`` returns once it is done."""
+        if self._stop is not None and not self._stop.done():
+            self._stop.set_result(grace)
+
+    def _shutdown_soon(self, grace: float) -> None:
+        # Later in the loop, so the operator's answer leaves before the connections close.
+        asyncio.get_running_loop().call_soon(self.request_shutdown, grace)
+
+    def _on_signal(self) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("second signal: exiting at once")
+            with contextlib.suppress(Exception):
+                self.store.flush()
+            os._exit(1)
+        log.info("signal received: shutting down (send it again to exit at once)")
+        self.request_shutdown(self.config.server.shutdown_grace)
+
+    async def run(self) -> int:
+        """Serve until shutdown; returns the process exit status."""
+        loop = asyncio.get_running_loop()
+        config = self.config
+        self._take_lock()
+        self._stop = loop.create_future()
+        self.store = SQLiteStore(self.data_dir / DB_FILE)
+        self.hasher = make_hasher(config)
+        self.hub = hub = Hub(config, self.store, self.hasher, SystemClock(), loop.call_soon)
+        door = NativeDoor(hub, config)
+        self.door = door
+        commands = CommandSet(
+            hub,
+            transports_open=lambda: door.transports_open,
+            shutdown=self._shutdown_soon,
+            default_grace=config.server.shutdown_grace,
+        )
+        hub.admin = commands
+        self._initial_admin()
+
+        host, port = await door.start(config.native.host, config.native.port)
+        admin_socket: AdminSocketServer | None = None
+        if config.admin.socket:
+            admin_socket = AdminSocketServer(commands, self.data_dir / ADMIN_SOCKET)
+            await admin_socket.start()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal)
+
+        sweep = _Repeater(loop, hub.policy.sweep_period, hub.sweep)
+        janitor = _Repeater(loop, config.admin.janitor_interval, self._janitor)
+        sampler = _Repeater(
+            loop, 1.0, lambda: commands.rate.sample(loop.time(), hub.stats.messages_total)
+        )
+        log.info(
+            "teahouse serving data_dir=%s heartbeat=%s/%s registration=%s",
+            self.data_dir,
+            config.heartbeat.interval,
+            config.heartbeat.timeout,
+            config.accounts.registration,
+        )
+        print(f"teahouse listening native={host}:{port}", flush=True)
+
+        console_task = None
+        use_console = self._want_console
+        if use_console is None:
+            use_console = config.admin.console and sys.stdin.isatty() and sys.stdout.isatty()
+        if use_console:
+            from teahouse.admin.console import run_console
+
+            console_task = loop.create_task(run_console(commands, hub))
+
+        grace = await self._stop
+        log.info("shutting down (grace %.1f s)", grace)
+        door.stop_accepting()
+        if console_task is not None:
+            console_task.cancel()
+        hub.shutdown_all(ServerShutdown())
+        deadline = loop.time() + grace
+        while door.transports_open > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for timer in (sweep, janitor, sampler):
+            timer.cancel()
+        if admin_socket is not None:
+            await admin_socket.stop()
+        await door.wait_closed()
+        self.store.close()
+        self.hasher.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        log.info("stopped")
+        return 0
+
+    def _janitor(self) -> None:
+        self.hub.janitor(self.door.transports_open)
+
+    def _initial_admin(self) -> None:
+        adm = self.config.admin
+        if not adm.initial_user:
+            return
+        if not is_user_name(adm.initial_user):
+            raise ConfigError(f"admin.initial_user {adm.initial_user!r} is not a valid user name")
+        if self.store.get_account(adm.initial_user) is not None:
+            return
+        password = adm.initial_password
+        if adm.initial_password_env:
+            password = os.environ.get(adm.initial_password_env, "")
+        if not password:
+            raise ConfigError(
+                "admin.initial_user is set but no password: set admin.initial_password or "
+                "admin.initial_password_env"
+            )
+        self.hub.check_password(adm.initial_user, password)
+        self.store.create_account(adm.initial_user, self.hasher.hash_now(password), "admin")
+        log.info("created the initial admin account %s", adm.initial_user)
+
+
+def new_event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop when asked for or available ("auto"), else asyncio's own loop."""
+    if choice in ("auto", "uvloop"):
+        try:
+            import uvloop
+
+            return uvloop.new_event_loop  # type: ignore[no-any-return,unused-ignore]
+        except ImportError:
+            if choice == "uvloop":
+                raise ConfigError(
+                    "server.event_loop = 'uvloop' but uvloop is not installed"
+                ) from None
+    return asyncio.new_event_loop

@@ -1,0 +1,340 @@
+"""The embedded default store: one SQLite file in WAL mode.
+
+Durability: WAL with ``synchronous=NORMAL`` keeps every committed transaction through a
+crash of the process (``kill -9``); only a power loss may cost the last commits. Other
+processes (``teahouse user add`` while the server runs) write to the same file; a short
+``busy_timeout`` covers the server's brief write transactions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import cast
+
+from teahouse.errors import UserTaken
+from teahouse.protocol.names import fold_user
+from teahouse.store.base import Account, Ban, BanKind, Page, Role, RoomRecord, StoredMessage
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+    password_hash TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    dm_cursor INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS rooms (
+    name TEXT PRIMARY KEY,
+    topic TEXT NOT NULL DEFAULT '',
+    topic_by TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    room TEXT,
+    sender TEXT NOT NULL,
+    sender_key TEXT NOT NULL,
+    recipient TEXT,
+    recipient_key TEXT,
+    text TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    nonce TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_room ON messages (room, id) WHERE room IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_to ON messages (recipient_key, id)
+    WHERE recipient_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_dm_from ON messages (sender_key, id)
+    WHERE recipient_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_nonce ON messages (sender_key, nonce)
+    WHERE nonce IS NOT NULL;
+CREATE TABLE IF NOT EXISTS bans (
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    until_ms INTEGER,
+    reason TEXT NOT NULL,
+    by TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (kind, value)
+);
+CREATE TABLE IF NOT EXISTS mutes (
+    key TEXT PRIMARY KEY,
+    until_ms INTEGER,
+    by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invites (
+    code TEXT PRIMARY KEY,
+    by TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    used_by TEXT
+);
+"""
+
+_MSG_COLUMNS = "id, sender, text, ts_ms, room, recipient, nonce"
+_Row = tuple[int, str, str, int, str | None, str | None, str | None]
+
+
+def _message(row: _Row) -> StoredMessage:
+    return StoredMessage(*row)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class SQLiteStore:
+    """:class:`~teahouse.store.base.Store` on one SQLite file (``:memory:`` for tests)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout = 5000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.executescript(_SCHEMA)
+        self._in_tx = False
+        row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()
+        self._last_id = int(row[0])
+
+    # -- transactions ----------------------------------------------------------------
+
+    def _write(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        if not self._in_tx:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+        return self._db.execute(sql, params)
+
+    def flush(self) -> None:
+        if self._in_tx:
+            self._db.execute("COMMIT")
+            self._in_tx = False
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+    # -- accounts --------------------------------------------------------------------
+
+    def get_account(self, name: str) -> Account | None:
+        row = self._db.execute(
+            "SELECT name, role, password_hash, created_ms FROM accounts WHERE key = ?",
+            (fold_user(name),),
+        ).fetchone()
+        return Account(row[0], row[1], row[2], row[3]) if row else None
+
+    def create_account(self, name: str, password_hash: str, role: Role) -> Account:
+        now = _now_ms()
+        try:
+            self._write(
+                "INSERT INTO accounts (key, name, role, password_hash, created_ms, dm_cursor)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (fold_user(name), name, role, password_hash, now, self._last_id),
+            )
+        except sqlite3.IntegrityError:
+            raise UserTaken(f"the name {name!r} is taken") from None
+        self.flush()
+        return Account(name, role, password_hash, now)
+
+    def delete_account(self, name: str) -> bool:
+        cur = self._write("DELETE FROM accounts WHERE key = ?", (fold_user(name),))
+        self.flush()
+        return cur.rowcount > 0
+
+    def set_password(self, name: str, password_hash: str) -> bool:
+        cur = self._write(
+            "UPDATE accounts SET password_hash = ? WHERE key = ?", (password_hash, fold_user(name))
+        )
+        self.flush()
+        return cur.rowcount > 0
+
+    def set_role(self, name: str, role: Role) -> bool:
+        cur = self._write("UPDATE accounts SET role = ? WHERE key = ?", (role, fold_user(name)))
+        self.flush()
+        return cur.rowcount > 0
+
+    def list_accounts(self) -> list[Account]:
+        rows = self._db.execute(
+            "SELECT name, role, password_hash, created_ms FROM accounts ORDER BY key"
+        ).fetchall()
+        return [Account(*row) for row in rows]
+
+    def count_admins(self) -> int:
+        row = self._db.execute("SELECT COUNT(*) FROM accounts WHERE role = 'admin'").fetchone()
+        return int(row[0])
+
+    # -- rooms -----------------------------------------------------------------------
+
+    def get_room(self, name: str) -> RoomRecord | None:
+        row = self._db.execute(
+            "SELECT name, topic, topic_by, created_ms FROM rooms WHERE name = ?", (name,)
+        ).fetchone()
+        return RoomRecord(*row) if row else None
+
+    def create_room(self, name: str, now_ms: int) -> RoomRecord:
+        self._write("INSERT OR IGNORE INTO rooms (name, created_ms) VALUES (?, ?)", (name, now_ms))
+        record = self.get_room(name)
+        assert record is not None
+        return record
+
+    def set_topic(self, name: str, topic: str, by: str) -> None:
+        self._write("UPDATE rooms SET topic = ?, topic_by = ? WHERE name = ?", (topic, by, name))
+
+    def list_rooms(self) -> list[RoomRecord]:
+        rows = self._db.execute(
+            "SELECT name, topic, topic_by, created_ms FROM rooms ORDER BY name"
+        ).fetchall()
+        return [RoomRecord(*row) for row in rows]
+
+    # -- messages --------------------------------------------------------------------
+
+    def next_message_id(self) -> int:
+        self._last_id += 1
+        return self._last_id
+
+    def append_message(self, message: StoredMessage) -> None:
+        self._write(
+            "INSERT INTO messages (id, room, sender, sender_key, recipient, recipient_key,"
+            " text, ts_ms, nonce) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.id,
+                message.room,
+                message.sender,
+                fold_user(message.sender),
+                message.recipient,
+                fold_user(message.recipient) if message.recipient is not None else None,
+                message.text,
+                message.ts_ms,
+                message.nonce,
+            ),
+        )
+
+    def find_by_nonce(self, sender: str, nonce: str, since_ms: int) -> StoredMessage | None:
+        row = self._db.execute(
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE sender_key = ? AND nonce = ?"
+            " AND ts_ms >= ? ORDER BY id DESC LIMIT 1",
+            (fold_user(sender), nonce, since_ms),
+        ).fetchone()
+        return _message(row) if row else None
+
+    def _page(self, sql: str, params: tuple[object, ...], limit: int, newest: bool) -> Page:
+        rows = cast(list[_Row], self._db.execute(sql, (*params, limit + 1)).fetchall())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if newest:
+            rows.reverse()
+        return Page([_message(r) for r in rows], more)
+
+    def room_after(self, room: str, after_id: int, limit: int) -> Page:
+        return self._page(
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE room = ? AND id > ?"
+            " ORDER BY id DESC LIMIT ?",
+            (room, after_id),
+            limit,
+            newest=True,
+        )
+
+    def room_before(self, room: str, before_id: int | None, limit: int) -> Page:
+        bound = before_id if before_id is not None else self._last_id + 1
+        return self._page(
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE room = ? AND id < ?"
+            " ORDER BY id DESC LIMIT ?",
+            (room, bound),
+            limit,
+            newest=True,
+        )
+
+    def room_since(self, room: str, after_id: int, limit: int) -> Page:
+        return self._page(
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE room = ? AND id > ?"
+            " ORDER BY id ASC LIMIT ?",
+            (room, after_id),
+            limit,
+            newest=False,
+        )
+
+    def dms_after(self, user: str, after_id: int, limit: int, incoming_only: bool) -> Page:
+        key = fold_user(user)
+        if incoming_only:
+            return self._page(
+                f"SELECT {_MSG_COLUMNS} FROM messages WHERE recipient_key = ? AND id > ?"
+                " ORDER BY id DESC LIMIT ?",
+                (key, after_id),
+                limit,
+                newest=True,
+            )
+        return self._page(
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE id > ? AND recipient_key IS NOT NULL"
+            " AND (recipient_key = ? OR sender_key = ?) ORDER BY id DESC LIMIT ?",
+            (after_id, key, key),
+            limit,
+            newest=True,
+        )
+
+    def dm_cursor(self, user: str) -> int:
+        row = self._db.execute(
+            "SELECT dm_cursor FROM accounts WHERE key = ?", (fold_user(user),)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_dm_cursor(self, user: str, message_id: int) -> None:
+        self._write(
+            "UPDATE accounts SET dm_cursor = MAX(dm_cursor, ?) WHERE key = ?",
+            (message_id, fold_user(user)),
+        )
+
+    # -- moderation ------------------------------------------------------------------
+
+    def add_ban(self, ban: Ban) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO bans (kind, value, until_ms, reason, by, created_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (ban.kind, ban.value, ban.until_ms, ban.reason, ban.by, ban.created_ms),
+        )
+        self.flush()
+
+    def remove_ban(self, kind: BanKind, value: str) -> bool:
+        cur = self._write("DELETE FROM bans WHERE kind = ? AND value = ?", (kind, value))
+        self.flush()
+        return cur.rowcount > 0
+
+    def active_bans(self, now_ms: int) -> list[Ban]:
+        rows = self._db.execute(
+            "SELECT kind, value, until_ms, reason, by, created_ms FROM bans"
+            " WHERE until_ms IS NULL OR until_ms > ? ORDER BY created_ms",
+            (now_ms,),
+        ).fetchall()
+        return [Ban(*row) for row in rows]
+
+    def set_mute(self, user: str, until_ms: int | None, by: str) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO mutes (key, until_ms, by) VALUES (?, ?, ?)",
+            (fold_user(user), until_ms, by),
+        )
+        self.flush()
+
+    def remove_mute(self, user: str) -> bool:
+        cur = self._write("DELETE FROM mutes WHERE key = ?", (fold_user(user),))
+        self.flush()
+        return cur.rowcount > 0
+
+    def active_mutes(self, now_ms: int) -> dict[str, int | None]:
+        rows = self._db.execute(
+            "SELECT key, until_ms FROM mutes WHERE until_ms IS NULL OR until_ms > ?", (now_ms,)
+        ).fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def create_invite(self, code: str, by: str, now_ms: int) -> None:
+        self._write(
+            "INSERT INTO invites (code, by, created_ms) VALUES (?, ?, ?)", (code, by, now_ms)
+        )
+        self.flush()
+
+    def use_invite(self, code: str, user: str) -> bool:
+        cur = self._write(
+            "UPDATE invites SET used_by = ? WHERE code = ? AND used_by IS NULL", (user, code)
+        )
+        self.flush()
+        return cur.rowcount > 0

@@ -1,0 +1,228 @@
+"""Shared fixtures: a real teahouse server in a subprocess, and a raw native-protocol client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Cheap argon2 parameters: the tests exercise the hashing path, not its cost.
+FAST_HASH = {"argon2_memory_kib": 1024, "argon2_time_cost": 1, "argon2_parallelism": 1}
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {_toml(value)}" for key, value in values.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class ServerProcess:
+    """A `teahouse serve` subprocess on 127.0.0.1 and an ephemeral port."""
+
+    data_dir: Path
+    config_path: Path
+    proc: subprocess.Popen[str] | None = None
+    host: str = "127.0.0.1"
+    port: int = 0
+    stderr_path: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        self.stderr_path = self.data_dir.parent / f"server-{time.monotonic_ns()}.log"
+        err = open(self.stderr_path, "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "teahouse",
+                "serve",
+                "--config",
+                str(self.config_path),
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                "0",
+                "--no-console",
+                *self.extra_args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        err.close()
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            if line.startswith("teahouse listening native="):
+                self.host, _, port = line.split("=", 1)[1].strip().rpartition(":")
+                self.port = int(port)
+                return self
+        raise RuntimeError(f"server did not start in time:\n{self.log()}")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.stderr_path.read_text() if self.stderr_path else ""
+
+    def fd_count(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def rss_kib(self) -> int:
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def admin(self, *words: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "teahouse", "admin", "--data-dir", str(self.data_dir), "--json", *words],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Any]:
+    """Factory: ``make_server(heartbeat={"interval": 0.5}, limits={...})`` -> started server."""
+    servers: list[ServerProcess] = []
+
+    def factory(**sections: dict[str, Any]) -> ServerProcess:
+        merged: dict[str, dict[str, Any]] = {"accounts": dict(FAST_HASH), "log": {"level": "info"}}
+        for name, values in sections.items():
+            merged.setdefault(name, {}).update(values)
+        n = len(servers)
+        config = write_config(tmp_path / f"teahouse-{n}.toml", merged)
+        server = ServerProcess(data_dir=tmp_path / f"var-{n}", config_path=config)
+        servers.append(server)
+        return server.start()
+
+    yield factory
+    for server in servers:
+        server.stop(signal.SIGKILL if server.proc and server.proc.poll() is None else 0)
+
+
+@pytest.fixture
+def server(make_server: Any) -> ServerProcess:
+    """A server with default settings (fast hashing)."""
+    return make_server()  # type: ignore[no-any-return]
+
+
+class RawClient:
+    """A bare native-protocol client for protocol-level tests: JSON lines over TCP."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, port: int, host: str = "127.0.0.1", local_ip: str | None = None) -> RawClient:
+        local = (local_ip, 0) if local_ip else None
+        reader, writer = await asyncio.open_connection(host, port, local_addr=local, limit=1 << 22)
+        return cls(reader, writer)
+
+    async def send(self, **frame: Any) -> None:
+        self.writer.write(json.dumps(frame).encode() + b"\n")
+        await self.writer.drain()
+
+    async def send_raw(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        line = await asyncio.wait_for(self.reader.readline(), timeout)
+        if not line:
+            raise EOFError("server closed the connection")
+        frame: dict[str, Any] = json.loads(line)
+        return frame
+
+    async def recv_until(self, kind: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        """Skip frames until one of type ``kind`` (answering pings on the way)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            frame = await self.recv(max(left, 0.01))
+            if frame["type"] == "ping" and kind != "ping":
+                await self.send(type="pong", t=frame["t"])
+                continue
+            if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    async def closed(self, timeout: float = 5.0) -> bool:
+        """True once the server has closed the connection (frames before EOF are read away)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while await self.reader.read(65536):
+                    pass
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        return True
+
+    async def login(self, user: str, password: str, register: bool = False, **extra: Any) -> dict[str, Any]:
+        await self.send(type="hello", proto=1, client="tests")
+        await self.send(type="register" if register else "login", user=user, password=password, **extra)
+        await self.recv_until("welcome")
+        frame = await self.recv()
+        return frame
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+
+
+@pytest.fixture
+async def raw() -> AsyncIterator[Any]:
+    """Factory of raw clients, all closed at the end of the test."""
+    clients: list[RawClient] = []
+
+    async def connect(port: int, local_ip: str | None = None) -> RawClient:
+        client = await RawClient.connect(port, local_ip=local_ip)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        await client.close()

@@ -50,6 +50,8 @@ class ServerProcess:
     extra_args: list[str] = field(default_factory=list)
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.stderr_path = self.data_dir.parent / f"server-{time.monotonic_ns()}.log"
         err = open(self.stderr_path, "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -78,6 +80,8 @@ class ServerProcess:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
+                self.proc.wait()
+                self.proc.stdout.close()
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             if line.startswith("teahouse listening native="):
                 self.host, _, port = line.split("=", 1)[1].strip().rpartition(":")
@@ -112,14 +116,18 @@ class ServerProcess:
         )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return self.proc.returncode
 
 
 @pytest.fixture

@@ -258,7 +258,7 @@ class AdminResult(_Frame, frozen=True, tag="admin_result"):
 class Error(_Frame, frozen=True, tag="error"):
     code: str
     message: str
-    fatal: bool = False
+    fatal: bool
     retry_after: float | None = None
     ref: Ref | None = None
 

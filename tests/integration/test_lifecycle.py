@@ -185,3 +185,37 @@ async def test_a_second_data_dir_user_is_refused(server: Any) -> None:
     else:
         twin.stop()
         raise AssertionError("two servers shared one data dir")
+
+
+async def test_a_member_that_never_reads_is_dropped_as_slow_consumer(
+    make_server: Any, raw: Any
+) -> None:
+    server = make_server(limits={"output_high_water": 65536})
+    sender = await raw(server.port)
+    await sender.login("talker", PASSWORD, register=True)
+    sleeper = await raw(server.port)
+    await sleeper.login("sleeper", PASSWORD, register=True)
+    for c in (sleeper, sender):
+        await c.send(type="join", room="busy")
+        await c.recv_until("replay_end", room="busy")
+    # Shrink the sleeper's receive buffer so the server's output queue is what fills up.
+    sleeper.writer.transport.pause_reading()
+    baseline_rss = server.rss_kib()
+    text = "x" * 4000
+    left = None
+    for i in range(3000):
+        await sender.send(type="say", room="busy", text=text, ref=i)
+        if i % 20 == 0:
+            while True:  # keep the sender itself a good reader
+                frame = await sender.recv(timeout=5)
+                if frame["type"] == "presence" and frame["state"] == "left":
+                    left = frame
+                if frame.get("ref") == i:
+                    break
+        if left is not None:
+            break
+    assert left is not None and left["user"] == "sleeper" and left["reason"] == "slow_consumer"
+    s = stats(server)
+    assert s["sessions"] == 1
+    # Bounded by the mark (plus the kernel's socket buffers), not by what was sent.
+    assert server.rss_kib() - baseline_rss < 16 * 1024

@@ -313,7 +313,10 @@ class NativeConnection(asyncio.Protocol):
             self._door.hub.want_flush(self)
         self._pending.append(data)
         self._pending_size += len(data)
-        if self._pending_size > self._door.config.limits.output_high_water:
+        # The queue holds references to bytes shared by every member, and it empties at
+        # the end of this round; the real test is the transport's buffer after `flush`.
+        # This cap only stops one round from queueing without bound.
+        if self._pending_size > 4 * self._door.config.limits.output_high_water:
             self._slow()
 
     def flush(self) -> None:
@@ -332,15 +335,27 @@ class NativeConnection(asyncio.Protocol):
             self._slow()
 
     def _slow(self) -> None:
-        if self._session is not None:
-            self._door.hub.close_session(self._session, "slow_consumer", SlowConsumer(), abort=True)
+        """Over the high-water mark: drop this client, never buffer more for it.
+
+        The close is deferred to the next loop step because we may be inside a fan-out
+        that is iterating over the room this session belongs to.
+        """
+        if self._session is None or self._closed:
+            return
+        self._closed = True
+        self._pending.clear()
+        self._pending_size = 0
+        session = self._session
+        hub = self._door.hub
+        asyncio.get_running_loop().call_soon(
+            lambda: hub.close_session(session, "slow_consumer", SlowConsumer(), abort=True)
+        )
 
     def close_transport(self, abort: bool) -> None:
-        if self._closed:
-            return
         transport = self._transport
-        assert transport is not None
-        if not abort:
+        if transport is None or transport.is_closing():
+            return
+        if not abort and not self._closed:
             self.flush()
         self._closed = True
         self._pending.clear()

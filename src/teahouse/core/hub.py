@@ -146,7 +146,11 @@ class Hub:
     def flush(self) -> None:
         """Commit the store, then write every dirty outlet's queue."""
         self._flush_scheduled = False
-        self.store.flush()
+        try:
+            self.store.flush()
+        except Exception:
+            # A failing disk must not wedge every connection's output as well.
+            log.exception("store commit failed; the last round's writes may be lost")
         dirty, self._dirty = self._dirty, []
         for outlet in dirty:
             outlet.flush()
@@ -320,7 +324,14 @@ class Hub:
             transports_open=transports_open,
             repaired=repaired,
         )
-        log.debug("janitor: %s", report)
+        log.info(
+            "janitor: sessions=%d authenticated=%d rooms=%d transports=%d repaired=%d",
+            report.sessions,
+            report.authenticated,
+            report.rooms,
+            report.transports_open,
+            report.repaired,
+        )
         return report
 
     # -- accounts --------------------------------------------------------------------

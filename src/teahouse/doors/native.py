@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine, Sequence
-from typing import Any
+from typing import Any, cast
 
 from teahouse import __version__
 from teahouse.config import Config
@@ -160,7 +160,8 @@ class NativeConnection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]  # a TCP transport
+        # A TCP transport; uvloop's is not an asyncio.Transport subclass, so no isinstance.
+        self._transport = transport = cast(asyncio.Transport, transport)
         self._door.transports_open += 1
         peer = transport.get_extra_info("peername") or ("?", 0)
         ip, port = str(peer[0]), int(peer[1])

@@ -108,9 +108,16 @@ class SQLiteStore:
         return self._db.execute(sql, params)
 
     def flush(self) -> None:
-        if self._in_tx:
+        if not self._in_tx:
+            return
+        self._in_tx = False
+        try:
             self._db.execute("COMMIT")
-            self._in_tx = False
+        except sqlite3.Error:
+            # Leave no half-open transaction behind, or every later write would fail too.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.flush()

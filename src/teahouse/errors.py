@@ -39,9 +39,12 @@ class ChatError(Exception):
         *,
         retry_after: float | None = None,
         fatal: bool | None = None,
+        detail: str | None = None,
     ) -> None:
         self.message = message if message is not None else self.default_message
         self.retry_after = retry_after
+        self.detail = detail
+        """A finer reason than the wire code, for doors that can say more (IRC numerics)."""
         self.fatal = self.default_fatal if fatal is None else fatal
         super().__init__(self.message)
 

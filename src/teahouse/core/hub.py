@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -57,6 +58,13 @@ from teahouse.protocol.names import fold_user, is_room_name, is_user_name, text_
 from teahouse.store.base import Account, Ban, BanKind, Role, Store, StoredMessage
 
 log = logging.getLogger("teahouse.hub")
+
+
+def mask_matches(mask: str, target: str) -> bool:
+    """IRC wildcard match (``*``, ``?``), case-insensitive; ``[`` and ``]`` are literal."""
+    pattern = re.escape(mask.lower()).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(pattern, target.lower()) is not None
+
 
 DEFAULT_REPLAY = 50
 """Messages replayed on ``join`` without ``since``."""
@@ -213,15 +221,15 @@ class Hub:
         if error is not None and not abort:
             session.outlet.write(session.encoder.error(error, ref))
         session.state = SessionState.CLOSED
-        for name in session.rooms:
-            self._leave(session, name, reason)
-        session.rooms.clear()
         if session.key is not None:
             peers = self.users.get(session.key)
             if peers is not None:
                 peers.discard(session)
                 if not peers:
                     del self.users[session.key]
+        for name in session.rooms:
+            self._leave(session, name, reason)
+        session.rooms.clear()
         self.sessions.pop(session.id, None)
         left = self.ip_counts.get(session.ip, 0) - 1
         if left > 0:
@@ -340,7 +348,14 @@ class Hub:
         return [f"ip:{session.ip}", f"user:{fold_user(name)}"]
 
     async def login(
-        self, session: Session, name: str, password: str, dm_since: int | None, ref: Ref
+        self,
+        session: Session,
+        name: str,
+        password: str,
+        dm_since: int | None,
+        ref: Ref,
+        *,
+        replay_dms: bool = True,
     ) -> None:
         """Check the password off the loop; on success send ``authed`` and the DM replay."""
         self._require_unauthed(session)
@@ -361,10 +376,18 @@ class Hub:
         if self._banned("user", fold_user(account.name)):
             raise Banned()
         self._authenticate(session, account, ref)
-        self._replay_dms(session, dm_since)
+        if replay_dms:
+            self.replay_dms(session, dm_since)
 
     async def register(
-        self, session: Session, name: str, password: str, invite: str | None, ref: Ref
+        self,
+        session: Session,
+        name: str,
+        password: str,
+        invite: str | None,
+        ref: Ref,
+        *,
+        replay_dms: bool = True,
     ) -> None:
         self._require_unauthed(session)
         mode = self.config.accounts.registration
@@ -385,7 +408,8 @@ class Hub:
         account = self.store.create_account(name, password_hash, "user")
         log.info("account registered user=%s peer=%s", account.name, session.ip)
         self._authenticate(session, account, ref)
-        self._replay_dms(session, None)
+        if replay_dms:
+            self.replay_dms(session, None)
 
     def check_password(self, name: str, password: str) -> None:
         """Raise :class:`WeakPassword` unless ``password`` is acceptable for ``name``."""
@@ -398,10 +422,37 @@ class Hub:
             raise WeakPassword("the password is too easy to guess")
 
     def _require_unauthed(self, session: Session) -> None:
+        if session.authenticated and not session.guest:
+            raise InvalidField("this connection is already logged in")
+        if session.guest and session.rooms:
+            raise InvalidField("leave every room before logging in to an account")
+
+    def authenticate_guest(self, session: Session, nick: str) -> None:
+        """Let ``session`` in without an account, as ``nick`` (IRC guests).
+
+        Raises :class:`UserTaken` when an account owns the name or someone online uses it.
+        """
         if session.authenticated:
             raise InvalidField("this connection is already logged in")
+        if not is_user_name(nick):
+            raise InvalidName("that nick does not follow the naming rules")
+        if self.store.get_account(nick) is not None:
+            raise UserTaken("that nick belongs to a registered account", detail="registered")
+        if self.users.get(fold_user(nick)):
+            raise UserTaken("that nick is in use", detail="in_use")
+        session.state = SessionState.AUTHED
+        session.user = nick
+        session.key = fold_user(nick)
+        session.role = "user"
+        session.guest = True
+        self.users.setdefault(session.key, set()).add(session)
+        log.info("guest login user=%s peer=%s", nick, session.ip)
 
     def _authenticate(self, session: Session, account: Account, ref: Ref) -> None:
+        if session.guest and session.key is not None:
+            # A guest logging in to an account becomes that account's session.
+            self._forget_user_session(session)
+            session.guest = False
         session.state = SessionState.AUTHED
         session.user = account.name
         session.key = fold_user(account.name)
@@ -410,7 +461,16 @@ class Hub:
         session.send(session.encoder.authed(account.name, account.role, ref))
         log.info("login user=%s role=%s peer=%s", account.name, account.role, session.ip)
 
-    def _replay_dms(self, session: Session, dm_since: int | None) -> None:
+    def _forget_user_session(self, session: Session) -> None:
+        assert session.key is not None
+        peers = self.users.get(session.key)
+        if peers is not None:
+            peers.discard(session)
+            if not peers:
+                del self.users[session.key]
+
+    def replay_dms(self, session: Session, dm_since: int | None) -> None:
+        """Send stored direct messages: after ``dm_since``, else those never delivered."""
         assert session.user is not None
         limit = self.config.limits.max_replay
         if dm_since is not None:
@@ -450,7 +510,7 @@ class Hub:
             if not create:
                 raise NoSuchRoom(f"there is no room {name!r}")
             record = self.store.create_room(name, self.clock.wall_ms())
-        room = Room(record.name, record.topic, record.topic_by)
+        room = Room(record.name, record.topic, record.topic_by, record.created_ms)
         self.rooms[name] = room
         return room
 
@@ -461,9 +521,16 @@ class Hub:
             raise NoSuchRoom(f"there is no room {name!r}")
         return room
 
-    def join(self, session: Session, name: str, since: int | None, ref: Ref) -> None:
-        user, _ = self._authed(session)
+    def join(
+        self, session: Session, name: str, since: int | None, ref: Ref, key: str | None = None
+    ) -> None:
+        user, user_key = self._authed(session)
         room = self._live_room(self._room_name(name), create=True)
+        if session not in room.sessions:
+            self._check_can_join(session, room, key)
+        if not room.sessions:
+            room.ops.add(user_key)  # whoever opens an empty room runs it, as on IRC
+        room.invited.discard(user_key)
         first = room.add(session)
         session.rooms.add(room.name)
         encoder = session.encoder
@@ -481,6 +548,57 @@ class Hub:
         if first:
             self._presence(room, user, "joined", None, exclude=session)
 
+    def hostmask(self, session: Session) -> str:
+        """``nick!user@host`` as IRC shows it; also what room ban masks match."""
+        return f"{session.user}!{session.user}@{session.ip}"
+
+    def is_room_op(self, session: Session, room: Room) -> bool:
+        return session.role == "admin" or session.key in room.ops
+
+    def _check_can_join(self, session: Session, room: Room, key: str | None) -> None:
+        if session.role == "admin":
+            return
+        assert session.key is not None
+        mask = self.hostmask(session)
+        if any(mask_matches(ban, mask) for ban, _, _ in room.bans):
+            raise Forbidden(f"you are banned from {room.name}", detail="banned")
+        if "i" in room.modes and session.key not in room.invited:
+            raise Forbidden(f"{room.name} is invite only", detail="invite_only")
+        if room.key is not None and key != room.key:
+            raise Forbidden(f"{room.name} needs a key", detail="bad_key")
+        if room.limit is not None and room.member_count >= room.limit:
+            raise Forbidden(f"{room.name} is full", detail="full")
+
+    def kick_from_room(self, session: Session, name: str, target: str, reason: str) -> None:
+        """Remove every session of ``target`` from a room (needs operator status)."""
+        by, _ = self._authed(session)
+        room = self.rooms.get(self._room_name(name))
+        if room is None or session not in room.sessions:
+            self._known_room(name)
+            raise NotInRoom(f"you are not in {name!r}")
+        if not self.is_room_op(session, room):
+            raise Forbidden("you are not a room operator", detail="not_op")
+        victims = [s for s in room.sessions if s.key == fold_user(target)]
+        if not victims:
+            raise NotInRoom(f"{target} is not in {name}", detail="target")
+        display = victims[0].user or target
+        for victim in victims:
+            victim.rooms.discard(room.name)
+            room.remove(victim)
+            victim.send(
+                victim.encoder.presence(
+                    room.name, display, "left", "kicked", online=True, by=by, text=reason
+                )
+            )
+        self._fanout(
+            room.sessions,
+            lambda enc: enc.presence(
+                room.name, display, "left", "kicked", online=True, by=by, text=reason
+            ),
+        )
+        if not room.sessions:
+            del self.rooms[room.name]
+
     def part(self, session: Session, name: str, ref: Ref) -> None:
         self._authed(session)
         name = self._room_name(name)
@@ -496,15 +614,25 @@ class Hub:
         if room is None:
             return
         if room.remove(session) and session.user is not None:
-            self._presence(room, session.user, "left", reason)
+            online = session.key in self.users
+            self._presence(room, session.user, "left", reason, online=online)
         if not room.sessions:
             del self.rooms[name]
 
     def _presence(
-        self, room: Room, user: str, state: str, reason: str | None, exclude: Session | None = None
+        self,
+        room: Room,
+        user: str,
+        state: str,
+        reason: str | None,
+        exclude: Session | None = None,
+        *,
+        online: bool = False,
     ) -> None:
         self._fanout(
-            room.sessions, lambda enc: enc.presence(room.name, user, state, reason), exclude
+            room.sessions,
+            lambda enc: enc.presence(room.name, user, state, reason, online=online),
+            exclude,
         )
 
     def _fanout(
@@ -533,10 +661,14 @@ class Hub:
             raise NotInRoom(f"join {name!r} before you speak in it")
         self._check_text(text)
         self._check_not_muted(session)
+        room = self.rooms[name]
+        if "m" in room.modes and not (self.is_room_op(session, room) or session.key in room.voiced):
+            raise Forbidden(
+                f"{name} is moderated: only operators and voiced users speak", detail="moderated"
+            )
         if nonce is not None and self._resend(session, nonce, ref):
             return
         message = self._store_message(user, text, nonce, room=name)
-        room = self.rooms[name]
         self._fanout(room.sessions, lambda enc: enc.message(message), exclude=session)
         session.send(session.encoder.message(message, ref=ref))
 
@@ -544,17 +676,22 @@ class Hub:
         user, key = self._authed(session)
         self._check_text(text)
         account = self.store.get_account(to) if is_user_name(to) else None
-        if account is None:
-            raise NoSuchUser(f"there is no user {to!r}")
+        to_key = fold_user(to)
+        if account is not None:
+            to_name = account.name
+        else:
+            online = self.users.get(to_key)
+            if not online:
+                raise NoSuchUser(f"there is no user {to!r}")
+            to_name = next(iter(online)).user or to
         self._check_not_muted(session)
         if nonce is not None and self._resend(session, nonce, ref):
             return
-        message = self._store_message(user, text, nonce, recipient=account.name)
-        to_key = fold_user(account.name)
+        message = self._store_message(user, text, nonce, recipient=to_name)
         targets = set(self.users.get(to_key, ())) | self.users.get(key, set())
         self._fanout(targets, lambda enc: enc.message(message), exclude=session)
         session.send(session.encoder.message(message, ref=ref))
-        if self.users.get(to_key):
+        if account is not None and self.users.get(to_key):
             self.store.set_dm_cursor(account.name, message.id)
 
     def _check_text(self, text: str) -> None:
@@ -572,7 +709,7 @@ class Hub:
             del self._mutes[session.key]
             return
         left = "" if until is None else f" for {(until - now_ms) / 1000:.0f} more seconds"
-        raise Forbidden(f"you are muted{left}")
+        raise Forbidden(f"you are muted{left}", detail="muted")
 
     def _resend(self, session: Session, nonce: str, ref: Ref) -> bool:
         """A retried say/dm: send the original back to the sender only. True if found."""
@@ -654,6 +791,9 @@ class Hub:
         if name not in session.rooms and session.role != "admin":
             self._known_room(name)
             raise NotInRoom(f"join {name!r} to set its topic")
+        room = self.rooms.get(name)
+        if room is not None and "t" in room.modes and not self.is_room_op(session, room):
+            raise Forbidden(f"only operators set the topic of {name}", detail="not_op")
         self.change_topic(name, text, user, session, ref)
 
     def change_topic(

@@ -12,19 +12,53 @@ class Room:
     changes only when a user's first session joins or last session leaves.
     """
 
-    __slots__ = ("name", "sessions", "topic", "topic_by", "users")
+    __slots__ = (
+        "bans",
+        "created_ms",
+        "invited",
+        "key",
+        "limit",
+        "modes",
+        "name",
+        "ops",
+        "sessions",
+        "topic",
+        "topic_by",
+        "users",
+        "voiced",
+    )
 
-    def __init__(self, name: str, topic: str, topic_by: str) -> None:
+    def __init__(self, name: str, topic: str, topic_by: str, created_ms: int = 0) -> None:
         self.name = name
         self.topic = topic
         self.topic_by = topic_by
+        self.created_ms = created_ms
         self.sessions: set[Session] = set()
+        # Room modes, in memory while the room has members (as on IRC servers):
+        # flags from "imnt", a key (+k), a member limit (+l), operators and voiced users
+        # (folded names), ban masks (+b) and users invited past +i.
+        self.modes: set[str] = {"n", "t"}
+        self.key: str | None = None
+        self.limit: int | None = None
+        self.ops: set[str] = set()
+        self.voiced: set[str] = set()
+        self.bans: list[tuple[str, str, int]] = []
+        """(mask, set by, set at ms)"""
+        self.invited: set[str] = set()
         self.users: dict[str, tuple[str, int]] = {}
         """Folded user name -> (display name, sessions of that user in the room)."""
 
     @property
     def member_count(self) -> int:
         return len(self.users)
+
+    def mode_string(self) -> str:
+        flags = "+" + "".join(sorted(self.modes))
+        if self.key is not None:
+            flags += "k"
+        if self.limit is not None:
+            flags += "l"
+        return flags
 
     def member_names(self) -> list[str]:
         return sorted((name for name, _ in self.users.values()), key=str.lower)

@@ -62,7 +62,19 @@ class Encoder(Protocol):
         self, room: str | None, count: int, truncated: bool, oldest_id: int | None
     ) -> bytes: ...
 
-    def presence(self, room: str, user: str, state: str, reason: str | None) -> bytes: ...
+    def presence(
+        self,
+        room: str,
+        user: str,
+        state: str,
+        reason: str | None,
+        *,
+        online: bool = False,
+        by: str | None = None,
+        text: str | None = None,
+    ) -> bytes:
+        """A member joined or left. On ``left``: ``online`` says the user is still connected
+        (in other rooms); a kick carries who did it (``by``) and why (``text``)."""
 
     def room_list(self, rooms: Sequence[tuple[str, int, str]], ref: Ref) -> bytes: ...
 
@@ -99,6 +111,7 @@ class Session:
         "connected_at",
         "connected_wall_ms",
         "encoder",
+        "guest",
         "id",
         "ip",
         "key",
@@ -133,6 +146,8 @@ class Session:
         self.user: str | None = None
         self.key: str | None = None
         self.role: Role = "user"
+        self.guest = False
+        """Authenticated by nick only (IRC guests): no account, nothing stored for them."""
         self.rooms: set[str] = set()
         self.connected_at = now
         self.connected_wall_ms = wall_ms
@@ -152,7 +167,7 @@ class Session:
         return self.state is SessionState.CLOSED
 
     def send(self, data: bytes) -> None:
-        if self.state is not SessionState.CLOSED:
+        if data and self.state is not SessionState.CLOSED:
             self.outlet.write(data)
 
     def __repr__(self) -> str:

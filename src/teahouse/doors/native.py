@@ -83,8 +83,20 @@ class NativeEncoder:
             )
         )
 
-    def presence(self, room: str, user: str, state: str, reason: str | None) -> bytes:
-        return encode(f.Presence(room=room, user=user, state=state, reason=reason))
+    def presence(
+        self,
+        room: str,
+        user: str,
+        state: str,
+        reason: str | None,
+        *,
+        online: bool = False,
+        by: str | None = None,
+        text: str | None = None,
+    ) -> bytes:
+        return encode(
+            f.Presence(room=room, user=user, state=state, reason=reason, by=by, text=text)
+        )
 
     def room_list(self, rooms: Sequence[tuple[str, int, str]], ref: Ref) -> bytes:
         infos = [f.RoomInfo(room=name, members=count, topic=topic) for name, count, topic in rooms]

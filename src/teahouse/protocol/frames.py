@@ -135,8 +135,7 @@ ClientFrame = (
     | Pong
 )
 CLIENT_TYPES: frozenset[str] = frozenset(
-    str(cls.__struct_config__.tag)
-    for cls in ClientFrame.__args__
+    str(cls.__struct_config__.tag) for cls in ClientFrame.__args__
 )
 
 
@@ -209,6 +208,10 @@ class Presence(_Frame, frozen=True, tag="presence"):
     user: str
     state: str
     reason: str | None = None
+    by: str | None = None
+    """Who removed the user (on a kick)."""
+    text: str | None = None
+    """Why, in the remover's words (on a kick)."""
 
 
 class RoomInfo(msgspec.Struct, frozen=True):

@@ -32,6 +32,8 @@ def main() -> None:
 @click.option("--data-dir", help="Where the database, logs and admin socket live [./var].")
 @click.option("--host", help="Address of the native door [127.0.0.1].")
 @click.option("--port", type=int, help="Port of the native door; 0 picks a free one [6680].")
+@click.option("--irc-port", type=int, help="Port of the IRC door; 0 picks a free one [6667].")
+@click.option("--no-irc", is_flag=True, default=False, help="Do not open the IRC door.")
 @click.option("--heartbeat-interval", type=float, help="Seconds of silence before a ping [20].")
 @click.option("--heartbeat-timeout", type=float, help="Seconds of silence before a close [60].")
 @click.option("--registration", type=click.Choice(["open", "closed", "invite"]))
@@ -43,6 +45,8 @@ def serve(
     data_dir: str | None,
     host: str | None,
     port: int | None,
+    irc_port: int | None,
+    no_irc: bool,
     heartbeat_interval: float | None,
     heartbeat_timeout: float | None,
     registration: str | None,
@@ -60,6 +64,8 @@ def serve(
             "server.data_dir": data_dir,
             "native.host": host,
             "native.port": port,
+            "irc.port": irc_port,
+            "irc.enabled": False if no_irc else None,
             "heartbeat.interval": heartbeat_interval,
             "heartbeat.timeout": heartbeat_timeout,
             "accounts.registration": registration,

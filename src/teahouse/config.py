@@ -37,6 +37,19 @@ class NativeSection(_Section):
     port: int = 6680
 
 
+class IrcSection(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 6667
+    guests: bool = True
+    network: str = "teahouse"
+    server_name: str = "teahouse.local"
+    motd: str = "Welcome to teahouse. Be kind; the tea is hot."
+    flood_penalty: float = 1.0
+    flood_burst: float = 20.0
+    flood_exempt_opers: bool = True
+
+
 class HeartbeatSection(_Section):
     interval: float = 20.0
     timeout: float = 60.0
@@ -88,6 +101,7 @@ class LogSection(_Section):
 class Config(_Section):
     server: ServerSection = msgspec.field(default_factory=ServerSection)
     native: NativeSection = msgspec.field(default_factory=NativeSection)
+    irc: IrcSection = msgspec.field(default_factory=IrcSection)
     heartbeat: HeartbeatSection = msgspec.field(default_factory=HeartbeatSection)
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
     accounts: AccountsSection = msgspec.field(default_factory=AccountsSection)
@@ -113,8 +127,11 @@ class Config(_Section):
             raise ConfigError("limits.max_frame must hold a say frame of max_text characters")
         if lim.login_timeout <= 0:
             raise ConfigError("limits.login_timeout must be positive")
-        if not 0 <= self.native.port <= 65535:
-            raise ConfigError("native.port must be between 0 and 65535")
+        for door in (self.native, self.irc):
+            if not 0 <= door.port <= 65535:
+                raise ConfigError("native.port and irc.port must be between 0 and 65535")
+        if self.irc.flood_penalty < 0 or self.irc.flood_burst <= 0:
+            raise ConfigError("irc.flood_penalty must be >= 0 and irc.flood_burst > 0")
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Config:

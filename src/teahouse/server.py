@@ -23,6 +23,7 @@ from teahouse.config import Config, ConfigError
 from teahouse.core.clock import SystemClock
 from teahouse.core.hub import Hub
 from teahouse.core.passwords import HashParams, PasswordHasher
+from teahouse.doors.irc import IrcDoor
 from teahouse.doors.native import NativeDoor
 from teahouse.errors import ServerShutdown
 from teahouse.protocol.names import is_user_name
@@ -119,16 +120,23 @@ class Server:
         self.hub = hub = Hub(config, self.store, self.hasher, SystemClock(), loop.call_soon)
         door = NativeDoor(hub, config)
         self.door = door
+        self.irc = IrcDoor(hub, config) if config.irc.enabled else None
         commands = CommandSet(
             hub,
-            transports_open=lambda: door.transports_open,
+            transports_open=self.transports_open,
             shutdown=self._shutdown_soon,
             default_grace=config.server.shutdown_grace,
         )
         hub.admin = commands
         self._initial_admin()
 
-        host, port = await door.start(config.native.host, config.native.port)
+        listening = []
+        if config.native.enabled:
+            host, port = await door.start(config.native.host, config.native.port)
+            listening.append(f"native={host}:{port}")
+        if self.irc is not None:
+            host, port = await self.irc.start(config.irc.host, config.irc.port)
+            listening.append(f"irc={host}:{port}")
         admin_socket: AdminSocketServer | None = None
         if config.admin.socket:
             admin_socket = AdminSocketServer(commands, self.data_dir / ADMIN_SOCKET)
@@ -148,7 +156,7 @@ class Server:
             config.heartbeat.timeout,
             config.accounts.registration,
         )
-        print(f"teahouse listening native={host}:{port}", flush=True)
+        print("teahouse listening " + " ".join(listening), flush=True)
 
         console_task = None
         use_console = self._want_console
@@ -162,17 +170,21 @@ class Server:
         grace = await self._stop
         log.info("shutting down (grace %.1f s)", grace)
         door.stop_accepting()
+        if self.irc is not None:
+            self.irc.stop_accepting()
         if console_task is not None:
             console_task.cancel()
         hub.shutdown_all(ServerShutdown())
         deadline = loop.time() + grace
-        while door.transports_open > 0 and loop.time() < deadline:
+        while self.transports_open() > 0 and loop.time() < deadline:
             await asyncio.sleep(0.02)
         for timer in (sweep, janitor, sampler):
             timer.cancel()
         if admin_socket is not None:
             await admin_socket.stop()
         await door.wait_closed()
+        if self.irc is not None:
+            await self.irc.wait_closed()
         self.store.close()
         self.hasher.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -180,8 +192,13 @@ class Server:
         log.info("stopped")
         return 0
 
+    def transports_open(self) -> int:
+        """Transports the doors hold open (the janitor compares this with the sessions)."""
+        irc = self.irc.transports_open if self.irc is not None else 0
+        return self.door.transports_open + irc
+
     def _janitor(self) -> None:
-        self.hub.janitor(self.door.transports_open)
+        self.hub.janitor(self.transports_open())
 
     def _initial_admin(self) -> None:
         adm = self.config.admin

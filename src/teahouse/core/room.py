@@ -37,7 +37,9 @@ class Room:
         # Room modes, in memory while the room has members (as on IRC servers):
         # flags from "imnt", a key (+k), a member limit (+l), operators and voiced users
         # (folded names), ban masks (+b) and users invited past +i.
-        self.modes: set[str] = {"n", "t"}
+        # Only +n by default: any member may set the topic, as the native contract lets
+        # them; an operator can lock it with +t.
+        self.modes: set[str] = {"n"}
         self.key: str | None = None
         self.limit: int | None = None
         self.ops: set[str] = set()

@@ -46,6 +46,7 @@ class ServerProcess:
     proc: subprocess.Popen[str] | None = None
     host: str = "127.0.0.1"
     port: int = 0
+    irc_port: int = 0
     stderr_path: Path | None = None
     extra_args: list[str] = field(default_factory=list)
 
@@ -66,6 +67,8 @@ class ServerProcess:
                 str(self.data_dir),
                 "--port",
                 "0",
+                "--irc-port",
+                "0",
                 "--no-console",
                 *self.extra_args,
             ],
@@ -83,9 +86,12 @@ class ServerProcess:
                 self.proc.wait()
                 self.proc.stdout.close()
                 raise RuntimeError(f"server exited early:\n{self.log()}")
-            if line.startswith("teahouse listening native="):
-                self.host, _, port = line.split("=", 1)[1].strip().rpartition(":")
+            if line.startswith("teahouse listening "):
+                doors = dict(word.split("=", 1) for word in line.split()[2:])
+                self.host, _, port = doors["native"].rpartition(":")
                 self.port = int(port)
+                if "irc" in doors:
+                    self.irc_port = int(doors["irc"].rpartition(":")[2])
                 return self
         raise RuntimeError(f"server did not start in time:\n{self.log()}")
 

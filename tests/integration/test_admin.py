@@ -159,7 +159,7 @@ def test_console_on_a_tty_runs_operator_commands(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "teahouse", "serve", "--config", str(config),
-            "--data-dir", str(tmp_path / "var"), "--port", "0",
+            "--data-dir", str(tmp_path / "var"), "--port", "0", "--irc-port", "0",
         ],
         stdin=slave, stdout=slave, stderr=subprocess.DEVNULL, close_fds=True,
         env={**os.environ, "TERM": "dumb"},

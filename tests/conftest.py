@@ -115,7 +115,16 @@ class ServerProcess:
 
     def admin(self, *words: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "teahouse", "admin", "--data-dir", str(self.data_dir), "--json", *words],
+            [
+                sys.executable,
+                "-m",
+                "teahouse",
+                "admin",
+                "--data-dir",
+                str(self.data_dir),
+                "--json",
+                *words,
+            ],
             capture_output=True,
             text=True,
             timeout=30,
@@ -170,7 +179,9 @@ class RawClient:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int, host: str = "127.0.0.1", local_ip: str | None = None) -> RawClient:
+    async def connect(
+        cls, port: int, host: str = "127.0.0.1", local_ip: str | None = None
+    ) -> RawClient:
         local = (local_ip, 0) if local_ip else None
         reader, writer = await asyncio.open_connection(host, port, local_addr=local, limit=1 << 22)
         return cls(reader, writer)
@@ -212,9 +223,13 @@ class RawClient:
             return True
         return True
 
-    async def login(self, user: str, password: str, register: bool = False, **extra: Any) -> dict[str, Any]:
+    async def login(
+        self, user: str, password: str, register: bool = False, **extra: Any
+    ) -> dict[str, Any]:
         await self.send(type="hello", proto=1, client="tests")
-        await self.send(type="register" if register else "login", user=user, password=password, **extra)
+        await self.send(
+            type="register" if register else "login", user=user, password=password, **extra
+        )
         await self.recv_until("welcome")
         frame = await self.recv()
         return frame

@@ -56,7 +56,13 @@ async def test_user_commands_work_with_and_without_a_running_server(
 ) -> None:
     # Running: goes through the admin socket.
     added = teahouse(
-        "user", "add", "root", "--admin", "--password-stdin", "--data-dir", str(server.data_dir),
+        "user",
+        "add",
+        "root",
+        "--admin",
+        "--password-stdin",
+        "--data-dir",
+        str(server.data_dir),
         stdin=PASSWORD + "\n",
     )
     assert added.returncode == 0, added.stderr
@@ -82,7 +88,13 @@ async def test_user_commands_work_with_and_without_a_running_server(
 
 async def test_admin_frames_for_admins_and_forbidden_for_others(server: Any, raw: Any) -> None:
     teahouse(
-        "user", "add", "root", "--admin", "--password-stdin", "--data-dir", str(server.data_dir),
+        "user",
+        "add",
+        "root",
+        "--admin",
+        "--password-stdin",
+        "--data-dir",
+        str(server.data_dir),
         stdin=PASSWORD + "\n",
     )
     admin = await raw(server.port)
@@ -158,10 +170,23 @@ def test_console_on_a_tty_runs_operator_commands(tmp_path: Path) -> None:
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "teahouse", "serve", "--config", str(config),
-            "--data-dir", str(tmp_path / "var"), "--port", "0", "--irc-port", "0",
+            sys.executable,
+            "-m",
+            "teahouse",
+            "serve",
+            "--config",
+            str(config),
+            "--data-dir",
+            str(tmp_path / "var"),
+            "--port",
+            "0",
+            "--irc-port",
+            "0",
         ],
-        stdin=slave, stdout=slave, stderr=subprocess.DEVNULL, close_fds=True,
+        stdin=slave,
+        stdout=slave,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
         env={**os.environ, "TERM": "dumb"},
     )
     os.close(slave)

@@ -86,7 +86,9 @@ async def test_garbage_flood_from_200_clients_leaves_nothing_behind(server: Any)
 
     async def attacker(i: int) -> None:
         local = f"127.0.{1 + i // 100}.{1 + i % 100}"
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port, local_addr=(local, 0))
+        _reader, writer = await asyncio.open_connection(
+            "127.0.0.1", server.port, local_addr=(local, 0)
+        )
         try:
             writer.write(rng.randbytes(32 * 1024))
             await writer.drain()
@@ -112,7 +114,9 @@ async def test_garbage_flood_from_200_clients_leaves_nothing_behind(server: Any)
     c[1].close()
 
 
-async def test_kill_9_during_writes_keeps_every_acknowledged_message(make_server: Any, raw: Any) -> None:
+async def test_kill_9_during_writes_keeps_every_acknowledged_message(
+    make_server: Any, raw: Any
+) -> None:
     server = make_server()
     c = await raw(server.port)
     await c.login("writer", PASSWORD, register=True)
@@ -151,7 +155,9 @@ async def test_kill_9_during_writes_keeps_every_acknowledged_message(make_server
     stored: list[int] = []
     before = None
     while True:
-        await d.send(type="history", room="log", limit=500, **({"before": before} if before else {}))
+        await d.send(
+            type="history", room="log", limit=500, **({"before": before} if before else {})
+        )
         page = await d.recv_until("history")
         ids = [m["id"] for m in page["messages"]]
         if not ids:

@@ -22,15 +22,32 @@ async def test_full_session_from_hello_to_bye(server: Any, raw: Any) -> None:
     assert (await c.recv())["type"] == "replay_end"
     await c.send(type="join", room="lobby", ref=2)
     joined = await c.recv()
-    assert joined == {"type": "joined", "room": "lobby", "topic": "", "members": ["Alice"], "ref": 2}
-    assert (await c.recv()) == {"type": "replay_end", "room": "lobby", "count": 0, "truncated": False}
+    assert joined == {
+        "type": "joined",
+        "room": "lobby",
+        "topic": "",
+        "members": ["Alice"],
+        "ref": 2,
+    }
+    assert (await c.recv()) == {
+        "type": "replay_end",
+        "room": "lobby",
+        "count": 0,
+        "truncated": False,
+    }
     await c.send(type="say", room="lobby", text="hello\tworld", ref=3)
     msg = await c.recv()
     assert msg["type"] == "message" and msg["from"] == "Alice" and msg["ref"] == 3
     assert msg["text"] == "hello\tworld" and msg["room"] == "lobby" and isinstance(msg["id"], int)
     assert msg["ts"].endswith("Z") and "T" in msg["ts"]
     await c.send(type="topic", room="lobby", text="green tea", ref=4)
-    assert await c.recv() == {"type": "topic", "room": "lobby", "text": "green tea", "by": "Alice", "ref": 4}
+    assert await c.recv() == {
+        "type": "topic",
+        "room": "lobby",
+        "text": "green tea",
+        "by": "Alice",
+        "ref": 4,
+    }
     await c.send(type="rooms", ref=5)
     assert await c.recv() == {
         "type": "room_list",
@@ -97,7 +114,13 @@ async def test_dm_to_offline_user_is_delivered_at_login_once(server: Any, raw: A
     assert replay["type"] == "message" and replay["replay"] is True
     assert replay["text"] == "while you were out" and replay["id"] == sent["id"]
     end = await b2.recv()
-    assert end == {"type": "replay_end", "dm": True, "count": 1, "truncated": False, "oldest_id": sent["id"]}
+    assert end == {
+        "type": "replay_end",
+        "dm": True,
+        "count": 1,
+        "truncated": False,
+        "oldest_id": sent["id"],
+    }
     await b2.send(type="quit")
     await b2.closed()
     # Delivered once: a later login without dm_since gets nothing again...
@@ -173,7 +196,13 @@ async def test_replay_is_capped_and_says_so(make_server: Any, raw: Any) -> None:
     got = [(await a.recv())["id"] for _ in range(5)]
     end = await a.recv()
     assert got == ids[-5:]
-    assert end == {"type": "replay_end", "room": "lobby", "count": 5, "truncated": True, "oldest_id": ids[3]}
+    assert end == {
+        "type": "replay_end",
+        "room": "lobby",
+        "count": 5,
+        "truncated": True,
+        "oldest_id": ids[3],
+    }
     await a.send(type="history", room="lobby", before=ids[3], limit=5, ref="h")
     page = await a.recv_until("history")
     assert [m["id"] for m in page["messages"]] == ids[:3]

@@ -36,6 +36,8 @@ Result = tuple[str, object]
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _FOREVER = {"0", "forever", "permanent", "perm"}
+_MAX_DURATION = 100 * 365 * 86400.0
+"""Longer is what "forever" is for; also keeps expiry times inside SQLite's integers."""
 
 
 def parse_duration(value: object) -> float | None:
@@ -43,6 +45,8 @@ def parse_duration(value: object) -> float | None:
     if isinstance(value, bool) or value is None:
         raise InvalidField("a duration is a number of seconds or like 10m, 2h, 7d")
     if isinstance(value, int | float):
+        if not 0 <= value <= _MAX_DURATION:  # negative, NaN, inf or absurd
+            raise InvalidField("a duration is 0 (forever) up to 100 years, in seconds")
         return float(value) if value > 0 else None
     text = str(value).strip().lower()
     if text in _FOREVER:
@@ -50,7 +54,10 @@ def parse_duration(value: object) -> float | None:
     match = _DURATION.fullmatch(text)
     if match is None:
         raise InvalidField(f"bad duration {text!r}: use seconds or 30s, 10m, 2h, 7d, 1w")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > _MAX_DURATION:
+        raise InvalidField(f"duration {text!r} is over 100 years: use 'forever'")
+    return seconds
 
 
 def _looks_like_duration(word: str) -> bool:

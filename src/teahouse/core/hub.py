@@ -306,7 +306,8 @@ class Hub:
             for session in list(room.sessions):
                 if session.id not in self.sessions:
                     log.warning("janitor: room %s held dead session %r", room.name, session)
-                    room.remove(session)
+                    if room.remove(session) and session.user is not None:
+                        self._presence(room, session.user, "left", "leak")
                     repaired += 1
             if not room.sessions:
                 del self.rooms[room.name]
@@ -539,8 +540,10 @@ class Hub:
             page = self.store.room_after(room.name, since, self.config.limits.max_replay)
             truncated = page.more
         else:
-            page = self.store.room_before(room.name, None, DEFAULT_REPLAY)
-            truncated = False
+            # Never more than the max_replay announced in welcome; say so when it cut.
+            limit = min(DEFAULT_REPLAY, self.config.limits.max_replay)
+            page = self.store.room_before(room.name, None, limit)
+            truncated = page.more and limit < DEFAULT_REPLAY
         for message in page.messages:
             session.send(encoder.message(message, replay=True))
         oldest = page.messages[0].id if page.messages else None
@@ -743,6 +746,32 @@ class Hub:
         self.stats.messages_total += 1
         return message
 
+    def relay(
+        self, session: Session, kind: str, room: str | None, to: str | None, text: str
+    ) -> None:
+        """Pass a live-only ``notice``/``ctcp`` to a room's members or to a user; not stored.
+
+        Raises like :meth:`say` and :meth:`dm` do (membership, mute, moderation, no such
+        user), so a door can decide whether to tell the sender.
+        """
+        user, key = self._authed(session)
+        self._check_not_muted(session)
+        if room is not None:
+            name = self._room_name(room)
+            if name not in session.rooms:
+                self._known_room(name)
+                raise NotInRoom(f"join {name!r} before you speak in it")
+            live = self.rooms[name]
+            if "m" in live.modes and not (self.is_room_op(session, live) or key in live.voiced):
+                raise Forbidden(f"{name} is moderated", detail="moderated")
+            targets: Iterable[Session] = live.sessions
+        else:
+            assert to is not None
+            targets = self.users.get(fold_user(to), set())
+            if not targets:
+                raise NoSuchUser(f"{to!r} is not online")
+        self._fanout(targets, lambda enc: enc.relay(kind, user, room, to, text), exclude=session)
+
     def list_rooms(self, session: Session, ref: Ref) -> None:
         self._authed(session)
         session.send(session.encoder.room_list(self.room_summaries(), ref))
@@ -774,7 +803,7 @@ class Hub:
         name = self._room_name(name)
         self._known_room(name)
         cap = self.config.limits.max_replay
-        count = DEFAULT_REPLAY if limit is None else limit
+        count = min(DEFAULT_REPLAY, cap) if limit is None else limit
         if not 1 <= count <= cap:
             raise InvalidField(f"limit must be between 1 and {cap}")
         if before is not None and since is not None:

@@ -84,7 +84,12 @@ class Encoder(Protocol):
 
     def topic(self, room: str, text: str, by: str, ref: Ref = None) -> bytes: ...
 
-    def notice(self, text: str, by: str) -> bytes: ...
+    def notice(self, text: str, by: str) -> bytes:
+        """A server-wide announcement from an operator."""
+
+    def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
+        """A live-only message that is not stored: ``kind`` is ``notice`` (IRC NOTICE) or
+        ``ctcp`` (an IRC CTCP request other than ACTION, raw, for IRC clients only)."""
 
     def admin_result(self, cmd: str, text: str, data: object, ref: Ref) -> bytes: ...
 

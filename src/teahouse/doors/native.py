@@ -115,6 +115,11 @@ class NativeEncoder:
     def notice(self, text: str, by: str) -> bytes:
         return encode(f.Notice(text=text, by=by))
 
+    def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
+        if kind != "notice":
+            return b""  # CTCP means nothing to a native client
+        return encode(f.Notice(text=text, by=sender, room=room, to=to))
+
     def admin_result(self, cmd: str, text: str, data: object, ref: Ref) -> bytes:
         payload = data if isinstance(data, dict | list) else None
         return encode(f.AdminResult(cmd=cmd, text=text, data=payload, ref=ref))

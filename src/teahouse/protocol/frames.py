@@ -16,6 +16,9 @@ import msgspec
 Ref = Annotated[str, msgspec.Meta(max_length=64)] | int
 """A client's request reference, echoed on the direct reply."""
 Nonce = Annotated[str, msgspec.Meta(max_length=64)]
+MessageId = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+"""A message id a client refers to; bounded so it always fits the store's 64-bit column."""
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**31)]
 ArgValue = str | int | float | bool | None
 
 
@@ -42,13 +45,13 @@ class Register(_Frame, frozen=True, tag="register"):
 class Login(_Frame, frozen=True, tag="login"):
     user: str
     password: str
-    dm_since: int | None = None
+    dm_since: MessageId | None = None
     ref: Ref | None = None
 
 
 class Join(_Frame, frozen=True, tag="join"):
     room: str
-    since: int | None = None
+    since: MessageId | None = None
     ref: Ref | None = None
 
 
@@ -84,9 +87,9 @@ class History(_Frame, frozen=True, tag="history"):
     """Ask for stored messages of a room: ``before`` pages back, ``since`` pages forward."""
 
     room: str
-    before: int | None = None
-    since: int | None = None
-    limit: int | None = None
+    before: MessageId | None = None
+    since: MessageId | None = None
+    limit: Count | None = None
     ref: Ref | None = None
 
 
@@ -245,10 +248,13 @@ class TopicChanged(_Frame, frozen=True, tag="topic"):
 
 
 class Notice(_Frame, frozen=True, tag="notice"):
-    """A server-wide announcement (the ``broadcast`` operator command)."""
+    """A notice: server-wide from an operator (``broadcast``), or from a user to a room or
+    to you (an IRC user's NOTICE). Notices are not stored and never answered."""
 
     text: str
     by: str
+    room: str | None = None
+    to: str | None = None
 
 
 class AdminResult(_Frame, frozen=True, tag="admin_result"):

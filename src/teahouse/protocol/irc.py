@@ -8,10 +8,11 @@ Reading::
         if isinstance(item, LineTooLong): ...   # answer 417 ERR_INPUTTOOLONG, carry on
         else: ...                               # an IrcMessage
 
-A line is at most 512 bytes without its tags (CR LF included) and its tag section at most
-8191 bytes, as IRCv3 says. The reader keeps at most that much of an unterminated line;
-the rest of an overlong line is skipped up to its end, and the line is reported as
-:class:`LineTooLong` so the server can answer and go on (what ngIRCd and InspIRCd do).
+A line is at most 512 bytes without its tags (CR LF included), and a client's tag
+section at most 4094 bytes of tag data, as IRCv3 says. The reader keeps at most that
+much of an unterminated line; the rest of an overlong line is skipped up to its end, and
+the line is reported as :class:`LineTooLong` so the server can answer and go on (what
+ngIRCd and InspIRCd do).
 
 Writing: :func:`serialize` turns an :class:`IrcMessage` into bytes; it never emits CR, LF
 or NUL inside a line, whatever the parameters hold.
@@ -24,7 +25,9 @@ from dataclasses import dataclass, field
 MAX_LINE = 512
 """Bytes of a line without tags, CR LF included (RFC 1459)."""
 MAX_TAGS = 8191
-"""Bytes of the tag section, '@' and the trailing space included (IRCv3 message-tags)."""
+"""Bytes of a tag section the server sends, '@' and the trailing space included."""
+MAX_CLIENT_TAGS = 4096
+"""Bytes of a client's tag section: 4094 of tag data (IRCv3 message-tags), '@' and space."""
 
 _TAG_UNESCAPE = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _TAG_ESCAPE = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
@@ -137,14 +140,14 @@ def serialize(message: IrcMessage) -> bytes:
 class IrcReader:
     """Splits a byte stream into IRC messages with a hard cap on line length.
 
-    A security limit: at most ``MAX_TAGS + MAX_LINE`` bytes of one unterminated line are
+    A security limit: at most ``max_tags + max_line`` bytes of one unterminated line are
     kept. Bytes are decoded as UTF-8, and invalid sequences become U+FFFD (old clients
     send Latin-1; they get replacement characters, not a disconnect).
     """
 
     __slots__ = ("_buf", "_dropped", "_skipping", "max_line", "max_tags")
 
-    def __init__(self, max_line: int = MAX_LINE, max_tags: int = MAX_TAGS) -> None:
+    def __init__(self, max_line: int = MAX_LINE, max_tags: int = MAX_CLIENT_TAGS) -> None:
         self.max_line = max_line
         self.max_tags = max_tags
         self._buf = bytearray()

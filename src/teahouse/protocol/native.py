@@ -160,13 +160,14 @@ class _Codec(Generic[_F]):
                 break
         try:
             return self._decoder.decode(line)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        # Invalid UTF-8 and nesting past the decoder's depth limit are bad lines too.
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
             return self._explain(line, exc)
 
     def _explain(self, line: bytes, exc: Exception) -> FrameError:
         try:
             obj = msgspec.json.decode(line)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return FrameError(BadFrame("the line is not valid JSON"), None)
         ref = _read_ref(obj)
         if not isinstance(obj, dict):

@@ -124,7 +124,7 @@ def user(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     if conn.registered:
         conn.numeric(n.ERR_ALREADYREGISTERED, "You may not reregister")
         return
-    if not need(conn, msg, 4) and not (len(msg.params) == 4 and msg.params[0]):
+    if not need(conn, msg, 4):
         return
     conn.username = (
         "".join(ch for ch in msg.params[0] if ch.isalnum() or ch in "-_.")[:32] or "user"

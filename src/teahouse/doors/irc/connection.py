@@ -550,29 +550,35 @@ class IrcConnection(asyncio.Protocol):
 
     def say(self, session: Session, target: str, text: str, command: str) -> None:
         """PRIVMSG/NOTICE to one target, in core terms."""
+        if fold_user(target) == "nickserv":
+            if command == "PRIVMSG":
+                self._door.nickserv(self, session, text)
+            return
+        room = room_of(target) if target.startswith("#") else None
+        if target.startswith("#") and room is None:
+            raise NoSuchRoom()
+        if room is None and not is_user_name(target):
+            raise NoSuchUser()
+        to = None if room is not None else target
+        if text.startswith("\x01") and not text.upper().startswith("\x01ACTION "):
+            # Other CTCP requests pass between IRC clients live, never stored.
+            self.hub.relay(session, "ctcp", room, to, text)
+            return
+        if command == "NOTICE":
+            self.hub.relay(session, "notice", room, to, strip_formatting(text) or text)
+            return
         if text.startswith("\x01"):
-            body = text.strip("\x01")
-            if not body.upper().startswith("ACTION "):
-                return  # other CTCP requests have no meaning for teahouse users
-            text = ACTION_PREFIX + body[7:]
+            text = ACTION_PREFIX + text.strip("\x01")[7:]
         text = strip_formatting(text)
         if not text:
             self.numeric(n.ERR_NOTEXTTOSEND, "No text to send")
             return
-        if target.startswith("#"):
-            room = room_of(target)
-            if room is None:
-                raise NoSuchRoom()
+        if room is not None:
             self.hub.say(session, room, text, None, "")
             return
-        if fold_user(target) == "nickserv":
-            self._door.nickserv(self, session, text)
-            return
-        if not is_user_name(target):
-            raise NoSuchUser()
         self.hub.dm(session, target, text, None, "")
         away = self._door.away_of(target)
-        if away is not None and command == "PRIVMSG":
+        if away is not None:
             self.numeric(n.RPL_AWAY, target, away)
 
 

@@ -172,6 +172,13 @@ class IrcEncoder:
             IrcMessage("NOTICE", ("*", f"*** Notice from {by}: {text}"), self.server_name)
         )
 
+    def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
+        command = "NOTICE" if kind == "notice" else "PRIVMSG"
+        target = f"#{room}" if room is not None else (to or "*")
+        tags = self._tags(self.hub.clock.wall_ms(), None, sender)
+        source = self.source(sender)
+        return serialize(IrcMessage(command, (target, text), source, tags))
+
     def ping(self, t: int) -> bytes:
         return serialize(IrcMessage("PING", (str(t),), self.server_name))
 

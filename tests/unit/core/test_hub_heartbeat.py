@@ -1,0 +1,116 @@
+"""Hub.sweep on a fake clock: pings, heartbeat timeouts and login timeouts."""
+
+from __future__ import annotations
+
+import pytest
+
+from teahouse.core.session import Session
+
+from ..hubkit import HubKit, MakeKit, outlet
+
+# Defaults: heartbeat interval 20 s, timeout 60 s, login_timeout 10 s.
+
+
+def sweep_at(kit: HubKit, seconds: float) -> None:
+    kit.clock.advance(seconds)
+    kit.hub.sweep()
+
+
+def pings(session: Session) -> list[int]:
+    return [e[1] for e in outlet(session).events("ping")]
+
+
+async def test_sweep_sends_nothing_to_a_peer_heard_from_within_interval(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    outlet(alice).clear()
+    sweep_at(kit, 19.9)
+    assert outlet(alice).events() == []
+
+
+async def test_sweep_pings_after_interval_of_silence(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    sweep_at(kit, 20.0)
+    assert len(pings(alice)) == 1
+    assert alice.last_ping == kit.clock.monotonic()
+
+
+async def test_sweep_pings_once_per_interval_while_silent(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    sweep_at(kit, 20.0)
+    for _ in range(10):
+        sweep_at(kit, 1.0)
+    assert len(pings(alice)) == 1
+    sweep_at(kit, 10.0)  # 40 s of silence
+    assert len(pings(alice)) == 2
+    assert pings(alice)[0] != pings(alice)[1]
+
+
+async def test_traffic_postpones_the_ping(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    kit.clock.advance(15.0)
+    kit.hub.received(alice, 10)
+    sweep_at(kit, 15.0)
+    assert pings(alice) == []
+    assert alice.bytes_in == 10
+    assert kit.hub.stats.bytes_in == 10
+
+
+async def test_sweep_closes_with_heartbeat_timeout_after_timeout(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    for _ in range(59):
+        sweep_at(kit, 1.0)
+    assert not alice.closed
+    sweep_at(kit, 1.0)
+    assert alice.closed
+    assert outlet(alice).events()[-1] == ("error", "heartbeat_timeout", True, None)
+    assert outlet(alice).closes == [False]
+    assert kit.hub.stats.closed["timeout"] == 1
+    assert alice.id not in kit.hub.sessions
+
+
+async def test_pong_with_the_ping_t_measures_rtt(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    sweep_at(kit, 20.0)
+    [t] = pings(alice)
+    kit.clock.advance(0.25)
+    kit.hub.pong(alice, t + 1)
+    assert alice.rtt is None
+    kit.hub.pong(alice, t)
+    assert alice.rtt == pytest.approx(0.25)
+
+
+async def test_an_unauthenticated_connection_is_closed_at_login_timeout(kit: HubKit) -> None:
+    session = kit.connect()
+    sweep_at(kit, 5.0)
+    kit.hub.received(session, 3)  # traffic does not postpone the login deadline
+    sweep_at(kit, 4.9)
+    assert not session.closed
+    sweep_at(kit, 0.1)
+    assert session.closed
+    assert outlet(session).events() == [("error", "timeout", True, None)]
+    assert kit.hub.stats.closed["login_timeout"] == 1
+    assert kit.hub.sessions == {}
+    assert kit.hub.ip_counts == {}
+
+
+async def test_the_login_timeout_does_not_apply_once_authenticated(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    for _ in range(12):
+        sweep_at(kit, 5.0)
+        kit.hub.received(alice, 1)
+    assert not alice.closed
+    assert outlet(alice).events("error") == []
+
+
+async def test_sweeping_every_sweep_period_closes_a_dead_peer_within_timeout_plus_1s(
+    make_kit: MakeKit,
+) -> None:
+    for interval, timeout in [(20.0, 60.0), (1.0, 3.0), (0.3, 0.9)]:
+        kit = make_kit(interval=interval, timeout=timeout)
+        alice = await kit.login("alice")
+        start = kit.clock.monotonic()
+        period = kit.hub.policy.sweep_period
+        while not alice.closed:
+            sweep_at(kit, period)
+            assert kit.clock.monotonic() - start <= timeout + 1.0
+        assert kit.clock.monotonic() - start >= timeout

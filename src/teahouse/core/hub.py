@@ -20,6 +20,7 @@ session held at once.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import re
@@ -58,6 +59,10 @@ from teahouse.protocol.names import fold_user, is_room_name, is_user_name, text_
 from teahouse.store.base import Account, Ban, BanKind, Role, Store, StoredMessage
 
 log = logging.getLogger("teahouse.hub")
+
+
+def _spell_rename(room: str, old: str, new: str, encoder: Encoder) -> bytes:
+    return encoder.renamed(room, old, new)
 
 
 def mask_matches(mask: str, target: str) -> bool:
@@ -824,6 +829,41 @@ class Hub:
         if room is not None and "t" in room.modes and not self.is_room_op(session, room):
             raise Forbidden(f"only operators set the topic of {name}", detail="not_op")
         self.change_topic(name, text, user, session, ref)
+
+    def rename_guest(self, session: Session, new: str) -> None:
+        """Give a guest another name; everyone sharing a room with it is told.
+
+        Raises :class:`InvalidName` or :class:`UserTaken` (``detail`` ``registered`` or
+        ``in_use``). Accounts cannot be renamed: their name is who they are.
+        """
+        old, old_key = self._authed(session)
+        if not session.guest:
+            raise Forbidden("an account's name cannot change", detail="account")
+        if not is_user_name(new):
+            raise InvalidName("that nick does not follow the naming rules")
+        new_key = fold_user(new)
+        if new_key != old_key:
+            if self.store.get_account(new) is not None:
+                raise UserTaken("that nick belongs to a registered account", detail="registered")
+            if self.users.get(new_key):
+                raise UserTaken("that nick is in use", detail="in_use")
+        self._forget_user_session(session)
+        session.user, session.key = new, new_key
+        self.users.setdefault(new_key, set()).add(session)
+        told: set[Session] = set()
+        for name in sorted(session.rooms):
+            room = self.rooms[name]
+            _, count = room.users.pop(old_key)
+            room.users[new_key] = (new, count)
+            for group in (room.ops, room.voiced):
+                if old_key in group:
+                    group.discard(old_key)
+                    group.add(new_key)
+            self._fanout(room.sessions, functools.partial(_spell_rename, name, old, new))
+            told |= room.sessions
+        if session not in told:
+            session.send(session.encoder.renamed("", old, new))
+        log.info("guest renamed %s -> %s", old, new)
 
     def change_topic(
         self, name: str, text: str, by: str, session: Session | None = None, ref: Ref = None

@@ -87,6 +87,9 @@ class Encoder(Protocol):
     def notice(self, text: str, by: str) -> bytes:
         """A server-wide announcement from an operator."""
 
+    def renamed(self, room: str, old: str, new: str) -> bytes:
+        """A guest in ``room`` changed its name from ``old`` to ``new``."""
+
     def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
         """A live-only message that is not stored: ``kind`` is ``notice`` (IRC NOTICE) or
         ``ctcp`` (an IRC CTCP request other than ACTION, raw, for IRC clients only)."""

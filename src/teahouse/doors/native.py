@@ -115,6 +115,14 @@ class NativeEncoder:
     def notice(self, text: str, by: str) -> bytes:
         return encode(f.Notice(text=text, by=by))
 
+    def renamed(self, room: str, old: str, new: str) -> bytes:
+        # Native clients see a rename as the old name leaving and the new one arriving.
+        if not room:
+            return b""
+        return encode(f.Presence(room=room, user=old, state="left", reason="renamed")) + encode(
+            f.Presence(room=room, user=new, state="joined")
+        )
+
     def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
         if kind != "notice":
             return b""  # CTCP means nothing to a native client

@@ -107,16 +107,23 @@ def nick(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         conn.nick = wanted
         conn.try_register(session)
         return
-    if fold_user(wanted) == session.key:
-        if wanted != conn.nick:  # a change of case only
-            conn.send(IrcMessage("NICK", (wanted,), conn.hostmask()))
-            conn.nick = wanted
+    if wanted == conn.nick:
         return
-    conn.numeric(
-        n.ERR_ERRONEUSNICKNAME,
-        wanted,
-        "Your nick is your teahouse name; reconnect with another name to change it",
-    )
+    if not session.guest:
+        if fold_user(wanted) == session.key:
+            conn.send(IrcMessage("NICK", (wanted,), conn.hostmask()))  # case only
+            conn.nick = wanted
+            return
+        conn.numeric(
+            n.ERR_ERRONEUSNICKNAME, wanted, "Your nick is your account name; it cannot change"
+        )
+        return
+    try:
+        conn.hub.rename_guest(session, wanted)
+    except ChatError as exc:
+        conn.numeric(n.ERR_NICKNAMEINUSE, wanted, exc.message)
+        return
+    conn.nick = wanted
 
 
 @handler("USER")
@@ -287,16 +294,23 @@ def names_of(conn: IrcConnection, room_name: str) -> list[str]:
     return sorted(out, key=lambda s: s.lstrip("@+").lower())
 
 
-def send_names(conn: IrcConnection, channel: str, room_name: str) -> None:
-    names = names_of(conn, room_name)
+def _names_lines(conn: IrcConnection, channel: str, room_name: str) -> list[str]:
+    """The members of a room as 353 payloads that each fit in one IRC line."""
+    lines: list[str] = []
     line: list[str] = []
-    for name in names:
+    for name in names_of(conn, room_name):
         line.append(name)
         if sum(len(x) + 1 for x in line) > 400:
-            conn.numeric(n.RPL_NAMREPLY, "=", channel, " ".join(line))
+            lines.append(" ".join(line))
             line = []
     if line:
-        conn.numeric(n.RPL_NAMREPLY, "=", channel, " ".join(line))
+        lines.append(" ".join(line))
+    return lines
+
+
+def send_names(conn: IrcConnection, channel: str, room_name: str) -> None:
+    for line in _names_lines(conn, channel, room_name):
+        conn.numeric(n.RPL_NAMREPLY, "=", channel, line)
     conn.numeric(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
 
 
@@ -418,6 +432,9 @@ def topic(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
 @handler("NAMES")
 def names(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     if not msg.params:
+        for room_name in sorted(conn.hub.rooms):
+            for line in _names_lines(conn, f"#{room_name}", room_name):
+                conn.numeric(n.RPL_NAMREPLY, "=", f"#{room_name}", line)
         conn.numeric(n.RPL_ENDOFNAMES, "*", "End of /NAMES list")
         return
     for channel in msg.params[0].split(","):

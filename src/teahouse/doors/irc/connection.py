@@ -359,8 +359,9 @@ class IrcConnection(asyncio.Protocol):
         """Outlet.write: queue bytes for this round's flush."""
         if self._closed or not data:
             return
-        if data.startswith(b"QUIT", data.find(b" ") + 1) or b" QUIT " in data[:200]:
-            # One user leaving several shared rooms is one QUIT for this client, not several.
+        if b" QUIT " in data[:300] or b" NICK " in data[:300]:
+            # One user leaving (or renamed in) several shared rooms is one line for this
+            # client, not one per room.
             if data == self._last_quit:
                 return
             self._last_quit = data

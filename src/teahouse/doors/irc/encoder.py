@@ -172,6 +172,14 @@ class IrcEncoder:
             IrcMessage("NOTICE", ("*", f"*** Notice from {by}: {text}"), self.server_name)
         )
 
+    def renamed(self, room: str, old: str, new: str) -> bytes:
+        sessions = self.hub.users.get(fold_user(new))
+        host = sessions and next(iter(sessions)).ip
+        source = f"{old}!{old}@{host or self.server_name}"
+        return serialize(
+            IrcMessage("NICK", (new,), source, self._tags(self.hub.clock.wall_ms(), None, None))
+        )
+
     def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
         command = "NOTICE" if kind == "notice" else "PRIVMSG"
         target = f"#{room}" if room is not None else (to or "*")

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import click
+import msgspec
 
 from teahouse import __version__
 from teahouse.config import Config, ConfigError, load_config
@@ -127,7 +128,10 @@ def _run_account_command(config_file: str | None, data_dir: str | None, words: l
             raise click.ClickException(f"{answer.get('code')}: {answer.get('message')}")
         click.echo(answer.get("text", ""))
         return
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    from teahouse.logs import setup_logging
+
+    # Offline changes go to the same audit log as the server's (no console output).
+    setup_logging(msgspec.structs.replace(config.log, file=False, level="warning"), config.data_dir)
     store = SQLiteStore(config.data_dir / DB_FILE)
     hasher = make_hasher(config)
     hub = Hub(config, store, hasher, SystemClock(), lambda cb: cb())

@@ -125,6 +125,8 @@ class Config(_Section):
             raise ConfigError("limits.max_frame must be at least 1024")
         if lim.max_text * 4 + 512 > lim.max_frame:
             raise ConfigError("limits.max_frame must hold a say frame of max_text characters")
+        if self.log.level.lower() not in ("debug", "info", "warning", "error", "critical"):
+            raise ConfigError("log.level is one of debug, info, warning, error, critical")
         if lim.login_timeout <= 0:
             raise ConfigError("limits.login_timeout must be positive")
         for door in (self.native, self.irc):

@@ -50,8 +50,11 @@ def setup_logging(section: LogSection, data_dir: Path | None) -> None:
     root.addHandler(console)
     audit = logging.getLogger("teahouse.audit")
     audit.setLevel(logging.INFO)
-    if data_dir is not None and section.file:
+    for handler in list(audit.handlers):
+        audit.removeHandler(handler)
+    if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
+    if data_dir is not None and section.file:
         main_file = logging.handlers.RotatingFileHandler(
             data_dir / "teahouse.log",
             maxBytes=section.file_max_bytes,

@@ -25,7 +25,7 @@ from teahouse.core.hub import Hub
 from teahouse.core.passwords import HashParams, PasswordHasher
 from teahouse.doors.irc import IrcDoor
 from teahouse.doors.native import NativeDoor
-from teahouse.errors import ServerShutdown
+from teahouse.errors import ChatError, ServerShutdown
 from teahouse.protocol.names import is_user_name
 from teahouse.store.sqlite import SQLiteStore
 
@@ -77,7 +77,8 @@ class Server:
 
     def _take_lock(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        lock = open(self.data_dir / LOCK_FILE, "w")  # noqa: SIM115 - held for the process
+        # "a+": a second server that fails to lock must not wipe the first one's pid.
+        lock = open(self.data_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the process
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -86,6 +87,7 @@ class Server:
                 f"another teahouse server is using {self.data_dir}; stop it or pick another "
                 "--data-dir"
             ) from None
+        lock.truncate(0)
         lock.write(str(os.getpid()))
         lock.flush()
         self._lock = lock
@@ -216,7 +218,10 @@ class Server:
                 "admin.initial_user is set but no password: set admin.initial_password or "
                 "admin.initial_password_env"
             )
-        self.hub.check_password(adm.initial_user, password)
+        try:
+            self.hub.check_password(adm.initial_user, password)
+        except ChatError as exc:
+            raise ConfigError(f"admin.initial_password: {exc.message}") from None
         self.store.create_account(adm.initial_user, self.hasher.hash_now(password), "admin")
         log.info("created the initial admin account %s", adm.initial_user)
 

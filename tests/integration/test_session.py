@@ -247,9 +247,41 @@ async def test_bad_frames_get_errors_then_a_fatal_one(server: Any, raw: Any) -> 
     await c.send_raw(b'{"type": 7}\n')
     assert (await c.recv())["code"] == "bad_frame"
     await c.send_raw(b"nope\n")
+    fifth = await c.recv()
+    assert fifth["code"] == "bad_frame" and fifth["fatal"] is False
+    await c.send_raw(b"still nope\n")
     fatal = await c.recv()
     assert fatal["code"] == "bad_frame" and fatal["fatal"] is True
     assert await c.closed()
+
+
+async def test_unknown_types_stay_non_fatal(server: Any, raw: Any) -> None:
+    c = await raw(server.port)
+    for i in range(12):
+        await c.send(type=f"future_thing_{i}", ref=i)
+        err = await c.recv()
+        assert err["code"] == "unknown_type" and err["fatal"] is False and err["ref"] == i
+    await c.send(type="ping", t=1)
+    assert (await c.recv())["type"] == "pong"
+
+
+async def test_dm_history_pages_back_through_direct_messages(server: Any, raw: Any) -> None:
+    a = await raw(server.port)
+    await a.login("alice", PASSWORD, register=True)
+    b = await raw(server.port)
+    await b.login("bob", PASSWORD, register=True)
+    ids = []
+    for i in range(5):
+        await a.send(type="dm", to="bob", text=f"d{i}", ref=i)
+        ids.append((await a.recv_until("message", ref=i))["id"])
+    await b.send(type="history", dm=True, before=ids[3], limit=2, ref="h")
+    page = await b.recv_until("history")
+    assert page["dm"] is True and [m["id"] for m in page["messages"]] == ids[1:3]
+    await b.send(type="history", dm=True, since=ids[3], ref="s")
+    page = await b.recv_until("history")
+    assert [m["id"] for m in page["messages"]] == ids[4:]
+    await b.send(type="history", ref="none")
+    assert (await b.recv_until("error"))["code"] == "invalid_field"
 
 
 async def test_oversized_line_is_fatal_frame_too_large(server: Any, raw: Any) -> None:

@@ -159,7 +159,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "invite": CommandSpec("invite", "make a one-time invite code (registration = invite)", ()),
     "shutdown": CommandSpec(
         "shutdown [GRACE]",
-        "close every connection and stop (GRACE seconds, default 5)",
+        "close every connection and stop (GRACE seconds, default server.shutdown_grace)",
         ("grace?",),
     ),
 }
@@ -174,6 +174,12 @@ def _str(args: Args, key: str, required: bool = True) -> str:
     if not isinstance(value, str):
         raise InvalidField(f"argument {key!r} must be a string")
     return value
+
+
+def _when(ms: object) -> str:
+    if not isinstance(ms, int):
+        return "lifted"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
 
 
 def _masked(args: Args) -> Args:
@@ -353,7 +359,7 @@ class CommandSet(AdminRunner):
             for b in bans
         ]
         lines = [
-            f"{r['kind']:4} {r['value']:24} until {r['until_ms'] or '-'}  {r['reason']}"
+            f"{r['kind']:4} {r['value']:24} until {_when(r['until_ms'])}  {r['reason']}"
             for r in rows
         ]
         return "\n".join(lines) or "no bans", rows

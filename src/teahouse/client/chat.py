@@ -162,7 +162,10 @@ class ChatUI:
 
     def toolbar(self) -> str:
         rtt = self.client.rtt
-        ping = f"rtt {rtt * 1000:.0f} ms" if rtt is not None else "rtt -"
+        if rtt is None:
+            ping = "rtt -"
+        else:
+            ping = f"rtt {rtt * 1000:.1f} ms" if rtt < 0.01 else f"rtt {rtt * 1000:.0f} ms"
         room = f"#{self.current}" if self.current else "no room"
         where = f"{self.client.host}:{self.client.port}"
         return f" {self.me} @ {where} | {self.client.state.value} | {ping} | {room} "

@@ -87,6 +87,8 @@ STABLE_AFTER = 10.0
 """A session that lasted this many seconds resets the backoff to ``backoff_initial``."""
 QUIT_WAIT = 5.0
 """How long :meth:`Client.quit` waits for ``bye``."""
+MIN_HEARTBEAT = 0.05
+"""The shortest ping interval the client accepts from ``welcome`` (half the shortest timeout)."""
 CLOSE_WAIT = 2.0
 """How long :meth:`Client.close` waits for the transport to finish closing."""
 
@@ -561,6 +563,8 @@ class Client:
                 except ConnectFailed as exc:
                     log.info("reconnect failed: %s", exc)
                     retry_after = 0.0
+                except ClientClosed:
+                    return
 
     def _supervisor_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or task.exception() is None:
@@ -582,6 +586,8 @@ class Client:
         for req in list(self._pending.values()):
             if not req.future.done():
                 req.future.set_exception(error)
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.set_exception(error)  # a connect() in progress gives up now
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(reason)
         if announce:
@@ -615,8 +621,11 @@ class Client:
                 conn.max_frame = server_frame_limit(frame.limits)
                 timeout = self._hb_timeout or float(frame.heartbeat.timeout)
                 interval = self._hb_interval or float(frame.heartbeat.interval)
-                # Ping well before giving up, or an idle healthy link would look dead.
-                conn.start_heartbeat(min(interval, timeout / 2), timeout)
+                # Ping well before giving up, or an idle healthy link would look dead; and
+                # never spin on absurd values.
+                timeout = max(timeout, 2 * MIN_HEARTBEAT)
+                interval = max(MIN_HEARTBEAT, min(interval, timeout / 2))
+                conn.start_heartbeat(interval, timeout)
             case f.Authed():
                 self._authenticated(conn, frame)
                 handshake.set_result(frame)

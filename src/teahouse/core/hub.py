@@ -399,6 +399,9 @@ class Hub:
         mode = self.config.accounts.registration
         if mode == "closed":
             raise RegistrationClosed()
+        # Without a valid invite, say nothing about names or passwords.
+        if mode == "invite" and (not invite or not self.store.invite_available(invite)):
+            raise RegistrationClosed("registration needs a valid, unused invite code")
         if not is_user_name(name):
             raise InvalidName(
                 "user names start with a letter and hold up to 32 letters, digits or _-[]\\^{}|"
@@ -406,11 +409,12 @@ class Hub:
         self.check_password(name, password)
         if self.store.get_account(name) is not None:
             raise UserTaken(f"the name {name!r} is taken")
-        if mode == "invite" and (not invite or not self.store.use_invite(invite, name)):
-            raise RegistrationClosed("registration needs a valid, unused invite code")
         password_hash = await self.hasher.hash(password)
         if session.closed:
             return
+        # Used only now, so a throttled or failed hash does not burn the code.
+        if mode == "invite" and (not invite or not self.store.use_invite(invite, name)):
+            raise RegistrationClosed("registration needs a valid, unused invite code")
         account = self.store.create_account(name, password_hash, "user")
         log.info("account registered user=%s peer=%s", account.name, session.ip)
         self._authenticate(session, account, ref)
@@ -649,17 +653,22 @@ class Hub:
         spell: Callable[[Encoder], bytes],
         exclude: Session | None = None,
     ) -> None:
-        """Send one event to many sessions, encoded once per door."""
+        """Send one event to many sessions, encoded once per encoder (door and variant)."""
         last_encoder: Encoder | None = None
         data = b""
+        cache: dict[int, bytes] = {}
         for session in sessions:
             if session is exclude:
                 continue
             encoder = session.encoder
             if encoder is not last_encoder:
                 last_encoder = encoder
-                data = spell(encoder)
-            session.outlet.write(data)
+                found = cache.get(id(encoder))
+                if found is None:
+                    found = cache[id(encoder)] = spell(encoder)
+                data = found
+            if data:
+                session.outlet.write(data)
 
     def say(self, session: Session, name: str, text: str, nonce: str | None, ref: Ref) -> None:
         user, _ = self._authed(session)
@@ -818,6 +827,28 @@ class Hub:
         else:
             page = self.store.room_before(name, before, count)
         session.send(session.encoder.history(name, page.messages, ref))
+
+    def dm_history(
+        self,
+        session: Session,
+        before: int | None,
+        since: int | None,
+        limit: int | None,
+        ref: Ref,
+    ) -> None:
+        """Page through the user's direct messages (sent and received), oldest first."""
+        user, _ = self._authed(session)
+        cap = self.config.limits.max_replay
+        count = min(DEFAULT_REPLAY, cap) if limit is None else limit
+        if not 1 <= count <= cap:
+            raise InvalidField(f"limit must be between 1 and {cap}")
+        if before is not None and since is not None:
+            raise InvalidField("give 'before' or 'since', not both")
+        if since is not None:
+            page = self.store.dms_since(user, since, count)
+        else:
+            page = self.store.dms_before(user, before, count)
+        session.send(session.encoder.history(None, page.messages, ref))
 
     def set_topic(self, session: Session, name: str, text: str, ref: Ref) -> None:
         user, _ = self._authed(session)

@@ -80,7 +80,8 @@ class Encoder(Protocol):
 
     def members(self, room: str, members: Sequence[str], ref: Ref) -> bytes: ...
 
-    def history(self, room: str, messages: Sequence[StoredMessage], ref: Ref) -> bytes: ...
+    def history(self, room: str | None, messages: Sequence[StoredMessage], ref: Ref) -> bytes:
+        """A page of a room's messages, or of the user's direct messages (``room`` None)."""
 
     def topic(self, room: str, text: str, by: str, ref: Ref = None) -> bytes: ...
 

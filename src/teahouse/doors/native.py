@@ -25,6 +25,7 @@ from teahouse.errors import (
     ChatError,
     FrameTooLarge,
     Internal,
+    InvalidField,
     NotAuthed,
     SlowConsumer,
     UnsupportedProto,
@@ -105,9 +106,9 @@ class NativeEncoder:
     def members(self, room: str, members: Sequence[str], ref: Ref) -> bytes:
         return encode(f.Members(room=room, members=list(members), ref=ref))
 
-    def history(self, room: str, messages: Sequence[StoredMessage], ref: Ref) -> bytes:
+    def history(self, room: str | None, messages: Sequence[StoredMessage], ref: Ref) -> bytes:
         frames = [message_frame(m) for m in messages]
-        return encode(f.HistoryPage(room=room, messages=frames, ref=ref))
+        return encode(f.HistoryPage(messages=frames, room=room, dm=room is None, ref=ref))
 
     def topic(self, room: str, text: str, by: str, ref: Ref = None) -> bytes:
         return encode(f.TopicChanged(room=room, text=text, by=by, ref=ref))
@@ -210,6 +211,18 @@ class NativeConnection(asyncio.Protocol):
         self._codec.receive_data(data)
         if not self._busy:
             self._process(session)
+        if (
+            self._busy
+            and not session.authenticated
+            and self._codec.buffered > self._codec.max_frame
+        ):
+            # A security limit: while a password is checked, an anonymous client may not
+            # pile up more than one pre-auth frame's worth of pipelined bytes.
+            self._door.hub.close_session(
+                session,
+                "frame_too_large",
+                FrameTooLarge("too much sent before the login was answered"),
+            )
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close; connection_lost does the cleanup
@@ -235,7 +248,11 @@ class NativeConnection(asyncio.Protocol):
             if event is None:
                 return
             if isinstance(event, FrameError):
-                self._strike(session, event)
+                if event.error.code == "unknown_type":
+                    # Unknown types stay non-fatal (forward compatibility), so no strike.
+                    session.send(ENCODER.error(event.error, event.ref))
+                else:
+                    self._strike(session, event)
                 continue
             try:
                 self._dispatch(session, event)
@@ -295,8 +312,12 @@ class NativeConnection(asyncio.Protocol):
                 hub.list_rooms(session, ref)
             case f.Who(room=room, ref=ref):
                 hub.who(session, room, ref)
-            case f.History(room=room, before=before, since=since, limit=limit, ref=ref):
+            case f.History(room=None, dm=True, before=before, since=since, limit=limit, ref=ref):
+                hub.dm_history(session, before, since, limit, ref)
+            case f.History(room=str(room), before=before, since=since, limit=limit, ref=ref):
                 hub.history(session, room, before, since, limit, ref)
+            case f.History():
+                raise InvalidField("history needs 'room', or 'dm': true")
             case f.Topic(room=room, text=text, ref=ref):
                 hub.set_topic(session, room, text, ref)
             case f.Admin(cmd=cmd, args=args, ref=ref):

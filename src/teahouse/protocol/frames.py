@@ -84,9 +84,11 @@ class Who(_Frame, frozen=True, tag="who"):
 
 
 class History(_Frame, frozen=True, tag="history"):
-    """Ask for stored messages of a room: ``before`` pages back, ``since`` pages forward."""
+    """Ask for stored messages of a room, or with ``dm`` true of your direct messages:
+    ``before`` pages back, ``since`` pages forward."""
 
-    room: str
+    room: str | None = None
+    dm: bool = False
     before: MessageId | None = None
     since: MessageId | None = None
     limit: Count | None = None
@@ -235,8 +237,9 @@ class Members(_Frame, frozen=True, tag="members"):
 
 
 class HistoryPage(_Frame, frozen=True, tag="history"):
-    room: str
     messages: list[Message]
+    room: str | None = None
+    dm: bool = False
     ref: Ref | None = None
 
 

@@ -30,7 +30,9 @@ MAX_CLIENT_TAGS = 4096
 """Bytes of a client's tag section: 4094 of tag data (IRCv3 message-tags), '@' and space."""
 
 _TAG_UNESCAPE = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
-_TAG_ESCAPE = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
+_TAG_ESCAPE = str.maketrans(
+    {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n", "\x00": ""}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,7 @@ def parse_line(line: str) -> IrcMessage:
         head, trailing = "", rest[1:]
     elif sep:
         trailing = tail
-    words = head.split()
+    words = [word for word in head.split(" ") if word]  # only SPACE separates (RFC 2812)
     if not words:
         raise IrcParseError("no command")
     command = words[0].upper()
@@ -118,7 +120,7 @@ def serialize(message: IrcMessage) -> bytes:
         parts.append(
             "@"
             + ";".join(
-                f"{key}={escape_tag(value)}" if value else key
+                f"{_clean(key)}={escape_tag(value)}" if value else _clean(key)
                 for key, value in message.tags.items()
             )
         )

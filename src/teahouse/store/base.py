@@ -141,6 +141,12 @@ class Store(Protocol):
         """Direct messages to (and, unless ``incoming_only``, from) ``user``, newest
         ``limit`` with id > ``after_id``, oldest first."""
 
+    def dms_before(self, user: str, before_id: int | None, limit: int) -> Page:
+        """The newest ``limit`` direct messages to or from ``user`` with id < ``before_id``."""
+
+    def dms_since(self, user: str, after_id: int, limit: int) -> Page:
+        """The oldest ``limit`` direct messages to or from ``user`` with id > ``after_id``."""
+
     def dm_cursor(self, user: str) -> int:
         """The highest direct-message id delivered to any connection of ``user``."""
 
@@ -163,6 +169,9 @@ class Store(Protocol):
         """Folded user name -> until (ms), None meaning until lifted."""
 
     def create_invite(self, code: str, by: str, now_ms: int) -> None: ...
+
+    def invite_available(self, code: str) -> bool:
+        """True when ``code`` exists and is unused (does not use it)."""
 
     def use_invite(self, code: str, user: str) -> bool:
         """Mark an unused invite code used; False when unknown or already used."""

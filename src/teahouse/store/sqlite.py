@@ -280,6 +280,27 @@ class SQLiteStore:
             newest=True,
         )
 
+    def dms_before(self, user: str, before_id: int | None, limit: int) -> Page:
+        key = fold_user(user)
+        bound = before_id if before_id is not None else self._last_id + 1
+        return self._page(
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE id < ? AND recipient_key IS NOT NULL"
+            " AND (recipient_key = ? OR sender_key = ?) ORDER BY id DESC LIMIT ?",
+            (bound, key, key),
+            limit,
+            newest=True,
+        )
+
+    def dms_since(self, user: str, after_id: int, limit: int) -> Page:
+        key = fold_user(user)
+        return self._page(
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE id > ? AND recipient_key IS NOT NULL"
+            " AND (recipient_key = ? OR sender_key = ?) ORDER BY id ASC LIMIT ?",
+            (after_id, key, key),
+            limit,
+            newest=False,
+        )
+
     def dm_cursor(self, user: str) -> int:
         row = self._db.execute(
             "SELECT dm_cursor FROM accounts WHERE key = ?", (fold_user(user),)
@@ -338,6 +359,12 @@ class SQLiteStore:
             "INSERT INTO invites (code, by, created_ms) VALUES (?, ?, ?)", (code, by, now_ms)
         )
         self.flush()
+
+    def invite_available(self, code: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM invites WHERE code = ? AND used_by IS NULL", (code,)
+        ).fetchone()
+        return row is not None
 
     def use_invite(self, code: str, user: str) -> bool:
         cur = self._write(

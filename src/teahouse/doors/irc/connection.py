@@ -38,7 +38,7 @@ from teahouse.errors import (
     UserTaken,
     WeakPassword,
 )
-from teahouse.protocol.irc import IrcMessage, IrcReader, LineTooLong, serialize
+from teahouse.protocol.irc import IrcMessage, IrcReader, LineTooLong, escape_tag, serialize
 from teahouse.protocol.names import fold_user, is_room_name, is_user_name
 
 if TYPE_CHECKING:
@@ -588,7 +588,7 @@ def session_closed(session: Session | None) -> bool:
 
 
 def _add_tag(line: bytes, key: str, value: str) -> bytes:
-    tag = f"{key}={value}".encode()
+    tag = f"{key}={escape_tag(value)}".encode()  # a client's label may hold ' ', ';', CR LF
     if line.startswith(b"@"):
         return b"@" + tag + b";" + line[1:]
     return b"@" + tag + b" " + line

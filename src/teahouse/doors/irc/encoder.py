@@ -223,7 +223,7 @@ class IrcEncoder:
     def members(self, room: str, members: Sequence[str], ref: Ref) -> bytes:
         return b""
 
-    def history(self, room: str, messages: Sequence[StoredMessage], ref: Ref) -> bytes:
+    def history(self, room: str | None, messages: Sequence[StoredMessage], ref: Ref) -> bytes:
         return b""
 
     def admin_result(self, cmd: str, text: str, data: object, ref: Ref) -> bytes:

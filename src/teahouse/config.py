@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from teahouse.core.limits import Allowlist
+
 Registration = Literal["open", "closed", "invite"]
 
 
@@ -66,6 +68,19 @@ class LimitsSection(_Section):
     output_high_water: int = 1 << 20
     max_connections: int = 10000
     max_connections_per_ip: int = 128
+    frames_per_second: float = 20.0
+    frames_burst: float = 60.0
+    bytes_per_second: float = 131072.0
+    bytes_burst: float = 524288.0
+    throttle_grace: float = 2.0
+    rate_limit_strikes: int = 10
+    rate_limit_window: float = 10.0
+    connections_per_ip_per_second: float = 20.0
+    connections_per_ip_burst: float = 40.0
+    registrations_per_ip_per_hour: float = 10.0
+    partial_line_timeout: float = 15.0
+    max_rss_mb: int = 1024
+    allowlist: list[str] = msgspec.field(default_factory=list)
 
 
 class AccountsSection(_Section):
@@ -127,6 +142,15 @@ class Config(_Section):
             raise ConfigError("limits.max_frame must hold a say frame of max_text characters")
         if self.log.level.lower() not in ("debug", "info", "warning", "error", "critical"):
             raise ConfigError("log.level is one of debug, info, warning, error, critical")
+        if lim.partial_line_timeout <= 0:
+            raise ConfigError("limits.partial_line_timeout must be positive")
+        for rate in ("frames_per_second", "bytes_per_second", "connections_per_ip_per_second"):
+            if getattr(lim, rate) < 0:
+                raise ConfigError(f"limits.{rate} must be >= 0 (0 turns it off)")
+        try:
+            Allowlist(lim.allowlist)
+        except ValueError as exc:
+            raise ConfigError(f"limits.allowlist: {exc}") from None
         if lim.login_timeout <= 0:
             raise ConfigError("limits.login_timeout must be positive")
         for door in (self.native, self.irc):

@@ -36,6 +36,18 @@ ADMIN_SOCKET = "admin.sock"
 LOCK_FILE = "teahouse.lock"
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes() -> int:
+    """This process's resident memory, from /proc (0 where there is none)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def make_hasher(config: Config) -> PasswordHasher:
     acc = config.accounts
     return PasswordHasher(
@@ -148,9 +160,12 @@ class Server:
 
         sweep = _Repeater(loop, hub.policy.sweep_period, hub.sweep)
         janitor = _Repeater(loop, config.admin.janitor_interval, self._janitor)
-        sampler = _Repeater(
-            loop, 1.0, lambda: commands.rate.sample(loop.time(), hub.stats.messages_total)
-        )
+
+        def every_second() -> None:
+            commands.rate.sample(loop.time(), hub.stats.messages_total)
+            hub.check_memory(rss_bytes())
+
+        sampler = _Repeater(loop, 1.0, every_second)
         log.info(
             "teahouse serving data_dir=%s heartbeat=%s/%s registration=%s",
             self.data_dir,

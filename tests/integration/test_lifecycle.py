@@ -117,7 +117,7 @@ async def test_garbage_flood_from_200_clients_leaves_nothing_behind(server: Any)
 async def test_kill_9_during_writes_keeps_every_acknowledged_message(
     make_server: Any, raw: Any
 ) -> None:
-    server = make_server()
+    server = make_server(limits={"frames_per_second": 0, "bytes_per_second": 0})
     c = await raw(server.port)
     await c.login("writer", PASSWORD, register=True)
     await c.send(type="join", room="log")
@@ -196,7 +196,9 @@ async def test_a_second_data_dir_user_is_refused(server: Any) -> None:
 async def test_a_member_that_never_reads_is_dropped_as_slow_consumer(
     make_server: Any, raw: Any
 ) -> None:
-    server = make_server(limits={"output_high_water": 65536})
+    server = make_server(
+        limits={"output_high_water": 65536, "frames_per_second": 0, "bytes_per_second": 0}
+    )
     sender = await raw(server.port)
     await sender.login("talker", PASSWORD, register=True)
     sleeper = await raw(server.port)

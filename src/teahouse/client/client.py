@@ -66,6 +66,7 @@ from teahouse.client.errors import (
     ConnectFailed,
     ConnectionLost,
     LoginFailed,
+    ProtocolViolation,
     ServerError,
 )
 from teahouse.client.events import (
@@ -463,7 +464,7 @@ class Client:
         finally:
             self._pending.pop(ref, None)
         if not isinstance(reply, expect):
-            raise ClientError(f"expected {expect.__name__} for {frame!r}, got {reply!r}")
+            raise ProtocolViolation(f"expected {expect.__name__} for {frame!r}, got {reply!r}")
         return reply
 
     def _future(self) -> asyncio.Future[f.ServerFrame]:
@@ -520,7 +521,7 @@ class Client:
 
     async def _supervise(self) -> None:
         """Wait for the session to end, then reconnect with backoff, forever."""
-        attempt = 0
+        exponent = 0  # of the backoff; kept across short-lived sessions
         while True:
             lost = self._lost
             assert lost is not None
@@ -540,13 +541,15 @@ class Client:
             self._state = State.RECONNECTING
             loop = asyncio.get_running_loop()
             if loop.time() - self._session_started >= STABLE_AFTER:
-                attempt = 0
+                exponent = 0
             retry_after = 0.0
+            attempt = 0
             while True:
                 delay = max(
                     retry_after,
-                    backoff_delay(attempt, self._backoff_initial, self._backoff_max, self._random),
+                    backoff_delay(exponent, self._backoff_initial, self._backoff_max, self._random),
                 )
+                exponent += 1
                 attempt += 1
                 self._events.put(Reconnecting(round(delay, 3), attempt))
                 await asyncio.sleep(delay)

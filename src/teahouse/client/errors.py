@@ -15,9 +15,9 @@ Every exception the client library raises is a :class:`ClientError`:
 - :class:`ConnectionLost`: the connection dropped while a request that is not safe to
   repeat (``admin``) waited for its reply; it may or may not have been carried out.
 - :class:`ClientClosed`: the client is closed (or was never connected).
-- :class:`ProtocolViolation`: the server broke the protocol (a frame over the size limit).
-  The client drops that connection and reconnects; this is what ``Disconnected.reason``
-  names, it is not raised to callers.
+- :class:`ProtocolViolation`: the server answered a request with a frame of the wrong
+  type. (A server line over the size limit is not raised: the client drops that
+  connection, ``Disconnected.reason`` says ``frame_too_large``, and reconnects.)
 """
 
 from __future__ import annotations
@@ -84,4 +84,4 @@ class ClientClosed(ClientError):
 
 
 class ProtocolViolation(ClientError):
-    """The server broke the protocol; the connection is dropped."""
+    """The server broke the protocol: its reply to a request has the wrong type."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from teahouse.config import Config
 from teahouse.core.clock import Clock
 from teahouse.core.heartbeat import Action, HeartbeatPolicy, heartbeat_action
+from teahouse.core.limits import AddressRate, Allowlist, Rate
 from teahouse.core.passwords import PasswordHasher
 from teahouse.core.room import Room
 from teahouse.core.session import Encoder, Outlet, Ref, Session, SessionState
@@ -49,6 +50,7 @@ from teahouse.errors import (
     NotAuthed,
     NotInRoom,
     RegistrationClosed,
+    SlowConsumer,
     Throttled,
     Timeout,
     TooManyConnections,
@@ -140,6 +142,15 @@ class Hub:
         self.stats = Stats()
         self.admin: AdminRunner = AdminRunner()
         self.accepting = True
+        lim = config.limits
+        self.allowlist = Allowlist(lim.allowlist)
+        self.accept_rate = AddressRate(
+            Rate(lim.connections_per_ip_per_second, lim.connections_per_ip_burst)
+        )
+        per_hour = lim.registrations_per_ip_per_hour
+        self.registration_rate = AddressRate(Rate(per_hour / 3600, max(per_hour, 1.0)))
+        self.shedding = False
+        """True while the memory guard refuses new connections (RSS over the limit)."""
         self._ids = itertools.count(1)
         self._dirty: list[Outlet] = []
         self._flush_scheduled = False
@@ -177,13 +188,23 @@ class Hub:
         """
         if not self.accepting:
             raise TooManyConnections("the server is shutting down")
-        if self._banned("ip", ip):
-            raise Banned("this address is banned")
+        self.check_address(ip)
         lim = self.config.limits
+        if self.shedding:
+            raise TooManyConnections("the server is low on memory; try again later")
         if len(self.sessions) >= lim.max_connections:
             raise TooManyConnections("the server is full")
+        if ip in self.allowlist:
+            return
         if self.ip_counts.get(ip, 0) >= lim.max_connections_per_ip:
             raise TooManyConnections("too many connections from your address")
+        if self.accept_rate.allow(ip, self.clock.monotonic()) is not None:
+            raise TooManyConnections("your address opens connections too fast")
+
+    def check_address(self, ip: str) -> None:
+        """Raise :class:`Banned` for a banned address: the first check, before TLS."""
+        if self._banned("ip", ip):
+            raise Banned("this address is banned")
 
     def open_session(self, outlet: Outlet, encoder: Encoder, ip: str, port: int) -> Session:
         """Register a connection (after :meth:`admit` passed)."""
@@ -266,7 +287,13 @@ class Hub:
         now = self.clock.monotonic()
         policy = self.policy
         quiet_since = now - policy.interval
+        line_deadline = now - self.config.limits.partial_line_timeout
         for session in list(self.sessions.values()):
+            partial = session.partial_since
+            if partial is not None and partial < line_deadline:
+                # Slowloris: a line that never ends holds a buffer and a slot for nothing.
+                self.close_session(session, "slowloris", Timeout("a line was not finished in time"))
+                continue
             if session.last_received > quiet_since and session.state is SessionState.AUTHED:
                 continue
             action = heartbeat_action(
@@ -288,6 +315,31 @@ class Hub:
                 )
             elif action is Action.LOGIN_TIMEOUT:
                 self.close_session(session, "login_timeout", Timeout())
+
+    def check_memory(self, rss_bytes: int) -> int:
+        """The memory guard: above ``limits.max_rss_mb``, refuse new connections and drop
+        the connections with the most unsent output. Returns how many were dropped."""
+        limit = self.config.limits.max_rss_mb * 1024 * 1024
+        if limit <= 0:
+            return 0
+        if rss_bytes < limit * 0.9:
+            if self.shedding:
+                log.warning("memory guard: RSS %d MiB, accepting again", rss_bytes >> 20)
+            self.shedding = False
+            return 0
+        if rss_bytes < limit:
+            return 0
+        if not self.shedding:
+            log.warning("memory guard: RSS %d MiB over the limit; shedding load", rss_bytes >> 20)
+        self.shedding = True
+        backlogged = [s for s in self.sessions.values() if s.outlet.backlog() > 65536]
+        backlogged.sort(key=lambda s: s.outlet.backlog(), reverse=True)
+        victims = backlogged[: max(1, len(backlogged) // 10)]
+        for session in victims:
+            self.close_session(
+                session, "memory_guard", SlowConsumer("the server is low on memory"), abort=True
+            )
+        return len(victims)
 
     def pong(self, session: Session, t: int) -> None:
         if session.last_ping is not None and t == session.last_ping_t:
@@ -351,7 +403,10 @@ class Hub:
     # -- accounts --------------------------------------------------------------------
 
     def _throttle_keys(self, session: Session, name: str) -> list[str]:
-        return [f"ip:{session.ip}", f"user:{fold_user(name)}"]
+        keys = [f"user:{fold_user(name)}"]
+        if session.ip not in self.allowlist:
+            keys.append(f"ip:{session.ip}")
+        return keys
 
     async def login(
         self,
@@ -409,6 +464,12 @@ class Hub:
         self.check_password(name, password)
         if self.store.get_account(name) is not None:
             raise UserTaken(f"the name {name!r} is taken")
+        if session.ip not in self.allowlist:
+            wait = self.registration_rate.allow(session.ip, self.clock.monotonic())
+            if wait is not None:
+                raise Throttled(
+                    "too many registrations from your address", retry_after=round(wait, 1)
+                )
         password_hash = await self.hasher.hash(password)
         if session.closed:
             return

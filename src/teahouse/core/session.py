@@ -36,6 +36,9 @@ class Outlet(Protocol):
     def is_open(self) -> bool:
         """False once the transport is closed or closing."""
 
+    def backlog(self) -> int:
+        """Bytes queued or buffered for this connection and not yet sent."""
+
 
 class RoomSummary(Protocol):
     name: str
@@ -128,6 +131,7 @@ class Session:
         "last_ping_t",
         "last_received",
         "outlet",
+        "partial_since",
         "port",
         "role",
         "rooms",
@@ -162,6 +166,8 @@ class Session:
         self.connected_wall_ms = wall_ms
         self.last_received = now
         self.last_ping: float | None = None
+        self.partial_since: float | None = None
+        """Since when the door holds an unfinished line from this peer (slowloris check)."""
         self.last_ping_t = 0
         self.rtt: float | None = None
         self.bytes_in = 0

@@ -20,6 +20,7 @@ from typing import Any, cast
 from teahouse import __version__
 from teahouse.config import Config
 from teahouse.core.hub import Hub
+from teahouse.core.limits import Rate, take
 from teahouse.core.session import Ref, Session
 from teahouse.errors import (
     ChatError,
@@ -27,6 +28,7 @@ from teahouse.errors import (
     Internal,
     InvalidField,
     NotAuthed,
+    RateLimited,
     SlowConsumer,
     UnsupportedProto,
 )
@@ -161,14 +163,20 @@ class NativeConnection(asyncio.Protocol):
     """One client connection of the native door; also the hub's Outlet for it."""
 
     __slots__ = (
+        "_btokens",
         "_busy",
         "_closed",
         "_codec",
         "_door",
+        "_ftokens",
+        "_limited",
         "_pending",
         "_pending_size",
+        "_resume",
         "_session",
+        "_stamp",
         "_strikes",
+        "_throttled_since",
         "_transport",
     )
 
@@ -182,6 +190,13 @@ class NativeConnection(asyncio.Protocol):
         self._busy = False
         self._closed = False
         self._strikes: list[float] | None = None
+        # Rate limits: two token buckets in plain floats (no object per connection).
+        self._ftokens = door.frame_rate.burst
+        self._btokens = door.byte_rate.burst
+        self._stamp = 0.0
+        self._throttled_since: float | None = None
+        self._limited: list[float] | None = None
+        self._resume: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ------------------------------------------------------------
 
@@ -201,6 +216,7 @@ class NativeConnection(asyncio.Protocol):
             transport.close()
             return
         self._session = hub.open_session(self, ENCODER, ip, port)
+        self._stamp = hub.clock.monotonic()
         log.info("connection opened peer=%s:%d", ip, port)
 
     def data_received(self, data: bytes) -> None:
@@ -209,8 +225,13 @@ class NativeConnection(asyncio.Protocol):
             return
         self._door.hub.received(session, len(data))
         self._codec.receive_data(data)
-        if not self._busy:
+        if not self._busy and self._resume is None:
             self._process(session)
+            # Whatever is still buffered now is an unfinished line: the slowloris clock.
+            if self._codec.buffered == 0:
+                session.partial_since = None
+            elif session.partial_since is None:
+                session.partial_since = self._door.hub.clock.monotonic()
         if (
             self._busy
             and not session.authenticated
@@ -230,6 +251,9 @@ class NativeConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._door.transports_open -= 1
+        if self._resume is not None:
+            self._resume.cancel()
+            self._resume = None
         if self._session is not None:
             reason = "disconnected" if exc is None else "reset"
             self._door.hub.close_session(self._session, reason)
@@ -239,7 +263,7 @@ class NativeConnection(asyncio.Protocol):
 
     def _process(self, session: Session) -> None:
         hub = self._door.hub
-        while not self._busy and not session.closed:
+        while not self._busy and not session.closed and self._resume is None:
             try:
                 event = self._codec.next_event()
             except FrameTooLarge as exc:
@@ -254,6 +278,8 @@ class NativeConnection(asyncio.Protocol):
                 else:
                     self._strike(session, event)
                 continue
+            if not self._charge(session, event.ref):
+                continue
             try:
                 self._dispatch(session, event)
             except ChatError as exc:
@@ -261,6 +287,68 @@ class NativeConnection(asyncio.Protocol):
             except Exception:
                 log.exception("internal error handling %s from %r", type(event).__name__, session)
                 self._fail(session, Internal(), event.ref)
+
+    def _charge(self, session: Session, ref: Ref) -> bool:
+        """Spend the frame and byte tokens of one frame. False: refused (rate_limited).
+
+        Over the rate, the connection is first slowed down (reading and processing pause
+        until the debt is paid: backpressure). A client still over after
+        ``limits.throttle_grace`` seconds gets ``rate_limited`` for the frames it sends
+        beyond the rate, and after ``limits.rate_limit_strikes`` of those within
+        ``limits.rate_limit_window`` seconds it is disconnected.
+        """
+        door = self._door
+        fr, br = door.frame_rate, door.byte_rate
+        now = door.hub.clock.monotonic()
+        ftokens = take(self._ftokens, self._stamp, now, 1, fr) if fr.enabled else 1.0
+        size = self._codec.last_size
+        btokens = take(self._btokens, self._stamp, now, size, br) if br.enabled else 1.0
+        debt = max(
+            -ftokens / fr.per_second if fr.enabled else 0.0,
+            -btokens / br.per_second if br.enabled else 0.0,
+        )
+        self._stamp = now
+        if debt <= 0:
+            self._ftokens, self._btokens = ftokens, btokens
+            self._throttled_since = None
+            return True
+        if self._throttled_since is None:
+            self._throttled_since = now
+        if now - self._throttled_since < door.config.limits.throttle_grace:
+            self._ftokens, self._btokens = ftokens, btokens
+            self._pause(session, debt)
+            return True
+        # Refund: a refused frame costs nothing but a strike.
+        self._ftokens, self._btokens = ftokens + 1, btokens + size
+        lim = door.config.limits
+        limited = [t for t in (self._limited or []) if now - t < lim.rate_limit_window]
+        limited.append(now)
+        self._limited = limited
+        retry = round(debt, 3)
+        if len(limited) >= lim.rate_limit_strikes:
+            error = RateLimited("still over the rate limit; disconnecting", retry_after=retry)
+            error.fatal = True
+            door.hub.close_session(session, "rate_limited", error, ref=ref)
+            return False
+        session.send(ENCODER.error(RateLimited(retry_after=retry), ref))
+        self._pause(session, debt)
+        return False
+
+    def _pause(self, session: Session, seconds: float) -> None:
+        """Stop reading and processing for ``seconds`` (one timer, only while throttled)."""
+        if self._resume is not None or self._transport is None:
+            return
+        self._transport.pause_reading()
+        loop = asyncio.get_running_loop()
+        self._resume = loop.call_later(seconds, self._unpause, session)
+
+    def _unpause(self, session: Session) -> None:
+        self._resume = None
+        if session.closed or self._transport is None:
+            return
+        if not self._busy:
+            self._transport.resume_reading()
+            self._process(session)
 
     def _strike(self, session: Session, bad: FrameError) -> None:
         """A bad frame: answer it; too many in the window make this one fatal."""
@@ -348,8 +436,9 @@ class NativeConnection(asyncio.Protocol):
         if session.authenticated:
             self._codec.max_frame = self._door.config.limits.max_frame
         assert self._transport is not None
-        self._transport.resume_reading()
-        self._process(session)
+        if self._resume is None:
+            self._transport.resume_reading()
+            self._process(session)
 
     # -- Outlet: frames out ----------------------------------------------------------
 
@@ -415,6 +504,10 @@ class NativeConnection(asyncio.Protocol):
     def is_open(self) -> bool:
         return not self._closed and self._transport is not None and not self._transport.is_closing()
 
+    def backlog(self) -> int:
+        buffered = self._transport.get_write_buffer_size() if self._transport is not None else 0
+        return self._pending_size + buffered
+
 
 class NativeDoor:
     """Listens for native-protocol connections and serves them through the hub."""
@@ -426,6 +519,8 @@ class NativeDoor:
         self.tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         hb, lim = config.heartbeat, config.limits
+        self.frame_rate = Rate(lim.frames_per_second, lim.frames_burst)
+        self.byte_rate = Rate(lim.bytes_per_second, lim.bytes_burst)
         self._welcome = f.Welcome(
             proto=PROTOCOL_VERSION,
             server=f"teahouse/{__version__}",

@@ -124,11 +124,13 @@ _F = TypeVar("_F")
 
 
 class _Codec(Generic[_F]):
-    __slots__ = ("_decoder", "_reader")
+    __slots__ = ("_decoder", "_reader", "last_size")
 
     def __init__(self, decoder: msgspec.json.Decoder[_F], max_frame: int) -> None:
         self._decoder = decoder
         self._reader = LineReader(max_frame)
+        self.last_size = 0
+        """Bytes of the line behind the last event (for byte-rate limits)."""
 
     @property
     def max_frame(self) -> int:
@@ -158,6 +160,7 @@ class _Codec(Generic[_F]):
                 return None
             if line.strip():
                 break
+        self.last_size = len(line) + 1
         try:
             return self._decoder.decode(line)
         # Invalid UTF-8 and nesting past the decoder's depth limit are bad lines too.

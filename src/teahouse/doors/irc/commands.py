@@ -188,6 +188,9 @@ def authenticate(conn: IrcConnection, session: Session, msg: IrcMessage) -> None
         name = session.user or account
         conn.numeric(n.RPL_LOGGEDIN, conn.hostmask(name), name, f"You are now logged in as {name}")
         conn.numeric(n.RPL_SASLSUCCESS, "SASL authentication successful")
+        if conn.registered and name != conn.nick:  # a guest who logs in later: the nick follows
+            conn.send(IrcMessage("NICK", (name,), conn.hostmask()))
+            conn.nick = name
 
     def failed(exc: ChatError) -> None:
         conn.numeric(n.ERR_SASLFAIL, f"SASL authentication failed ({exc.code})")
@@ -878,8 +881,9 @@ def _msgref(value: str) -> int | None:
     if value == "*":
         return None
     kind, _, ref = value.partition("=")
-    if kind == "msgid" and ref.isdigit():
-        return int(ref)
+    number = ref.split("-", 1)[0]  # pieces of a split message are N-2, N-3, ...
+    if kind == "msgid" and number.isdigit():
+        return int(number)
     raise ValueError(value)
 
 

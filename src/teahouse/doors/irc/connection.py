@@ -197,6 +197,12 @@ class IrcConnection(asyncio.Protocol):
         self._door.hub.received(session, len(data))
         self._reader.receive_data(data)
         self._process(session)
+        if not self._busy and self._resume is None:
+            # Whatever is still buffered now is an unfinished line: the slowloris clock.
+            if self._reader.buffered == 0:
+                session.partial_since = None
+            elif session.partial_since is None:
+                session.partial_since = self._door.hub.clock.monotonic()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -218,8 +224,10 @@ class IrcConnection(asyncio.Protocol):
             if isinstance(item, LineTooLong):
                 self.numeric(n.ERR_INPUTTOOLONG, "Input line was too long")
                 continue
+            registered = self.registered
             self._handle(session, item)
-            self._charge(session, item)
+            if registered:  # the line that completes registration is free, like the others
+                self._charge(session, item)
 
     def _charge(self, session: Session, msg: IrcMessage) -> None:
         """Flood control in the RFC 1459 spirit: each line costs time; too far ahead waits."""
@@ -270,9 +278,11 @@ class IrcConnection(asyncio.Protocol):
                 self._release_capture(label)
 
     def _release_capture(self, label: str) -> None:
-        lines, self._capture = self._capture or [], None
+        captured, self._capture = self._capture or [], None
         if session_closed(self.session):
             return
+        # One write may hold several lines (a long message split for IRC): count lines.
+        lines = [line + b"\r\n" for chunk in captured for line in chunk.split(b"\r\n") if line]
         if not lines:
             self.send(IrcMessage("ACK", (), self.server, {"label": label}))
         elif len(lines) == 1:
@@ -287,7 +297,8 @@ class IrcConnection(asyncio.Protocol):
                 )
             )
             for line in lines:
-                self.write_raw(_add_tag(line, "batch", ref))
+                # A line of a nested batch (chathistory) keeps its own batch tag only.
+                self.write_raw(line if _in_batch(line) else _add_tag(line, "batch", ref))
             self.write_raw(serialize(IrcMessage("BATCH", (f"-{ref}",), self.server)))
 
     def _chat_error(self, session: Session, command: str, msg: IrcMessage, exc: ChatError) -> None:
@@ -359,7 +370,7 @@ class IrcConnection(asyncio.Protocol):
         """Outlet.write: queue bytes for this round's flush."""
         if self._closed or not data:
             return
-        if b" QUIT " in data[:300] or b" NICK " in data[:300]:
+        if _command_of(data) in (b"QUIT", b"NICK"):  # not a message that says " QUIT "
             # One user leaving (or renamed in) several shared rooms is one line for this
             # client, not one per room.
             if data == self._last_quit:
@@ -414,6 +425,10 @@ class IrcConnection(asyncio.Protocol):
 
     def is_open(self) -> bool:
         return not self._closed and self._transport is not None and not self._transport.is_closing()
+
+    def backlog(self) -> int:
+        buffered = self._transport.get_write_buffer_size() if self._transport is not None else 0
+        return self._pending_size + buffered
 
     # -- async work (password checks) --------------------------------------------------
 
@@ -540,7 +555,8 @@ class IrcConnection(asyncio.Protocol):
     def hostmask(self, nick: str | None = None) -> str:
         assert self.session is not None
         name = nick or self.me
-        return f"{name}!{self.username or name}@{self.session.ip}"
+        # The same mask the hub shows (and bans match): the nick stands in for the ident.
+        return f"{name}!{name}@{self.session.ip}"
 
     def set_caps(self, caps: frozenset[str]) -> None:
         self.caps = caps
@@ -585,6 +601,21 @@ class IrcConnection(asyncio.Protocol):
 
 def session_closed(session: Session | None) -> bool:
     return session is None or session.closed
+
+
+def _command_of(line: bytes) -> bytes:
+    """The command of one serialized line, after its tags and source."""
+    words = line.split(b" ", 3)
+    i = 1 if words[0].startswith(b"@") else 0
+    if i < len(words) and words[i].startswith(b":"):
+        i += 1
+    return words[i].rstrip(b"\r\n") if i < len(words) else b""
+
+
+def _in_batch(line: bytes) -> bool:
+    if not line.startswith(b"@"):
+        return False
+    return any(tag.startswith(b"batch=") for tag in line[1 : line.find(b" ")].split(b";"))
 
 
 def _add_tag(line: bytes, key: str, value: str) -> bytes:

@@ -61,7 +61,6 @@ class IrcDoor:
             f"NETWORK={cfg.network}",
             "NICKLEN=32",
             "PREFIX=(ov)@+",
-            "STATUSMSG=@+",
             "TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
             "TOPICLEN=390",
             "USERLEN=32",

@@ -129,10 +129,17 @@ class IrcEncoder:
         tags = self._tags(message.ts_ms, message.id, message.sender)
         text = to_irc_text(message.text)
         room = 512 - 2 - len(f":{source} {command} {target} :".encode())
-        return b"".join(
-            serialize(IrcMessage(command, (target, piece), source, tags))
-            for piece in split_utf8(text, max(room, 64))
-        )
+        pieces = split_utf8(text, max(room, 64))
+        if len(pieces) == 1 or "msgid" not in tags:
+            return b"".join(
+                serialize(IrcMessage(command, (target, p), source, tags)) for p in pieces
+            )
+        # Each piece is a message of its own to IRC clients: msgid N, then N-2, N-3, ...
+        out = []
+        for i, piece in enumerate(pieces):
+            piece_tags = {**tags, "msgid": tags["msgid"] if i == 0 else f"{message.id}-{i + 1}"}
+            out.append(serialize(IrcMessage(command, (target, piece), source, piece_tags)))
+        return b"".join(out)
 
     def presence(
         self,

@@ -1,0 +1,85 @@
+"""Abuse limits as small pure pieces: token buckets, per-address tables, an allowlist.
+
+Everything here takes the time as an argument (no clock reads), so the hub and the doors
+decide *when*, and tests drive time by hand.
+
+- :func:`take` is a token bucket kept in two floats on the caller (no object per
+  connection): frames/s and bytes/s per connection.
+- :class:`AddressRate` is a table of token buckets keyed by address, bounded in size: new
+  connections per second and registrations per hour per IP.
+- :class:`Allowlist` exempts addresses and networks from the per-address limits.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import OrderedDict
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``per_second`` tokens flow in; at most ``burst`` are kept."""
+
+    per_second: float
+    burst: float
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_second > 0
+
+
+def take(tokens: float, stamp: float, now: float, cost: float, rate: Rate) -> float:
+    """Refill a bucket that held ``tokens`` at ``stamp`` up to ``now``, minus ``cost``.
+
+    The result may be negative: a debt the caller turns into waiting time
+    (``-result / rate.per_second`` seconds) or into a refusal when it is too deep.
+    """
+    refilled = min(rate.burst, tokens + (now - stamp) * rate.per_second)
+    return refilled - cost
+
+
+class AddressRate:
+    """Token buckets per address, with at most ``max_keys`` addresses remembered.
+
+    A security limit on its own memory: an attacker with many addresses evicts the oldest
+    entries, which only ever makes the limit kinder to *old* addresses, never unbounded.
+    """
+
+    def __init__(self, rate: Rate, max_keys: int = 100_000) -> None:
+        self.rate = rate
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def allow(self, key: str, now: float, cost: float = 1.0) -> float | None:
+        """Spend ``cost`` for ``key``; None when allowed, else seconds until it would be."""
+        if not self.rate.enabled:
+            return None
+        tokens, stamp = self._buckets.pop(key, (self.rate.burst, now))
+        left = take(tokens, stamp, now, cost, self.rate)
+        if left < 0:
+            self._buckets[key] = (left + cost, now)
+            return -left / self.rate.per_second
+        self._buckets[key] = (left, now)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        return None
+
+
+class Allowlist:
+    """Addresses and networks (``"127.0.0.1"``, ``"10.0.0.0/8"``, ``"::1"``)."""
+
+    def __init__(self, entries: list[str]) -> None:
+        self._networks = [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+    def __contains__(self, ip: str) -> bool:
+        if not self._networks:
+            return False
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self._networks)

@@ -47,6 +47,7 @@ class ServerProcess:
     host: str = "127.0.0.1"
     port: int = 0
     irc_port: int = 0
+    doors: dict[str, int] = field(default_factory=dict)
     stderr_path: Path | None = None
     extra_args: list[str] = field(default_factory=list)
 
@@ -88,6 +89,7 @@ class ServerProcess:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             if line.startswith("teahouse listening "):
                 doors = dict(word.split("=", 1) for word in line.split()[2:])
+                self.doors = {name: int(addr.rpartition(":")[2]) for name, addr in doors.items()}
                 self.host, _, port = doors["native"].rpartition(":")
                 self.port = int(port)
                 if "irc" in doors:

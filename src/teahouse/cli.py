@@ -35,6 +35,10 @@ def main() -> None:
 @click.option("--port", type=int, help="Port of the native door; 0 picks a free one [6680].")
 @click.option("--irc-port", type=int, help="Port of the IRC door; 0 picks a free one [6667].")
 @click.option("--no-irc", is_flag=True, default=False, help="Do not open the IRC door.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), help="PEM certificate chain.")
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="PEM private key.")
+@click.option("--tls-port", type=int, help="Port of the native door over TLS [6681].")
+@click.option("--irc-tls-port", type=int, help="Port of the IRC door over TLS [6697].")
 @click.option("--heartbeat-interval", type=float, help="Seconds of silence before a ping [20].")
 @click.option("--heartbeat-timeout", type=float, help="Seconds of silence before a close [60].")
 @click.option("--registration", type=click.Choice(["open", "closed", "invite"]))
@@ -48,6 +52,10 @@ def serve(
     port: int | None,
     irc_port: int | None,
     no_irc: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_port: int | None,
+    irc_tls_port: int | None,
     heartbeat_interval: float | None,
     heartbeat_timeout: float | None,
     registration: str | None,
@@ -67,6 +75,10 @@ def serve(
             "native.port": port,
             "irc.port": irc_port,
             "irc.enabled": False if no_irc else None,
+            "tls.cert": tls_cert,
+            "tls.key": tls_key,
+            "tls.native_port": tls_port,
+            "tls.irc_port": irc_tls_port,
             "heartbeat.interval": heartbeat_interval,
             "heartbeat.timeout": heartbeat_timeout,
             "accounts.registration": registration,

@@ -52,6 +52,17 @@ class IrcSection(_Section):
     flood_exempt_opers: bool = True
 
 
+class TlsSection(_Section):
+    cert: str = ""
+    key: str = ""
+    native_port: int = 6681
+    irc_port: int = 6697
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cert and self.key)
+
+
 class HeartbeatSection(_Section):
     interval: float = 20.0
     timeout: float = 60.0
@@ -117,6 +128,7 @@ class Config(_Section):
     server: ServerSection = msgspec.field(default_factory=ServerSection)
     native: NativeSection = msgspec.field(default_factory=NativeSection)
     irc: IrcSection = msgspec.field(default_factory=IrcSection)
+    tls: TlsSection = msgspec.field(default_factory=TlsSection)
     heartbeat: HeartbeatSection = msgspec.field(default_factory=HeartbeatSection)
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
     accounts: AccountsSection = msgspec.field(default_factory=AccountsSection)
@@ -156,6 +168,8 @@ class Config(_Section):
         for door in (self.native, self.irc):
             if not 0 <= door.port <= 65535:
                 raise ConfigError("native.port and irc.port must be between 0 and 65535")
+        if bool(self.tls.cert) != bool(self.tls.key):
+            raise ConfigError("tls.cert and tls.key go together: give both or neither")
         if self.irc.flood_penalty < 0 or self.irc.flood_burst <= 0:
             raise ConfigError("irc.flood_penalty must be >= 0 and irc.flood_burst > 0")
 

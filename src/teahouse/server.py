@@ -25,6 +25,7 @@ from teahouse.core.hub import Hub
 from teahouse.core.passwords import HashParams, PasswordHasher
 from teahouse.doors.irc import IrcDoor
 from teahouse.doors.native import NativeDoor
+from teahouse.doors.tls import TlsContext
 from teahouse.errors import ChatError, ServerShutdown
 from teahouse.protocol.names import is_user_name
 from teahouse.store.sqlite import SQLiteStore
@@ -144,19 +145,29 @@ class Server:
         hub.admin = commands
         self._initial_admin()
 
+        tls = TlsContext(config.tls.cert, config.tls.key) if config.tls.enabled else None
+        self.tls = tls
         listening = []
         if config.native.enabled:
             host, port = await door.start(config.native.host, config.native.port)
             listening.append(f"native={host}:{port}")
+            if tls is not None:
+                host, port = await door.start_tls(config.native.host, config.tls.native_port, tls)
+                listening.append(f"native_tls={host}:{port}")
         if self.irc is not None:
             host, port = await self.irc.start(config.irc.host, config.irc.port)
             listening.append(f"irc={host}:{port}")
+            if tls is not None:
+                host, port = await self.irc.start_tls(config.irc.host, config.tls.irc_port, tls)
+                listening.append(f"irc_tls={host}:{port}")
         admin_socket: AdminSocketServer | None = None
         if config.admin.socket:
             admin_socket = AdminSocketServer(commands, self.data_dir / ADMIN_SOCKET)
             await admin_socket.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal)
+        if tls is not None:
+            loop.add_signal_handler(signal.SIGHUP, tls.reload)
 
         sweep = _Repeater(loop, hub.policy.sweep_period, hub.sweep)
         janitor = _Repeater(loop, config.admin.janitor_interval, self._janitor)
@@ -204,7 +215,7 @@ class Server:
             await self.irc.wait_closed()
         self.store.close()
         self.hasher.close()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("stopped")
         return 0

@@ -22,6 +22,7 @@ from teahouse.config import Config
 from teahouse.core.hub import Hub
 from teahouse.core.limits import Rate, take
 from teahouse.core.session import Ref, Session
+from teahouse.doors.tls import TlsContext, TlsListener
 from teahouse.errors import (
     ChatError,
     FrameTooLarge,
@@ -517,7 +518,8 @@ class NativeDoor:
         self.config = config
         self.transports_open = 0
         self.tasks: set[asyncio.Task[None]] = set()
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
+        self._tls_listeners: list[TlsListener] = []
         hb, lim = config.heartbeat, config.limits
         self.frame_rate = Rate(lim.frames_per_second, lim.frames_burst)
         self.byte_rate = Rate(lim.bytes_per_second, lim.bytes_burst)
@@ -543,21 +545,35 @@ class NativeDoor:
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Start listening; returns the address actually bound (port 0 picks one)."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
+        server = await loop.create_server(
             lambda: NativeConnection(self), host, port, backlog=1024, reuse_address=True
         )
-        sock = self._server.sockets[0].getsockname()
-        return str(sock[0]), int(sock[1])
+        self._servers.append(server)
+        return _bound(server)
+
+    async def start_tls(self, host: str, port: int, tls: TlsContext) -> tuple[str, int]:
+        """Listen for TLS connections (checked for bans before the handshake)."""
+        listener = TlsListener(
+            self.hub,
+            tls,
+            lambda: NativeConnection(self),
+            self.config.limits.login_timeout,
+            self.tasks,
+        )
+        self._tls_listeners.append(listener)
+        return listener.start(host, port)
 
     def stop_accepting(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
+        for listener in self._tls_listeners:
+            listener.close()
 
     async def wait_closed(self) -> None:
         for task in list(self.tasks):
             task.cancel()
-        if self._server is not None:
-            await self._server.wait_closed()
+        for server in self._servers:
+            await server.wait_closed()
 
 
 def _fields(frame: f.Welcome) -> dict[str, Any]:
@@ -567,3 +583,8 @@ def _fields(frame: f.Welcome) -> dict[str, Any]:
 def _seconds(value: float) -> int | float:
     """20.0 -> 20: whole seconds go on the wire as integers, as the contract shows them."""
     return int(value) if float(value).is_integer() else value
+
+
+def _bound(server: asyncio.Server) -> tuple[str, int]:
+    sock = server.sockets[0].getsockname()
+    return str(sock[0]), int(sock[1])

@@ -12,6 +12,7 @@ from teahouse.core.hub import Hub
 from teahouse.core.session import Session
 from teahouse.doors.irc.connection import IrcConnection
 from teahouse.doors.irc.encoder import RELEVANT_CAPS, IrcEncoder
+from teahouse.doors.tls import TlsContext, TlsListener
 from teahouse.protocol.irc import IrcMessage
 from teahouse.protocol.names import fold_user
 
@@ -30,7 +31,8 @@ class IrcDoor:
         self.whowas: deque[tuple[str, str, str, str]] = deque(maxlen=WHOWAS_SIZE)
         self.created = time.strftime("%a %b %d %Y at %H:%M:%S UTC", time.gmtime())
         self._encoders: dict[frozenset[str], IrcEncoder] = {}
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
+        self._tls_listeners: list[TlsListener] = []
 
     def encoder_for(self, caps: frozenset[str]) -> IrcEncoder:
         """The shared encoder for connections with these (relevant) capabilities."""
@@ -150,19 +152,35 @@ class IrcDoor:
     # -- lifetime ------------------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Start listening; returns the address actually bound (port 0 picks one)."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
+        server = await loop.create_server(
             lambda: IrcConnection(self), host, port, backlog=1024, reuse_address=True
         )
-        sock = self._server.sockets[0].getsockname()
-        return str(sock[0]), int(sock[1])
+        self._servers.append(server)
+        return _bound(server)
+
+    async def start_tls(self, host: str, port: int, tls: TlsContext) -> tuple[str, int]:
+        """Listen for TLS connections (checked for bans before the handshake)."""
+        listener = TlsListener(
+            self.hub, tls, lambda: IrcConnection(self), self.config.limits.login_timeout, self.tasks
+        )
+        self._tls_listeners.append(listener)
+        return listener.start(host, port)
 
     def stop_accepting(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
+        for listener in self._tls_listeners:
+            listener.close()
 
     async def wait_closed(self) -> None:
         for task in list(self.tasks):
             task.cancel()
-        if self._server is not None:
-            await self._server.wait_closed()
+        for server in self._servers:
+            await server.wait_closed()
+
+
+def _bound(server: asyncio.Server) -> tuple[str, int]:
+    sock = server.sockets[0].getsockname()
+    return str(sock[0]), int(sock[1])

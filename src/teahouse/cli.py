@@ -256,16 +256,40 @@ def admin(
 @click.option("--register", is_flag=True, help="Create the account first.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @click.option("--room", "rooms", multiple=True, help="Join this room (repeatable).")
+@click.option("--tls", is_flag=True, help="Use TLS and verify the server (default port 6681).")
+@click.option("--ca", type=click.Path(dir_okay=False, exists=True), help="Trust this CA file.")
+@click.option("--invite", help="Invite code, to --register on an invite-only server.")
 def chat(
-    address: str, user_name: str, register: bool, password_stdin: bool, rooms: tuple[str, ...]
+    address: str,
+    user_name: str,
+    register: bool,
+    password_stdin: bool,
+    rooms: tuple[str, ...],
+    tls: bool,
+    ca: str | None,
+    invite: str | None,
 ) -> None:
     """Chat in a terminal: `teahouse chat localhost:6680 --user alice`."""
+    import ssl
+
     from teahouse.client.chat import run_chat
 
-    host, _, port_text = address.rpartition(":") if ":" in address else (address, "", "6680")
+    default_port = "6681" if tls or ca else "6680"
+    host, _, port_text = address.rpartition(":") if ":" in address else (address, "", default_port)
     try:
         port = int(port_text)
     except ValueError:
         raise click.ClickException(f"bad port in {address!r}") from None
     password = _read_password(password_stdin, confirm=register and not password_stdin)
-    sys.exit(run_chat(host or "127.0.0.1", port, user_name, password, register, list(rooms)))
+    context = ssl.create_default_context(cafile=ca) if tls or ca else None
+    status = run_chat(
+        host or "127.0.0.1",
+        port,
+        user_name,
+        password,
+        register,
+        list(rooms),
+        tls=context,
+        invite=invite,
+    )
+    sys.exit(status)

@@ -120,6 +120,7 @@ async def test_dm_to_offline_user_is_delivered_at_login_once(server: Any, raw: A
         "count": 1,
         "truncated": False,
         "oldest_id": sent["id"],
+        "last_id": sent["id"],
     }
     await b2.send(type="quit")
     await b2.closed()

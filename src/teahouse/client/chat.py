@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import sys
 import threading
 from collections import deque
@@ -281,7 +282,15 @@ class ChatUI:
 
 
 def run_chat(
-    host: str, port: int, user: str, password: str, register: bool, rooms: list[str]
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    register: bool,
+    rooms: list[str],
+    *,
+    tls: ssl.SSLContext | None = None,
+    invite: str | None = None,
 ) -> int:
     """Run ``teahouse chat`` until /quit or end of input; the process exit status.
 
@@ -292,23 +301,22 @@ def run_chat(
     logging.getLogger("teahouse.client").addHandler(logging.NullHandler())
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     try:
-        return asyncio.run(_chat(host, port, user, password, register, rooms, interactive))
+        client = Client(
+            host,
+            port,
+            user,
+            password,
+            register=register,
+            rooms=[room_of(r) for r in rooms],
+            ssl=tls,
+            invite=invite,
+        )
+        return asyncio.run(_chat(client, interactive))
     except KeyboardInterrupt:
         return 130
 
 
-async def _chat(
-    host: str,
-    port: int,
-    user: str,
-    password: str,
-    register: bool,
-    rooms: list[str],
-    interactive: bool,
-) -> int:
-    client = Client(
-        host, port, user, password, register=register, rooms=[room_of(r) for r in rooms]
-    )
+async def _chat(client: Client, interactive: bool) -> int:
     try:
         await client.connect()
     except ClientError as exc:

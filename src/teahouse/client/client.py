@@ -228,6 +228,7 @@ class Client:
         connect_timeout: float = 10.0,
         max_events: int = DEFAULT_MAX_EVENTS,
         ssl: _ssl.SSLContext | None = None,
+        invite: str | None = None,
     ) -> None:
         if heartbeat_interval is not None and heartbeat_interval <= 0:
             raise ValueError("heartbeat_interval must be positive")
@@ -253,6 +254,7 @@ class Client:
         self._backoff_max = backoff_max
         self._connect_timeout = connect_timeout
         self._ssl = ssl
+        self._invite = invite
         self._random = random.random
 
         self._state = State.CONNECTING
@@ -495,7 +497,9 @@ class Client:
                 self._conn = conn
                 conn.send(f.Hello(proto=PROTOCOL_VERSION, client=self.client_name))
                 if self._register:
-                    conn.send(f.Register(user=self.user, password=self._password))
+                    conn.send(
+                        f.Register(user=self.user, password=self._password, invite=self._invite)
+                    )
                 else:
                     dm_since = self._cursors.last(DM)
                     conn.send(f.Login(user=self.user, password=self._password, dm_since=dm_since))
@@ -607,6 +611,10 @@ class Client:
             return
         if isinstance(frame, f.Error) and frame.fatal:
             self._fatal = frame
+        if isinstance(frame, f.ReplayEnd) and frame.dm and frame.last_id is not None:
+            # The newest direct message the server had at login: resuming from here with
+            # dm_since can never skip one (even one sent while this link was dying).
+            self._cursors.raise_to(DM, frame.last_id)
         ref = getattr(frame, "ref", None)
         if isinstance(ref, int) and not isinstance(ref, bool):
             req = self._pending.get(ref)

@@ -112,6 +112,12 @@ class Cursors:
         if last is None or message.id > last:
             self._last[key] = message.id
 
+    def raise_to(self, room: str | None, message_id: int) -> None:
+        """Everything up to ``message_id`` in ``room`` has been accounted for."""
+        last = self._last.get(room)
+        if last is None or message_id > last:
+            self._last[room] = message_id
+
     def last(self, room: str | None) -> int | None:
         """The highest id seen in ``room`` (``DM``: direct messages), or None."""
         return self._last.get(room)

@@ -553,7 +553,11 @@ class Hub:
         for message in page.messages:
             session.send(encoder.message(message, replay=True))
         oldest = page.messages[0].id if page.messages else None
-        session.send(encoder.replay_end(None, len(page.messages), page.more, oldest))
+        newest = self.store.dms_before(session.user, None, 1).messages
+        last_id = newest[0].id if newest else 0
+        session.send(
+            encoder.replay_end(None, len(page.messages), page.more, oldest, last_id=last_id)
+        )
         if page.messages:
             self.store.set_dm_cursor(session.user, page.messages[-1].id)
 
@@ -744,7 +748,7 @@ class Hub:
             raise Forbidden(
                 f"{name} is moderated: only operators and voiced users speak", detail="moderated"
             )
-        if nonce is not None and self._resend(session, nonce, ref):
+        if nonce is not None and self._resend(session, nonce, ref, (name, "")):
             return
         message = self._store_message(user, text, nonce, room=name)
         self._fanout(room.sessions, lambda enc: enc.message(message), exclude=session)
@@ -763,7 +767,7 @@ class Hub:
                 raise NoSuchUser(f"there is no user {to!r}")
             to_name = next(iter(online)).user or to
         self._check_not_muted(session)
-        if nonce is not None and self._resend(session, nonce, ref):
+        if nonce is not None and self._resend(session, nonce, ref, (None, to_key)):
             return
         message = self._store_message(user, text, nonce, recipient=to_name)
         targets = set(self.users.get(to_key, ())) | self.users.get(key, set())
@@ -789,13 +793,15 @@ class Hub:
         left = "" if until is None else f" for {(until - now_ms) / 1000:.0f} more seconds"
         raise Forbidden(f"you are muted{left}", detail="muted")
 
-    def _resend(self, session: Session, nonce: str, ref: Ref) -> bool:
+    def _resend(
+        self, session: Session, nonce: str, ref: Ref, target: tuple[str | None, str]
+    ) -> bool:
         """A retried say/dm: send the original back to the sender only. True if found."""
         assert session.user is not None
         since = self.clock.wall_ms() - NONCE_MEMORY_MS
         original = self.store.find_by_nonce(session.user, nonce, since)
-        if original is None:
-            return False
+        if original is None or (original.room, fold_user(original.recipient or "")) != target:
+            return False  # a nonce reused for another room or person is a new message
         session.send(session.encoder.message(original, ref=ref))
         return True
 

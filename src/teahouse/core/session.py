@@ -62,7 +62,12 @@ class Encoder(Protocol):
     ) -> bytes: ...
 
     def replay_end(
-        self, room: str | None, count: int, truncated: bool, oldest_id: int | None
+        self,
+        room: str | None,
+        count: int,
+        truncated: bool,
+        oldest_id: int | None,
+        last_id: int | None = None,
     ) -> bytes: ...
 
     def presence(

@@ -75,7 +75,12 @@ class NativeEncoder:
         return encode(message_frame(message, replay=replay, ref=ref))
 
     def replay_end(
-        self, room: str | None, count: int, truncated: bool, oldest_id: int | None
+        self,
+        room: str | None,
+        count: int,
+        truncated: bool,
+        oldest_id: int | None,
+        last_id: int | None = None,
     ) -> bytes:
         return encode(
             f.ReplayEnd(
@@ -84,6 +89,7 @@ class NativeEncoder:
                 room=room,
                 dm=room is None,
                 oldest_id=oldest_id,
+                last_id=last_id,
             )
         )
 

@@ -205,6 +205,8 @@ class ReplayEnd(_Frame, frozen=True, tag="replay_end"):
     room: str | None = None
     dm: bool = False
     oldest_id: int | None = None
+    last_id: int | None = None
+    """On the DM replay: the newest direct message to or from the user when it was sent."""
     ref: Ref | None = None
 
 

@@ -127,9 +127,12 @@ class IrcEncoder:
     def privmsg_lines(self, message: StoredMessage, target: str, command: str) -> bytes:
         source = self.source(message.sender)
         tags = self._tags(message.ts_ms, message.id, message.sender)
-        text = to_irc_text(message.text)
         room = 512 - 2 - len(f":{source} {command} {target} :".encode())
-        pieces = split_utf8(text, max(room, 64))
+        if message.text.startswith(ACTION_PREFIX):  # every piece a whole CTCP ACTION
+            body = message.text[len(ACTION_PREFIX) :]
+            pieces = [to_irc_text(ACTION_PREFIX + p) for p in split_utf8(body, max(room - 9, 64))]
+        else:
+            pieces = split_utf8(message.text, max(room, 64))
         if len(pieces) == 1 or "msgid" not in tags:
             return b"".join(
                 serialize(IrcMessage(command, (target, p), source, tags)) for p in pieces
@@ -220,7 +223,12 @@ class IrcEncoder:
         return b""
 
     def replay_end(
-        self, room: str | None, count: int, truncated: bool, oldest_id: int | None
+        self,
+        room: str | None,
+        count: int,
+        truncated: bool,
+        oldest_id: int | None,
+        last_id: int | None = None,
     ) -> bytes:
         return b""
 

@@ -1,0 +1,279 @@
+"""Worker processes: one asyncio (uvloop) loop each, driven by the parent over a pipe.
+
+The parent forks every worker at the start and then steps them through phases. Messages
+are tuples ``(kind, payload)``:
+
+- parent to worker: ``("setup", None)`` open your connections; ``("go", deadline)`` load
+  starts, ``deadline`` in ``time.monotonic()`` seconds (CLOCK_MONOTONIC is one clock for
+  every process); ``("phase", name)`` the legitimate users tag what they measure from now
+  on; ``("stop", None)`` the legitimate users finish; ``("release", None)`` the parent has
+  sampled the server with everything still open, close up.
+- worker to parent: ``("progress", counters)`` every 0.25 s; ``("ready", None)`` after
+  setup; ``("result", figures)``; ``("error", traceback)``.
+
+A worker whose parent goes away (the pipe closes) cancels its work and exits, so a killed
+run never leaves load behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import resource
+import traceback
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
+
+from teahouse.stress.options import MAX_CONNECTS, Options
+from teahouse.stress.targets import (
+    Dialect,
+    Identity,
+    Link,
+    Target,
+    base36,
+    dialect_for,
+    join,
+    log_in,
+    open_link,
+)
+
+if TYPE_CHECKING:
+    from teahouse.stress.scenarios import Scenario
+
+PROGRESS_EVERY = 0.25
+
+
+@dataclass(frozen=True)
+class Job:
+    role: str
+    """``load`` (a share of the scenario's connections) or ``legit`` (the measuring pair)."""
+    index: int
+    workers: int
+    options: Options
+    niced: bool
+
+
+class ParentGone(Exception):
+    pass
+
+
+class Control:
+    """The worker's end of the pipe."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._got: dict[str, tuple[str, Any]] = {}
+        self._waiters: dict[str, asyncio.Future[tuple[str, Any]]] = {}
+        self.counters: dict[str, int] = {}
+        self.phase = ""
+        self.main: asyncio.Task[None] | None = None
+        self._sent: dict[str, int] = {}
+
+    def attach(self) -> None:
+        asyncio.get_running_loop().add_reader(self._conn.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        try:
+            while self._conn.poll():
+                self._deliver(self._conn.recv())
+        except (EOFError, OSError):
+            asyncio.get_running_loop().remove_reader(self._conn.fileno())
+            for waiter in self._waiters.values():
+                if not waiter.done():
+                    waiter.set_exception(ParentGone())
+            if self.main is not None:
+                self.main.cancel()
+
+    def _deliver(self, msg: tuple[str, Any]) -> None:
+        kind = msg[0]
+        if kind == "phase":
+            self.phase = str(msg[1])
+        waiter = self._waiters.pop(kind, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(msg)
+        else:
+            self._got[kind] = msg
+
+    async def wait(self, kind: str) -> tuple[str, Any]:
+        if kind in self._got:
+            return self._got.pop(kind)
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters[kind] = waiter
+        return await waiter
+
+    def send(self, kind: str, payload: Any = None) -> None:
+        self._conn.send((kind, payload))
+
+    def flush_progress(self) -> None:
+        if self.counters != self._sent:
+            self._sent = dict(self.counters)
+            self.send("progress", self._sent)
+
+    async def report_progress(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            self.flush_progress()
+
+
+class WorkerContext:
+    """What a scenario's load code gets: its share, names, sources, and the phases."""
+
+    def __init__(self, job: Job, control: Control) -> None:
+        opts = job.options
+        self.job = job
+        self.options = opts
+        self.control = control
+        self.target = Target(opts.host, opts.port, opts.irc)
+        self.dialect: Dialect = dialect_for(opts.irc)
+        self.counters = control.counters
+        self.rng = random.Random()
+        self.gate = asyncio.Semaphore(max(1, opts.in_flight // job.workers))
+        self.connects_left = MAX_CONNECTS // job.workers
+        self.deadline = 0.0
+
+    # -- shares and names -------------------------------------------------------------
+
+    def share(self, total: int) -> range:
+        """This worker's part of ``total`` items, as global indices."""
+        i, w = self.job.index, self.job.workers
+        return range(total * i // w, total * (i + 1) // w)
+
+    def source(self, n: int) -> str:
+        sources = self.options.sources
+        return sources[n % len(sources)]
+
+    def name(self, role: str, n: int) -> str:
+        """A user name or nick, at most 9 characters (ngIRCd's default limit)."""
+        return f"{self.options.run_id}{role}{base36(n)}"
+
+    def identity(self, role: str, n: int) -> Identity:
+        opts = self.options
+        nick = self.name(role, n)
+        if opts.user is not None:
+            return Identity(nick, opts.password, account=opts.user)
+        if opts.irc:
+            return Identity(nick)
+        return Identity(nick, opts.secret, register=True)
+
+    def room(self, base: str) -> str:
+        return self.dialect.room(f"{self.options.run_id}-{base}")
+
+    # -- counters -----------------------------------------------------------------------
+
+    def bump(self, key: str, n: int = 1) -> None:
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def gauge(self, key: str, value: int) -> None:
+        self.counters[key] = value
+
+    def spend_connect(self) -> bool:
+        """One new connection from this worker's budget (a hard cap of the run)."""
+        if self.connects_left <= 0:
+            return False
+        self.connects_left -= 1
+        return True
+
+    # -- phases -------------------------------------------------------------------------
+
+    def ready(self) -> None:
+        self.control.flush_progress()
+        self.control.send("ready")
+
+    async def go(self) -> float:
+        _, deadline = await self.control.wait("go")
+        self.deadline = float(deadline)
+        return self.deadline
+
+    async def finish(self, result: dict[str, Any]) -> None:
+        """Hand the figures to the parent, then wait until it has sampled the server."""
+        self.control.flush_progress()
+        self.control.send("result", result)
+        await self.control.wait("release")
+
+    # -- connections ----------------------------------------------------------------------
+
+    async def enter(
+        self,
+        role: str,
+        n: int,
+        *,
+        room: str | None = None,
+        source: str | None = None,
+        timeout: float = 60.0,
+        rcvbuf: int = 0,
+        link: Link | None = None,
+    ) -> Link:
+        """Connect, log in (or register), and join ``room``; at most ``in_flight`` handshakes
+        at once over the whole run. Raises OSError, TimeoutError or LoginFailed."""
+        link = link or Link(self.dialect)
+        async with self.gate:
+            if not self.spend_connect():
+                raise OSError("connection budget of the run spent")
+            await open_link(
+                self.target, link, source or self.source(n), timeout=timeout, rcvbuf=rcvbuf
+            )
+            try:
+                await log_in(link, self.identity(role, n), timeout)
+                if room is not None:
+                    await join(link, room, timeout)
+            except BaseException:
+                link.abort()
+                raise
+        return link
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def run_loop(coro: Coroutine[Any, Any, None]) -> None:
+    """Run ``coro`` on uvloop when it is installed."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        factory = None
+    else:
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(coro)
+
+
+def process_main(conn: Connection, job: Job) -> None:
+    """The entry point of a forked worker."""
+    if job.niced:
+        os.nice(10)
+    raise_fd_limit()
+    try:
+        run_loop(_amain(conn, job))
+    except BaseException:
+        try:
+            conn.send(("error", f"{job.role} worker {job.index}: {traceback.format_exc()}"))
+        except OSError:
+            pass
+    finally:
+        conn.close()
+
+
+async def _amain(conn: Connection, job: Job) -> None:
+    from teahouse.stress.legit import run_legit
+    from teahouse.stress.scenarios import get_scenario
+
+    control = Control(conn)
+    control.attach()
+    progress = asyncio.create_task(control.report_progress())
+    await control.wait("setup")
+    ctx = WorkerContext(job, control)
+    scenario: Scenario = get_scenario(job.options.scenario)
+    work = run_legit(ctx, scenario) if job.role == "legit" else scenario.load(ctx)
+    control.main = asyncio.create_task(work)
+    try:
+        await control.main
+    except asyncio.CancelledError:
+        return  # the parent went away
+    finally:
+        progress.cancel()

@@ -293,3 +293,18 @@ def chat(
         invite=invite,
     )
     sys.exit(status)
+
+
+# -- the attack and benchmark tool ------------------------------------------------------
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def stress(args: tuple[str, ...]) -> None:
+    """Attack or benchmark a server on loopback (`teahouse stress --help`)."""
+    from teahouse.stress.cli import stress_command
+
+    stress_command.main(list(args), prog_name="teahouse stress")

@@ -16,6 +16,7 @@ async def test_full_session_from_hello_to_bye(server: Any, raw: Any) -> None:
     assert welcome["heartbeat"] == {"interval": 20, "timeout": 60}
     assert welcome["limits"]["max_frame"] == 65536
     assert welcome["limits"]["max_frame_preauth"] == 4096
+    assert welcome["name"] == "teahouse"
     assert welcome["registration"] == "open"
     await c.send(type="register", user="Alice", password=PASSWORD, ref=1)
     assert await c.recv() == {"type": "authed", "user": "Alice", "role": "user", "ref": 1}

@@ -540,6 +540,7 @@ class NativeDoor:
                 max_replay=lim.max_replay,
             ),
             registration=config.accounts.registration,
+            name=config.server.name,
         )
         self._welcome_bytes = encode(self._welcome)
 

@@ -165,6 +165,8 @@ class Welcome(_Frame, frozen=True, tag="welcome"):
     heartbeat: HeartbeatInfo
     limits: Limits
     registration: str
+    name: str | None = None
+    """The server's own name (``server.name``), for clients to show."""
     ref: Ref | None = None
 
 

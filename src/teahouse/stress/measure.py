@@ -48,14 +48,12 @@ class Histogram:
         self.max = 0
 
     def add(self, ns: int) -> None:
-        if ns < 0:
-            ns = 0
+        ns = max(ns, 0)
         key = _key(ns)
         self.counts[key] = self.counts.get(key, 0) + 1
         if self.count == 0 or ns < self.min:
             self.min = ns
-        if ns > self.max:
-            self.max = ns
+        self.max = max(self.max, ns)
         self.count += 1
         self.total += ns
 

@@ -147,8 +147,8 @@ def loopback(host: str) -> str:
 def parse_sources(text: str) -> tuple[str, ...]:
     """``127.0.0.2-127.0.0.250``, ``127.0.1.0/24`` or ``127.0.0.2,127.0.0.3``, in order."""
     out: list[str] = []
-    for part in text.split(","):
-        part = part.strip()
+    for item in text.split(","):
+        part = item.strip()
         if not part:
             continue
         if "/" in part:

@@ -464,27 +464,25 @@ class Link(asyncio.Protocol):
     def closed(self) -> bool:
         return self.closed_ns != 0
 
-    async def next_event(self, timeout: float) -> Event:
+    async def next_event(self) -> Event:
         """The next event; a CLOSED event once the connection is gone and nothing is left.
 
-        Raises TimeoutError after ``timeout`` seconds without one.
+        Waits as long as it takes: bound it with ``asyncio.timeout``.
         """
         if not self.events and not self.closed:
             self._waiter = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(timeout):
-                    await self._waiter
+                await self._waiter
             finally:
                 self._waiter = None
         if self.events:
             return self.events.popleft()
         return Event(CLOSED, code=self.close_reason)
 
-    async def expect(self, kinds: frozenset[str], timeout: float) -> Event:
-        """Skip events until one of ``kinds``, a FAIL, or CLOSED (raises TimeoutError)."""
-        deadline = time.monotonic() + timeout
+    async def expect(self, kinds: frozenset[str]) -> Event:
+        """Skip events until one of ``kinds``, a FAIL, or CLOSED."""
         while True:
-            event = await self.next_event(max(0.0, deadline - time.monotonic()))
+            event = await self.next_event()
             if event.kind in kinds or event.kind in (FAIL, CLOSED):
                 return event
 
@@ -526,7 +524,7 @@ async def open_link(
     link: Link,
     source: str | None = None,
     *,
-    timeout: float = 10.0,
+    connect_timeout: float = 10.0,
     rcvbuf: int = 0,
 ) -> Link:
     """Connect ``link`` to ``target`` from ``source`` (a loopback address, port chosen at
@@ -544,7 +542,7 @@ async def open_link(
         if source:
             sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
             sock.bind((source, 0))
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(connect_timeout):
             await loop.sock_connect(sock, (target.host, target.port))
             await loop.create_connection(lambda: link, sock=sock)
     except BaseException:
@@ -559,43 +557,42 @@ class LoginFailed(Exception):
         self.code = code
 
 
-async def log_in(link: Link, ident: Identity, timeout: float) -> None:
-    """Send the login (or registration) and wait for READY.
+async def _expect_by(link: Link, kinds: frozenset[str], deadline: float) -> Event:
+    """:meth:`Link.expect` until ``deadline`` (``time.monotonic()``); raises LoginFailed."""
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            return await link.expect(kinds)
+    except TimeoutError:
+        raise LoginFailed("timeout") from None
+
+
+async def log_in(link: Link, ident: Identity, deadline: float) -> None:
+    """Send the login (or registration) and wait for READY until ``deadline``.
 
     A non-fatal ``throttled`` is waited out (its ``retry_after``) and tried again while
     time is left. Raises LoginFailed with the error code, ``closed`` or ``timeout``.
     """
-    deadline = time.monotonic() + timeout
     link.send(link.dialect.login(ident))
     while True:
-        try:
-            event = await link.expect(frozenset({READY}), max(0.0, deadline - time.monotonic()))
-        except TimeoutError:
-            raise LoginFailed("timeout") from None
+        event = await _expect_by(link, frozenset({READY}), deadline)
         if event.kind == READY:
             return
         if event.kind == CLOSED:
             raise LoginFailed(event.code or "closed")
         retry = event.value or 1.0
-        if event.code == "throttled" and not event.fatal:
-            if time.monotonic() + retry < deadline:
-                await asyncio.sleep(retry)
-                link.send(link.dialect.retry_login(ident))
-                continue
+        throttled = event.code == "throttled" and not event.fatal
+        if throttled and time.monotonic() + retry < deadline:
+            await asyncio.sleep(retry)
+            link.send(link.dialect.retry_login(ident))
+            continue
         raise LoginFailed(event.code)
 
 
-async def join(link: Link, room: str, timeout: float) -> None:
-    """Join ``room`` (as the dialect spells it) and wait until the server confirms."""
+async def join(link: Link, room: str, deadline: float) -> None:
+    """Join ``room`` (as the dialect spells it); wait until the server confirms it."""
     link.send(link.dialect.join(room))
-    deadline = time.monotonic() + timeout
     while True:
-        try:
-            event = await link.expect(
-                frozenset({JOINED}), max(0.0, deadline - time.monotonic())
-            )
-        except TimeoutError:
-            raise LoginFailed("join timeout") from None
+        event = await _expect_by(link, frozenset({JOINED}), deadline)
         if event.kind == JOINED and event.text.lower() == room.lower():
             return
         if event.kind == CLOSED:
@@ -604,7 +601,7 @@ async def join(link: Link, room: str, timeout: float) -> None:
             raise LoginFailed(event.code)
 
 
-async def become_oper(link: Link, oper: str, nick: str, timeout: float = 5.0) -> bool:
+async def become_oper(link: Link, oper: str, nick: str, deadline: float) -> bool:
     """IRC: ``OPER`` (and ngIRCd's ``+F``) so a load sender is not fakelagged."""
     name, _, password = oper.partition(":")
     data = link.dialect.oper(name, password, nick)
@@ -612,8 +609,8 @@ async def become_oper(link: Link, oper: str, nick: str, timeout: float = 5.0) ->
         return False
     link.send(data)
     try:
-        event = await link.expect(frozenset({OPER}), timeout)
-    except TimeoutError:
+        event = await _expect_by(link, frozenset({OPER}), deadline)
+    except LoginFailed:
         return False
     return event.kind == OPER
 

@@ -3,13 +3,14 @@
 The parent forks every worker at the start and then steps them through phases. Messages
 are tuples ``(kind, payload)``:
 
-- parent to worker: ``("setup", None)`` open your connections; ``("go", deadline)`` load
-  starts, ``deadline`` in ``time.monotonic()`` seconds (CLOCK_MONOTONIC is one clock for
-  every process); ``("phase", name)`` the legitimate users tag what they measure from now
-  on; ``("stop", None)`` the legitimate users finish; ``("release", None)`` the parent has
-  sampled the server with everything still open, close up.
-- worker to parent: ``("progress", counters)`` every 0.25 s; ``("ready", None)`` after
-  setup; ``("result", figures)``; ``("error", traceback)``.
+- parent to worker: ``("setup", None)``: open your connections. ``("go", {"deadline": d,
+  "totals": t})``: the load starts; ``d`` is in ``time.monotonic()`` seconds
+  (CLOCK_MONOTONIC is one clock for every process), ``t`` sums what the workers said in
+  ``ready``. ``("phase", name)``: the legitimate users tag what they measure from now on.
+  ``("stop", None)``: the legitimate users finish. ``("release", None)``: the parent has
+  sampled the server with everything still open; close up.
+- worker to parent: ``("progress", counters)`` every 0.25 s; ``("ready", info)`` after
+  setup; ``("result", figures)``; ``("error", text)``.
 
 A worker whose parent goes away (the pipe closes) cancels its work and exits, so a killed
 run never leaves load behind.
@@ -18,16 +19,18 @@ run never leaves load behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import resource
+import time
 import traceback
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from teahouse.stress.options import MAX_CONNECTS, Options
+from teahouse.stress.options import MAX_CONNECTS, Options, StressError
 from teahouse.stress.targets import (
     Dialect,
     Identity,
@@ -100,7 +103,7 @@ class Control:
     async def wait(self, kind: str) -> tuple[str, Any]:
         if kind in self._got:
             return self._got.pop(kind)
-        waiter = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiters[kind] = waiter
         return await waiter
 
@@ -133,6 +136,8 @@ class WorkerContext:
         self.gate = asyncio.Semaphore(max(1, opts.in_flight // job.workers))
         self.connects_left = MAX_CONNECTS // job.workers
         self.deadline = 0.0
+        self.totals: dict[str, int] = {}
+        """The sum over the workers of what they said in ``ready``."""
 
     # -- shares and names -------------------------------------------------------------
 
@@ -178,13 +183,16 @@ class WorkerContext:
 
     # -- phases -------------------------------------------------------------------------
 
-    def ready(self) -> None:
+    def ready(self, info: dict[str, int] | None = None) -> None:
+        """Setup is done; ``info`` is summed over the workers and comes back with ``go``."""
         self.control.flush_progress()
-        self.control.send("ready")
+        self.control.send("ready", info or {})
 
     async def go(self) -> float:
-        _, deadline = await self.control.wait("go")
-        self.deadline = float(deadline)
+        """Wait for the start; returns the deadline (``time.monotonic()`` seconds)."""
+        _, payload = await self.control.wait("go")
+        self.deadline = float(payload["deadline"])
+        self.totals = dict(payload["totals"])
         return self.deadline
 
     async def finish(self, result: dict[str, Any]) -> None:
@@ -202,23 +210,25 @@ class WorkerContext:
         *,
         room: str | None = None,
         source: str | None = None,
-        timeout: float = 60.0,
+        deadline: float,
         rcvbuf: int = 0,
         link: Link | None = None,
     ) -> Link:
-        """Connect, log in (or register), and join ``room``; at most ``in_flight`` handshakes
-        at once over the whole run. Raises OSError, TimeoutError or LoginFailed."""
+        """Connect, log in (or register), and join ``room`` by ``deadline``; at most
+        ``--in-flight`` handshakes at once over the whole run. Raises OSError, TimeoutError
+        or LoginFailed."""
         link = link or Link(self.dialect)
         async with self.gate:
             if not self.spend_connect():
                 raise OSError("connection budget of the run spent")
+            left = max(0.01, deadline - time.monotonic())
             await open_link(
-                self.target, link, source or self.source(n), timeout=timeout, rcvbuf=rcvbuf
+                self.target, link, source or self.source(n), connect_timeout=left, rcvbuf=rcvbuf
             )
             try:
-                await log_in(link, self.identity(role, n), timeout)
+                await log_in(link, self.identity(role, n), deadline)
                 if room is not None:
-                    await join(link, room, timeout)
+                    await join(link, room, deadline)
             except BaseException:
                 link.abort()
                 raise
@@ -250,11 +260,11 @@ def process_main(conn: Connection, job: Job) -> None:
     raise_fd_limit()
     try:
         run_loop(_amain(conn, job))
+    except StressError as exc:
+        conn.send(("error", f"{job.role} worker {job.index}: {exc}"))
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             conn.send(("error", f"{job.role} worker {job.index}: {traceback.format_exc()}"))
-        except OSError:
-            pass
     finally:
         conn.close()
 

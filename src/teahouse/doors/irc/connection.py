@@ -248,6 +248,9 @@ class IrcConnection(asyncio.Protocol):
         self._resume = None
         if self.session is None or self.session.closed or self._transport is None:
             return
+        if self._reader.buffered:
+            # Its lines (a PONG among them) wait because we delay them: no silence of its own.
+            self._door.hub.received(self.session, 0)
         if not self._busy:
             self._transport.resume_reading()
         self._process(self.session)

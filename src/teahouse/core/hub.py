@@ -882,7 +882,7 @@ class Hub:
     ) -> None:
         self._authed(session)
         name = self._room_name(name)
-        self._known_room(name)
+        self.check_history_access(session, name)
         cap = self.config.limits.max_replay
         count = min(DEFAULT_REPLAY, cap) if limit is None else limit
         if not 1 <= count <= cap:
@@ -894,6 +894,14 @@ class Hub:
         else:
             page = self.store.room_before(name, before, count)
         session.send(session.encoder.history(name, page.messages, ref))
+
+    def check_history_access(self, session: Session, name: str) -> None:
+        """A closed room (+i or +k) shows its history to members and admins only."""
+        room = self._known_room(name)
+        if room is None or session.role == "admin" or session in room.sessions:
+            return
+        if "i" in room.modes or room.key is not None:
+            raise Forbidden(f"{name} is closed; join it to read its history", detail="closed")
 
     def dm_history(
         self,

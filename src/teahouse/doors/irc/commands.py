@@ -905,6 +905,15 @@ def chathistory(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         )
         return
     try:
+        conn.hub.check_history_access(session, room_name)
+    except ChatError as exc:
+        conn.send(
+            IrcMessage(
+                "FAIL", ("CHATHISTORY", "INVALID_TARGET", sub, target, exc.message), conn.server
+            )
+        )
+        return
+    try:
         last = msg.params[-1]
         limit = min(int(last), cap) if last.isdigit() else cap
         store = conn.hub.store

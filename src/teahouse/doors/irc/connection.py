@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, cast
@@ -66,12 +67,15 @@ SUPPORTED_CAPS = {
 PRE_REGISTRATION = frozenset(
     {"CAP", "PASS", "NICK", "USER", "AUTHENTICATE", "PING", "PONG", "QUIT", "REGISTER"}
 )
+_HEX_COLOUR = re.compile(r"\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?")
 _FORMATTING = str.maketrans("", "", "\x02\x0f\x11\x16\x1d\x1e\x1f")
 
 
 def strip_formatting(text: str) -> str:
     """Drop mIRC formatting codes (bold, colours, ...): the core keeps plain text."""
     text = text.translate(_FORMATTING)
+    if "\x04" in text:  # hex colours: \x04RRGGBB[,RRGGBB]
+        text = _HEX_COLOUR.sub("", text)
     if "\x03" not in text:
         return text
     out = []

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format bench clean
 
 install: $(STAMP)
 
@@ -29,6 +29,14 @@ format: install
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The standard benchmark suite against ngIRCd, InspIRCd (Debian packages, when installed)
+# and miniircd (PyPI); writes docs/benchmarks.md. BENCH_ARGS=--quick for a short check.
+bench: install
+	$(BIN)/python -m pip install --quiet miniircd
+	@command -v ngircd >/dev/null || echo "note: ngircd is not installed (apt-get install ngircd)"
+	@command -v inspircd >/dev/null || echo "note: inspircd is not installed (apt-get install inspircd)"
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

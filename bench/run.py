@@ -245,25 +245,25 @@ def headline(name: str, r: dict[str, Any]) -> tuple[str, float | None, bool]:
                 f"{lat.get('p99_ms')} ms; lost {res.get('lost')}; {cpu} µs CPU/delivery")
         return (text + crash, res.get("deliveries_per_s"), True)
     if name == "storm":
-        p99 = _get(r, "legit", "rtt", "p99_ms")
+        p99 = _get(r, "legit", "rtt", "load", "p99_ms")
         text = (f"{res.get('cycles_per_s', 0):,} cycles/s; person's p99 {p99} ms; "
                 f"fds back {srv.get('fds_after_minus_before')}, RSS +{srv.get('rss_after_minus_before_kib')} KiB")
         return (text + crash, res.get("cycles_per_s"), True)
     if name == "flood":
-        p99 = _get(r, "legit", "rtt", "p99_ms")
+        p99 = _get(r, "legit", "rtt", "load", "p99_ms")
         peak = _get(srv, "peak", "rss_kib")
         text = (f"person's p99 {p99} ms; peak RSS {round((peak or 0) / 1024)} MiB; "
                 f"served {r.get('served')}")
         return (text + crash, p99, False)
     if name == "loginflood":
-        p99 = _get(r, "legit", "rtt", "p99_ms")
-        base = _get(r, "legit", "baseline", "p99_ms")
-        login = _get(r, "legit", "login", "max_ms")
+        p99 = _get(r, "legit", "rtt", "load", "p99_ms")
+        base = _get(r, "legit", "rtt", "baseline", "p99_ms")
+        login = _get(r, "legit", "login_probes", "load", "max_ms")
         text = f"person's p99 {p99} ms (unloaded {base}); legit login max {login} ms"
         return (text + crash, p99, False)
     if name == "deadpeer":
         freed = res.get("freed_within_timeout_plus_1s_pct", res.get("freed_pct"))
-        stall = _get(r, "legit", "rtt", "max_ms")
+        stall = res.get("worst_stall_ms")
         text = f"{freed}% freed within timeout + 1 s; worst stall {stall} ms"
         return (text + crash, freed, True)
     if name == "idle":

@@ -259,6 +259,9 @@ def admin(
 @click.option("--tls", is_flag=True, help="Use TLS and verify the server (default port 6681).")
 @click.option("--ca", type=click.Path(dir_okay=False, exists=True), help="Trust this CA file.")
 @click.option("--invite", help="Invite code, to --register on an invite-only server.")
+@click.option(
+    "--plain", is_flag=True, help="Line mode (for scripts and dumb terminals), not full screen."
+)
 def chat(
     address: str,
     user_name: str,
@@ -268,8 +271,14 @@ def chat(
     tls: bool,
     ca: str | None,
     invite: str | None,
+    plain: bool,
 ) -> None:
-    """Chat in a terminal: `teahouse chat localhost:6680 --user alice`."""
+    """Chat in a terminal: `teahouse chat localhost:6680 --user alice`.
+
+    Full screen on a terminal; line mode with --plain, on a dumb terminal, or when stdin or
+    stdout is not a terminal (a pipe).
+    """
+    import os
     import ssl
 
     from teahouse.client.chat import run_chat
@@ -282,7 +291,19 @@ def chat(
         raise click.ClickException(f"bad port in {address!r}") from None
     password = _read_password(password_stdin, confirm=register and not password_stdin)
     context = ssl.create_default_context(cafile=ca) if tls or ca else None
-    status = run_chat(
+    full_screen = (
+        not plain
+        and sys.stdin.isatty()
+        and sys.stdout.isatty()
+        and os.environ.get("TERM", "") not in ("", "dumb")
+    )
+    if full_screen:
+        from teahouse.client.tui import run_tui
+
+        run = run_tui
+    else:
+        run = run_chat
+    status = run(
         host or "127.0.0.1",
         port,
         user_name,

@@ -425,13 +425,16 @@ class Hub:
         if wait is not None:
             raise Throttled(retry_after=round(wait, 3))
         account = self.store.get_account(name) if is_user_name(name) else None
+        exists = account is not None
         if len(password) > MAX_PASSWORD:
             account = None
         ok = await self.hasher.verify(account.password_hash if account else None, password)
         if session.closed:
             return
         if not ok or account is None:
-            self.throttle.failure(keys, self.clock.monotonic())
+            # Per-name entries only for real accounts: names are no secret here
+            # (register says user_taken), and random names would fill the table.
+            self.throttle.failure(keys if exists else keys[1:], self.clock.monotonic())
             raise BadCredentials()
         self.throttle.success(keys)
         if self._banned("user", fold_user(account.name)):

@@ -28,7 +28,7 @@ class LoginThrottle:
         base_delay: float = 1.0,
         max_delay: float = 300.0,
         forget_after: float = 900.0,
-        max_keys: int = 100_000,
+        max_keys: int = 20_000,
     ) -> None:
         self.free_attempts = free_attempts
         self.base_delay = base_delay

@@ -83,10 +83,17 @@ Examples:
     "--login-interval",
     type=float,
     default=0.0,
-    help="Seconds between legitimate probe logins (0: none). [loginflood 1]",
+    show_default=False,
+    help="Seconds between legitimate probe logins (0: none). [loginflood 1, else 0]",
 )
 @click.option("--members", type=int, default=100, help="fanout: members in the room.")
-@click.option("--senders", type=int, default=10, help="fanout, slowreader: senders.")
+@click.option(
+    "--senders",
+    type=int,
+    default=0,
+    show_default=False,
+    help="fanout, slowreader: senders. [fanout 10, slowreader 1]",
+)
 @click.option("--messages", type=int, default=100, help="fanout: messages per sender.")
 @click.option("--window", type=int, default=200, help="Lines a sender may have unanswered.")
 @click.option("--size", type=int, default=0, help="fanout, slowreader: text length to pad to.")
@@ -97,6 +104,9 @@ Examples:
 @click.option("--after-login", is_flag=True, help="slowloris: log in before dribbling.")
 @click.option(
     "--expect-timeout", type=float, help="deadpeer: the server's heartbeat timeout (IRC)."
+)
+@click.option(
+    "--room-size", type=int, default=50, help="deadpeer: peers per room (0: one room for all)."
 )
 @click.option("--in-flight", type=int, default=32, help="Handshakes in flight at once.")
 @click.option("--oper", help="IRC: NAME:PASSWORD to OPER load senders (no fakelag).")

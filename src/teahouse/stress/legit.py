@@ -6,7 +6,8 @@ own, and take turns saying ``rt:<seq>:<sent at, ns>``: each sends one line every
 ``--rtt-interval`` seconds (IRC servers fakelag a person who sends more than one line a
 second). The other one's receipt gives the round trip through the server, A -> server -> B,
 on one clock (both live in this process). Every figure is tagged with the phase the parent
-announced when the line was sent: ``baseline`` (before any load) or ``load``.
+announced when the line was sent: ``baseline`` (before any load), ``load_setup`` (while the
+load connections open) or ``load``.
 
 With ``--login-interval`` (on by default for ``loginflood``), a third connection logs in
 every that many seconds, as A does on a second device, and the time from connect to
@@ -22,6 +23,7 @@ import asyncio
 import dataclasses
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from teahouse.stress.measure import Histogram
@@ -29,13 +31,11 @@ from teahouse.stress.options import StressError
 from teahouse.stress.targets import Link, LoginFailed, join, log_in, open_link
 
 if TYPE_CHECKING:
-    from teahouse.stress.scenarios import Scenario
     from teahouse.stress.worker import WorkerContext
 
 RT_RE = re.compile(rb"rt:(\d+):(\d+)")
 LOST_AFTER = 5.0
 """Seconds after ``stop`` that a line still in flight may take before it counts as lost."""
-PHASES = ("baseline", "load")
 
 
 class Pair:
@@ -48,10 +48,11 @@ class Pair:
         self.sent: dict[str, int] = {}
         self.received: dict[str, int] = {}
         self.stopping = False
+        self.seq = 0
         for side, link in enumerate(links):
             link.go_fast(self._receiver(side))
 
-    def _receiver(self, side: int) -> Any:
+    def _receiver(self, side: int) -> Callable[[bytes], None]:
         def on_block(block: bytes) -> None:
             now = time.monotonic_ns()
             for seq_text, _ in RT_RE.findall(block):
@@ -70,17 +71,22 @@ class Pair:
 
     async def run(self) -> None:
         interval = self.ctx.options.rtt_interval / 2
-        seq = 0
         while not self.stopping:
-            link = self.links[seq % 2]
-            if not link.closed:
-                phase = self.ctx.control.phase or "setup"
-                now = time.monotonic_ns()
-                self.in_flight[seq] = (phase, now)
-                self.sent[phase] = self.sent.get(phase, 0) + 1
-                link.send(self.ctx.dialect.say(self.room, f"rt:{seq}:{now}"))
-            seq += 1
+            self.say()
             await asyncio.sleep(interval)
+
+    def say(self) -> None:
+        """The next line, from A and B in turn, tagged with the current phase."""
+        seq = self.seq
+        self.seq += 1
+        link = self.links[seq % 2]
+        if link.closed:
+            return
+        phase = self.ctx.control.phase or "pre"
+        now = time.monotonic_ns()
+        self.in_flight[seq] = (phase, now)
+        self.sent[phase] = self.sent.get(phase, 0) + 1
+        link.send(self.ctx.dialect.say(self.room, f"rt:{seq}:{now}"))
 
     async def drain(self) -> None:
         deadline = time.monotonic() + LOST_AFTER
@@ -95,8 +101,8 @@ class Pair:
             lost[phase] = lost.get(phase, 0) + 1
         out: dict[str, Any] = {}
         for phase in sorted(set(self.sent) | set(self.received)):
-            if phase == "setup":
-                continue
+            if phase == "pre":
+                continue  # between login and the first phase the parent announced
             out[phase] = {
                 "sent": self.sent.get(phase, 0),
                 "received": self.received.get(phase, 0),
@@ -120,7 +126,7 @@ class Prober:
         n = 0
         while not self.stopping:
             started = time.monotonic()
-            phase = ctx.control.phase or "setup"
+            phase = ctx.control.phase or "pre"
             ident = ctx.identity("a", 0) if not ctx.options.irc else ctx.identity("p", n)
             ident = dataclasses.replace(ident, register=False)
             link = Link(ctx.dialect)
@@ -142,13 +148,15 @@ class Prober:
 
     def figures(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            phase: hist.summary("ms") for phase, hist in sorted(self.times.items())
+            phase: hist.summary("ms")
+            for phase, hist in sorted(self.times.items())
+            if phase != "pre"
         }
         out["failures"] = dict(self.failures)
         return out
 
 
-async def run_legit(ctx: WorkerContext, scenario: Scenario) -> None:
+async def run_legit(ctx: WorkerContext) -> None:
     """The legit worker: set up, report ready, measure until ``stop``, report."""
     opts = ctx.options
     room = ctx.room("legit")
@@ -175,6 +183,9 @@ async def run_legit(ctx: WorkerContext, scenario: Scenario) -> None:
         tasks.append(asyncio.create_task(prober.run()))
     await ctx.control.wait("stop")
     pair.stopping = True
+    # One last line while the load still holds its connections, so even a load phase
+    # shorter than --rtt-interval has a figure.
+    pair.say()
     if prober is not None:
         prober.stopping = True
     await pair.drain()

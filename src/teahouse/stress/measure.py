@@ -108,6 +108,41 @@ def add_counts(into: dict[str, int], more: dict[str, int]) -> dict[str, int]:
     return into
 
 
+# -- the kernel's TCP counters ------------------------------------------------------------
+
+TCP_COUNTERS = (
+    "ListenOverflows",
+    "ListenDrops",
+    "TCPSynRetrans",
+    "TCPAbortOnData",
+    "TCPTimeWaitOverflow",
+)
+"""Machine-wide ``TcpExt`` counters that show a server too slow to accept (its listen queue
+overflowing: clients then wait a second for a SYN retransmit) and connections reset."""
+
+
+def read_tcp_counters() -> dict[str, int]:
+    """The :data:`TCP_COUNTERS` now, from ``/proc/net/netstat`` (empty when unreadable)."""
+    try:
+        with open("/proc/net/netstat") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return {}
+    out: dict[str, int] = {}
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if not names.startswith("TcpExt:"):
+            continue
+        table = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+        for name in TCP_COUNTERS:
+            if name in table:
+                out[name] = int(table[name])
+    return out
+
+
+def counter_deltas(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in after if name in before}
+
+
 # -- the server's process ----------------------------------------------------------------
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

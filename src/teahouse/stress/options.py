@@ -89,7 +89,8 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     baseline: float = 1.0
     login_interval: float = 0.0
     members: int = 100
-    senders: int = 10
+    senders: int = 0
+    """0: the scenario's default (fanout 10, slowreader 1)."""
     messages: int = 100
     window: int = 200
     size: int = 0
@@ -99,6 +100,7 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     byte_interval: float = 1.0
     after_login: bool = False
     expect_timeout: float | None = None
+    room_size: int = 50
     in_flight: int = 32
     oper: str | None = None
     settle: float = 1.0
@@ -226,7 +228,7 @@ def check(opts: Options) -> Options:
         raise StressError("--baseline and --settle must be 0 to 60 s")
     if not 1 <= opts.workers <= MAX_WORKERS:
         raise StressError(f"--workers must be 1 to {MAX_WORKERS}")
-    if count < 1 or opts.members < 1 or opts.senders < 1 or opts.messages < 1:
+    if count < 1 or opts.members < 1 or opts.senders < 0 or opts.messages < 1:
         raise StressError("--count, --members, --senders and --messages must be at least 1")
     if opts.messages > MAX_MESSAGES:
         raise StressError(f"--messages must be at most {MAX_MESSAGES:,}")
@@ -234,6 +236,8 @@ def check(opts: Options) -> Options:
         raise StressError(f"--chunk must be 1 to {MAX_CHUNK:,} bytes")
     if not 0 <= opts.size <= MAX_TEXT_PAD:
         raise StressError(f"--size must be 0 to {MAX_TEXT_PAD} characters")
+    if opts.room_size < 0:
+        raise StressError("--room-size must be 0 (one room) or more")
     if opts.window < 1 or opts.in_flight < 1:
         raise StressError("--window and --in-flight must be at least 1")
     if opts.rtt_interval < 0 or opts.login_interval < 0 or opts.byte_interval <= 0:
@@ -243,6 +247,7 @@ def check(opts: Options) -> Options:
     if opts.oper is not None and ":" not in opts.oper:
         raise StressError("--oper takes NAME:PASSWORD")
     rtt_interval = opts.rtt_interval or (1.0 if opts.irc else 0.2)
+    senders = opts.senders or (10 if opts.scenario == "fanout" else 1)
     login_interval = opts.login_interval
     if opts.scenario == "loginflood" and not login_interval and opts.legit:
         login_interval = 1.0
@@ -254,6 +259,7 @@ def check(opts: Options) -> Options:
         duration=duration,
         count=count,
         rtt_interval=rtt_interval,
+        senders=senders,
         login_interval=login_interval,
         run_id=opts.run_id or random_prefix(),
         secret=opts.secret or random_secret(),

@@ -75,26 +75,33 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def _row(name: str, value: Any) -> str:
+    if name.endswith(("pid", "port")) and isinstance(value, int):
+        return str(value)
+    return _format(value)
+
+
 def _rows(prefix: str, value: Any) -> list[tuple[str, str]]:
     """Nested figures as (name, text) rows; small flat dicts on one line."""
     if isinstance(value, dict) and value:
         flat = all(not isinstance(v, dict) for v in value.values())
-        if flat and len(value) <= 7:
-            text = ", ".join(f"{k} {_format(v)}" for k, v in value.items())
+        if flat and len(value) <= 10:
+            text = ", ".join(f"{k} {_row(k, v)}" for k, v in value.items())
             return [(prefix, text)]
         rows: list[tuple[str, str]] = []
         for key, inner in value.items():
             rows += _rows(f"{prefix}.{key}" if prefix else str(key), inner)
         return rows
-    return [(prefix, _format(value))]
+    return [(prefix, _row(prefix, value))]
 
 
 def _table(title: str, figures: dict[str, Any]) -> Table:
     table = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
     table.add_column("figure", style="cyan", no_wrap=True)
     table.add_column("value")
-    for name, text in _rows("", figures):
-        table.add_row(name, text)
+    for key, value in figures.items():
+        for name, text in _rows(key, value):
+            table.add_row(name, text)
     return table
 
 
@@ -111,6 +118,10 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(_table("Legitimate users", report["legit"]))
     if report.get("server") is not None:
         console.print(_table("Server (from /proc)", report["server"]))
+    if report.get("kernel_tcp"):
+        console.print(
+            _table("Kernel TCP counters over the run (whole machine)", report["kernel_tcp"])
+        )
     served = report.get("served")
     if served is not None:
         verdict = "[green]yes[/green]" if served else "[red]no[/red]"

@@ -28,7 +28,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from teahouse.stress.legit import LOST_AFTER
-from teahouse.stress.measure import ServerWatch, add_counts
+from teahouse.stress.measure import ServerWatch, add_counts, counter_deltas, read_tcp_counters
 from teahouse.stress.options import Options
 from teahouse.stress.report import LiveProgress
 from teahouse.stress.scenarios import Scenario, get_scenario
@@ -198,6 +198,7 @@ class Runner:
         legit = self.legit
         setup_bound = opts.setup_timeout + MARGIN
         self._mark("before")
+        tcp_before = read_tcp_counters()
         if legit is not None:
             self._phase("setup: the measuring pair")
             self._send([legit], "setup")
@@ -208,6 +209,8 @@ class Runner:
                 until = time.monotonic() + opts.baseline
                 self._pump(lambda: time.monotonic() >= until, opts.baseline + 1, "the baseline")
         self._phase("setup: load connections")
+        if legit is not None:
+            self._send([legit], "phase", "load_setup")
         self._send(self.loads, "setup")
         self._pump(lambda: all(w.ready is not None for w in self.loads), setup_bound, "setup")
         totals: dict[str, int] = {}
@@ -244,6 +247,7 @@ class Runner:
         until = time.monotonic() + opts.settle
         self._pump(lambda: time.monotonic() >= until, opts.settle + 1, "the settle time")
         self._mark("after")
+        tcp = counter_deltas(tcp_before, read_tcp_counters())
         self._tick()
         results = self.scenario.merge(opts, [w.result or {} for w in self.loads])
         report: dict[str, Any] = {
@@ -254,6 +258,7 @@ class Runner:
             "results": results,
             "legit": legit_result,
             "server": self.watch.report() if self.watch is not None else None,
+            "kernel_tcp": tcp,
         }
         served = [legit_result["served"]] if legit_result is not None else []
         if "served" in results:

@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import msgspec
 
@@ -146,6 +146,8 @@ class _NativeLine(msgspec.Struct):
 
 
 _native_decoder = msgspec.json.Decoder(_NativeLine)
+_IRC_STARTS = (b":", b"NOTICE ", b"PING ", b"ERROR ")
+"""How IRC servers start lines: seeing one, a native client is at the wrong door."""
 
 
 class NativeDialect(Dialect):
@@ -193,6 +195,8 @@ class NativeDialect(Dialect):
         try:
             frame = _native_decoder.decode(line)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            if line.startswith(_IRC_STARTS):
+                return Event(FAIL, code="wrong_protocol", text="an IRC server?", fatal=True)
             return None
         kind = frame.type
         if kind == "message":
@@ -272,6 +276,8 @@ class IrcDialect(Dialect):
         return f"OPER {name} {password}\r\nMODE {nick} +F\r\n".encode()
 
     def classify(self, line: bytes) -> Event | None:
+        if line.startswith(b"{"):
+            return Event(FAIL, code="wrong_protocol", text="a native server?", fatal=True)
         try:
             msg = parse_line(line.rstrip(b"\r").decode("utf-8", errors="replace"))
         except IrcParseError:
@@ -289,7 +295,8 @@ class IrcDialect(Dialect):
         if command == "366":
             return Event(JOINED, text=msg.param(1).lower())
         if command == "QUIT":
-            return Event(LEFT, code="quit", text=msg.param(0), who=_nick_of(msg.prefix))
+            reason = msg.param(0) or "quit"
+            return Event(LEFT, code=reason, who=_nick_of(msg.prefix))
         if command == "PART":
             return Event(LEFT, code="part", text=msg.param(0).lower(), who=_nick_of(msg.prefix))
         if command == "381":
@@ -322,14 +329,6 @@ class Target:
             raise ValueError(f"bad port {self.port}")
 
 
-class LinkClosed(Exception):
-    """The server closed the connection while we waited for something."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class Link(asyncio.Protocol):
     """One client connection. See the module docstring for its two modes."""
 
@@ -347,7 +346,6 @@ class Link(asyncio.Protocol):
         "events",
         "fast",
         "keep_events",
-        "lost_exc",
         "on_left",
         "server_timeout",
         "transport",
@@ -365,7 +363,6 @@ class Link(asyncio.Protocol):
         self.closed_ns = 0
         self.connected_ns = 0
         self.bytes_out = 0
-        self.lost_exc = False
         self.server_timeout = 0.0
         self.errors: dict[str, int] = {}
         """Error codes the server sent, counted."""
@@ -376,13 +373,11 @@ class Link(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.connected_ns = time.monotonic_ns()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed_ns = time.monotonic_ns()
-        self.lost_exc = exc is not None
         if not self.close_reason:
             self.close_reason = "reset" if exc is not None else "eof"
         self._wake()

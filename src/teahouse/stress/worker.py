@@ -28,7 +28,7 @@ import traceback
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from teahouse.stress.options import MAX_CONNECTS, Options, StressError
 from teahouse.stress.targets import (
@@ -42,9 +42,6 @@ from teahouse.stress.targets import (
     log_in,
     open_link,
 )
-
-if TYPE_CHECKING:
-    from teahouse.stress.scenarios import Scenario
 
 PROGRESS_EVERY = 0.25
 
@@ -278,8 +275,7 @@ async def _amain(conn: Connection, job: Job) -> None:
     progress = asyncio.create_task(control.report_progress())
     await control.wait("setup")
     ctx = WorkerContext(job, control)
-    scenario: Scenario = get_scenario(job.options.scenario)
-    work = run_legit(ctx, scenario) if job.role == "legit" else scenario.load(ctx)
+    work = run_legit(ctx) if job.role == "legit" else get_scenario(job.options.scenario).load(ctx)
     control.main = asyncio.create_task(work)
     try:
         await control.main

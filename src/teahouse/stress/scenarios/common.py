@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from teahouse.stress.targets import Link, LoginFailed
 from teahouse.stress.worker import WorkerContext
@@ -21,13 +22,13 @@ async def enter_all(
     role: str,
     indices: Iterable[int],
     *,
-    room: str | None = None,
+    room: str | Callable[[int], str] | None = None,
     counter: str = "connected",
     rcvbuf: int = 0,
 ) -> tuple[dict[int, Link], dict[str, int]]:
     """Connect, log in and join for every index, ``--in-flight`` at a time, within
-    ``--setup-timeout``. Returns the links that made it by index, and the failures by
-    reason."""
+    ``--setup-timeout``. ``room`` is one room for all, or a function of the index. Returns
+    the links that made it by index, and the failures by reason."""
     links: dict[int, Link] = {}
     failures: dict[str, int] = {}
     timeout = ctx.options.setup_timeout
@@ -35,7 +36,8 @@ async def enter_all(
 
     async def one(n: int) -> None:
         try:
-            link = await ctx.enter(role, n, room=room, deadline=deadline, rcvbuf=rcvbuf)
+            where = room(n) if callable(room) else room
+            link = await ctx.enter(role, n, room=where, deadline=deadline, rcvbuf=rcvbuf)
         except (OSError, TimeoutError, LoginFailed) as exc:
             name = failure_name(exc)
             failures[name] = failures.get(name, 0) + 1
@@ -55,12 +57,17 @@ async def enter_all(
     return links, failures
 
 
+RATE_LIMITED_RE = re.compile(rb'"code":"rate_limited"[^\n]*?"retry_after":([0-9.]+)')
+
+
 class Pacer:
     """Sends lines with at most ``window`` of them unanswered by the server.
 
     After every ``batch`` lines it sends a ping with a growing token; the server answers
     pings in order, after the lines before them, so a pong for token k means k * batch lines
     were handled. Feed received blocks to :meth:`on_block` (the sender's fast handler).
+    A native ``rate_limited`` error is obeyed: the sender waits its ``retry_after``, as a
+    well-behaved client does (the senders stand for people).
     """
 
     def __init__(self, link: Link, window: int, batch: int = 20) -> None:
@@ -70,9 +77,15 @@ class Pacer:
         self.lines = 0
         self.token = 0
         self.acked = 0
+        self.rate_limited = 0
+        self._hold_until = 0.0
         self._waiter: asyncio.Future[None] | None = None
 
     def on_block(self, block: bytes) -> None:
+        if b"rate_limited" in block:
+            for retry in RATE_LIMITED_RE.findall(block):
+                self.rate_limited += 1
+                self._hold_until = max(self._hold_until, time.monotonic() + float(retry))
         pong_re = self.link.dialect.pong_re
         if b"ong" not in block and b"ONG" not in block:
             return
@@ -94,6 +107,9 @@ class Pacer:
 
     async def send(self, data: bytes) -> None:
         link = self.link
+        hold = self._hold_until - time.monotonic()
+        if hold > 0:
+            await asyncio.sleep(hold)
         link.send(data)
         self.lines += 1
         if self.lines % self.batch == 0:
@@ -110,6 +126,15 @@ class Pacer:
         self.token += 1
         self.link.send(self.link.dialect.ping(self.token))
         await self._wait_acked(self.token)
+
+
+def close_reasons(links: Iterable[Link]) -> dict[str, int]:
+    """Why the server closed those of ``links`` that it closed, counted."""
+    out: dict[str, int] = {}
+    for link in links:
+        if link.closed:
+            out[link.close_reason] = out.get(link.close_reason, 0) + 1
+    return out
 
 
 def seconds_left(deadline: float) -> float:

@@ -1,11 +1,17 @@
 """``deadpeer``: D connections log in, join a room, and go silent without closing.
 
-The ``--count`` peers open from the ``--sources`` range, log in, join a room of their own
-(not the measuring pair's), and answer pings until the load starts. At ``go`` each sends one
+The ``--count`` peers open from the ``--sources`` range, log in, join rooms of
+``--room-size`` peers each (not the measuring pair's room), and answer pings until the
+load starts. At ``go`` each sends one
 last line (a ping) and from then on sends nothing, not even answers to the server's pings,
 while still reading: the server closing the socket is how the tool sees the peer freed.
 (This is silence at the protocol level; the kernel still acknowledges what the server
 writes.) The run ends when every peer is freed or at ``--duration``.
+
+A peer sees its close only after reading what the server sent before it. In one room of
+thousands (``--room-size 0``) every departure goes to every remaining member, N^2 lines, so
+the tool's own reading delays what it measures; rooms of 50 keep that small. Use
+``--room-size 0`` for the mass outage of one big room, and read the live user's stall.
 
 Figures: peers, freed, not freed, the time from a peer's last line to its close
 (p50/p99/max), the share freed within the server's heartbeat timeout + 1 s (the timeout is
@@ -42,7 +48,12 @@ class DeadPeer(Scenario):
 
     async def load(self, ctx: WorkerContext) -> None:
         opts = ctx.options
-        links, failures = await enter_all(ctx, "d", ctx.share(opts.count), room=ctx.room("dead"))
+        size = opts.room_size
+
+        def room_of(n: int) -> str:
+            return ctx.room(f"dead{n // size}" if size else "dead")
+
+        links, failures = await enter_all(ctx, "d", ctx.share(opts.count), room=room_of)
         peers = list(links.values())
         for link in peers:
             link.go_fast(_ignore)
@@ -88,6 +99,7 @@ class DeadPeer(Scenario):
         timeout = opts.expect_timeout or max((r["server_timeout"] for r in results), default=0.0)
         out: dict[str, Any] = {
             "peers": peers,
+            "room_size": opts.room_size or peers,
             "setup_failures": failures,
             "freed": len(freed_ns),
             "not_freed": peers - len(freed_ns),
@@ -100,6 +112,11 @@ class DeadPeer(Scenario):
             out["freed_within_timeout_plus_1s"] = within
             out["freed_within_timeout_plus_1s_pct"] = round(100 * within / peers, 1) if peers else 0
         return out
+
+    def finalize(self, report: dict[str, Any]) -> None:
+        legit = report.get("legit") or {}
+        load = legit.get("rtt", {}).get("load", {})
+        report["results"]["worst_stall_ms"] = load.get("max_ms")
 
 
 SCENARIO = DeadPeer()

@@ -21,10 +21,16 @@ import re
 import time
 from typing import Any
 
-from teahouse.stress.measure import Histogram, merge_all
+from teahouse.stress.measure import Histogram, add_counts, merge_all
 from teahouse.stress.options import Options
 from teahouse.stress.scenarios import Bar, Scenario
-from teahouse.stress.scenarios.common import Pacer, close_all, enter_all, seconds_left
+from teahouse.stress.scenarios.common import (
+    Pacer,
+    close_all,
+    close_reasons,
+    enter_all,
+    seconds_left,
+)
 from teahouse.stress.targets import Link, become_oper
 from teahouse.stress.worker import WorkerContext
 
@@ -114,17 +120,19 @@ class Fanout(Scenario):
         pad = " " + "x" * (opts.size - 1) if opts.size > 1 else ""
         first_send: list[int] = []
         sent = [0]
+        pacers: list[Pacer] = []
 
         async def sender(index: int, link: Link) -> None:
             pacer = Pacer(link, opts.window)
+            pacers.append(pacer)
             link.go_fast(pacer.on_block)
             first_send.append(time.monotonic_ns())
             for seq in range(opts.messages):
                 if link.closed or time.monotonic() >= deadline:
                     return
                 text = f"fx:{index}:{seq}:{time.monotonic_ns()}{pad}"
-                await pacer.send(ctx.dialect.say(room, text))
                 sent[0] += 1
+                await pacer.send(ctx.dialect.say(room, text))
             await pacer.flush()
 
         async def counting() -> None:
@@ -148,6 +156,10 @@ class Fanout(Scenario):
         try:
             async with asyncio.timeout(seconds_left(deadline)):
                 await receiving()
+            # A worker without members (or whose members are done) lets its own senders
+            # finish: other workers' members are still counting their lines.
+            async with asyncio.timeout(min(IDLE_STOP, seconds_left(deadline))):
+                await asyncio.gather(*sending)
         except TimeoutError:
             pass
         counter.cancel()
@@ -167,6 +179,8 @@ class Fanout(Scenario):
             "out_of_order": receipts.disorder,
             "members_dropped": sum(1 for m in receipts.members if m.link.closed),
             "senders_dropped": sum(1 for link in sender_links if link.closed),
+            "drop_reasons": close_reasons(member_links + sender_links),
+            "senders_rate_limited": sum(p.rate_limited for p in pacers),
             "latency": receipts.latency,
             "first_send_ns": min(first_send) if first_send else 0,
             "last_receipt_ns": receipts.last_ns,
@@ -189,12 +203,14 @@ class Fanout(Scenario):
                 "members_dropped",
                 "senders_dropped",
                 "opered",
+                "senders_rate_limited",
             )
         }
         failures: dict[str, int] = {}
+        reasons: dict[str, int] = {}
         for r in results:
-            for code, n in r["setup_failures"].items():
-                failures[code] = failures.get(code, 0) + n
+            add_counts(failures, r["setup_failures"])
+            add_counts(reasons, r["drop_reasons"])
         starts = [r["first_send_ns"] for r in results if r["first_send_ns"]]
         ends = [r["last_receipt_ns"] for r in results if r["last_receipt_ns"]]
         span = (max(ends) - min(starts)) / 1e9 if starts and ends else 0.0
@@ -210,6 +226,8 @@ class Fanout(Scenario):
             "out_of_order": total["out_of_order"],
             "members_dropped": total["members_dropped"],
             "senders_dropped": total["senders_dropped"],
+            "drop_reasons": reasons,
+            "senders_rate_limited": total["senders_rate_limited"],
             "setup_failures": failures,
             "span_s": round(span, 3),
             "deliveries_per_s": round(total["deliveries"] / span) if span > 0 else 0,
@@ -220,6 +238,12 @@ class Fanout(Scenario):
             and total["members"] == opts.members
             and total["senders"] == opts.senders,
         }
+
+    def finalize(self, report: dict[str, Any]) -> None:
+        results, server = report["results"], report.get("server")
+        if server and server.get("cpu_load_s") is not None and results["deliveries"]:
+            cpu_us = server["cpu_load_s"] * 1e6 / results["deliveries"]
+            results["server_cpu_us_per_delivery"] = round(cpu_us, 3)
 
 
 SCENARIO = Fanout()

@@ -116,8 +116,8 @@ class Flood(Scenario):
             "open_at_end": sum(r["open_at_end"] for r in results),
             "drop_reasons": reasons,
             "connect_failures": failures,
-            "mib_sent": round(sent / (1 << 20), 1),
-            "mib_per_s": round(sent / (1 << 20) / opts.duration, 1),
+            "mib_written": round(sent / (1 << 20), 1),
+            "mib_written_per_s": round(sent / (1 << 20) / opts.duration, 1),
             "lifetime": merge_all([r["lifetime"] for r in results]).summary("ms"),
             "kib_written_before_drop": {
                 "p50": round(bytes_in.quantile(0.5) / 1024, 1),

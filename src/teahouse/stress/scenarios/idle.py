@@ -83,5 +83,15 @@ class Idle(Scenario):
             "dropped_during_hold": dropped,
         }
 
+    def finalize(self, report: dict[str, Any]) -> None:
+        results, server = report["results"], report.get("server")
+        if not server or "end" not in server or "before" not in server:
+            return
+        held = results["alive_at_end"]
+        growth = server["end"]["rss_kib"] - server["before"]["rss_kib"]
+        results["server_rss_growth_kib"] = growth
+        results["server_kib_per_connection"] = round(growth / held, 2) if held else None
+        results["server_fds_held"] = server["end"]["fds"] - server["before"]["fds"]
+
 
 SCENARIO = Idle()

@@ -21,7 +21,13 @@ from typing import Any
 
 from teahouse.stress.options import Options
 from teahouse.stress.scenarios import Bar, Scenario
-from teahouse.stress.scenarios.common import Pacer, close_all, enter_all, seconds_left
+from teahouse.stress.scenarios.common import (
+    Pacer,
+    close_all,
+    close_reasons,
+    enter_all,
+    seconds_left,
+)
 from teahouse.stress.targets import Event, Link, become_oper
 from teahouse.stress.worker import WorkerContext
 
@@ -79,6 +85,7 @@ class SlowReader(Scenario):
         pad = "x" * max(0, opts.size - 12)
         line_bytes = [0]
         lines = [0]
+        pacers: list[Pacer] = []
         ctx.ready()
         deadline = await ctx.go()
         assert reader.transport is not None
@@ -87,14 +94,15 @@ class SlowReader(Scenario):
 
         async def sender(link: Link) -> None:
             pacer = Pacer(link, opts.window)
+            pacers.append(pacer)
             link.on_left = on_left
             link.go_fast(pacer.on_block)
             seq = 0
             while not gone.is_set() and not link.closed and time.monotonic() < deadline:
                 data = ctx.dialect.say(room, f"sr:{seq}:{pad}")
-                await pacer.send(data)
                 line_bytes[0] += len(data)
                 lines[0] += 1
+                await pacer.send(data)
                 ctx.gauge("lines", lines[0])
                 seq += 1
 
@@ -123,7 +131,8 @@ class SlowReader(Scenario):
             "dropped_after_s": round(departed_at[0] - started, 3) if departed else None,
             "lines": lines[0],
             "bytes_said": line_bytes[0],
-            "senders_dropped": sum(1 for link in senders.values() if link.closed),
+            "senders_dropped": close_reasons(senders.values()),
+            "senders_rate_limited": sum(p.rate_limited for p in pacers),
         }
         await ctx.finish(result)
         close_all([reader, *senders.values()])
@@ -136,6 +145,11 @@ class SlowReader(Scenario):
         if said is not None:
             out["kib_said"] = round(said / 1024, 1)
         return out
+
+    def finalize(self, report: dict[str, Any]) -> None:
+        server = report.get("server")
+        if server and "rss_growth_kib" in server:
+            report["results"]["server_rss_growth_kib"] = server["rss_growth_kib"]
 
 
 SCENARIO = SlowReader()

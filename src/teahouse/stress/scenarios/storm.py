@@ -17,7 +17,7 @@ import asyncio
 import time
 from typing import Any
 
-from teahouse.stress.measure import add_counts
+from teahouse.stress.measure import Histogram, add_counts, merge_all
 from teahouse.stress.options import Options
 from teahouse.stress.scenarios import Bar, Scenario
 from teahouse.stress.scenarios.common import failure_name
@@ -47,6 +47,7 @@ class Storm(Scenario):
         replies: dict[str, int] = {}
         failures: dict[str, int] = {}
         cycles = [0]
+        connect_time = Histogram()
         ctx.ready()
         deadline = await ctx.go()
         started = time.monotonic()
@@ -55,6 +56,7 @@ class Storm(Scenario):
             k = 0
             while time.monotonic() < deadline and ctx.spend_connect():
                 link = Link(ctx.dialect, keep_events=opts.await_reply)
+                began = time.monotonic_ns()
                 try:
                     await open_link(
                         ctx.target, link, ctx.source(n + k * opts.count), connect_timeout=5
@@ -66,6 +68,7 @@ class Storm(Scenario):
                     continue
                 finally:
                     k += 1
+                connect_time.add(time.monotonic_ns() - began)
                 link.send(ctx.dialect.login(attack_identity(ctx, n)))
                 if opts.await_reply:
                     try:
@@ -82,7 +85,13 @@ class Storm(Scenario):
         await asyncio.gather(*(attacker(n) for n in ctx.share(opts.count)))
         elapsed = time.monotonic() - started
         await ctx.finish(
-            {"cycles": cycles[0], "elapsed": elapsed, "replies": replies, "failures": failures}
+            {
+                "cycles": cycles[0],
+                "elapsed": elapsed,
+                "replies": replies,
+                "failures": failures,
+                "connect_time": connect_time,
+            }
         )
 
     def merge(self, opts: Options, results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -98,6 +107,7 @@ class Storm(Scenario):
             "cycles": cycles,
             "cycles_per_s": round(cycles / elapsed, 1) if elapsed else 0.0,
             "connect_failures": failures,
+            "connect_time": merge_all([r["connect_time"] for r in results]).summary("ms"),
         }
         if opts.await_reply:
             out["replies"] = replies

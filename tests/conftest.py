@@ -257,3 +257,12 @@ async def raw() -> AsyncIterator[Any]:
     yield connect
     for client in clients:
         await client.close()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect at each test's end, so a leaked socket is reported against its own test."""
+    yield
+    import gc
+
+    gc.collect()

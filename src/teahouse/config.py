@@ -77,6 +77,7 @@ class LimitsSection(_Section):
     bad_frame_strikes: int = 5
     bad_frame_window: float = 10.0
     output_high_water: int = 1 << 20
+    socket_send_buffer: int = 131072
     max_connections: int = 10000
     max_connections_per_ip: int = 128
     frames_per_second: float = 20.0
@@ -101,7 +102,7 @@ class AccountsSection(_Section):
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
     hash_workers: int = 2
-    hash_queue: int = 64
+    hash_queue: int = 16
     login_free_attempts: int = 3
     login_base_delay: float = 1.0
     login_max_delay: float = 300.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import socket
@@ -37,6 +38,13 @@ def tls_server(make_server: Any, certs: dict[str, Any], **sections: Any) -> Any:
     return make_server(tls=tls, **sections)
 
 
+async def shut(writer: asyncio.StreamWriter) -> None:
+    """Close and wait: a TLS transport needs the loop to finish closing."""
+    writer.close()
+    with contextlib.suppress(ConnectionError, ssl.SSLError, OSError):
+        await writer.wait_closed()
+
+
 def client_context(certs: dict[str, Any]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(certs["cafile"]))
 
@@ -55,7 +63,7 @@ async def test_native_protocol_over_tls(make_server: Any, certs: dict[str, Any])
     authed = json.loads(await asyncio.wait_for(reader.readline(), 5))
     assert welcome["type"] == "welcome" and authed["type"] == "authed"
     assert writer.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
-    writer.close()
+    await shut(writer)
 
 
 async def test_irc_over_tls(make_server: Any, certs: dict[str, Any]) -> None:
@@ -68,7 +76,7 @@ async def test_irc_over_tls(make_server: Any, certs: dict[str, Any]) -> None:
         line = await asyncio.wait_for(reader.readline(), 5)
         if b" 001 " in line:
             break
-    writer.close()
+    await shut(writer)
 
 
 async def test_an_untrusted_certificate_is_refused_by_the_client(
@@ -101,7 +109,7 @@ async def test_a_banned_address_gets_no_handshake(make_server: Any, certs: dict[
         assert await asyncio.wait_for(reader.read(100), 5) == b""
     except ConnectionResetError:
         pass
-    writer.close()
+    await shut(writer)
 
 
 async def test_a_silent_handshake_is_closed_at_the_login_deadline(
@@ -113,7 +121,7 @@ async def test_a_silent_handshake_is_closed_at_the_login_deadline(
     started = time.monotonic()
     assert await asyncio.wait_for(reader.read(100), 5) == b""  # no ClientHello ever sent
     assert time.monotonic() - started < 0.5 + 1.0
-    writer.close()
+    await shut(writer)
     deadline = time.monotonic() + 3
     while server.fd_count() != baseline and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
@@ -147,4 +155,4 @@ async def test_sighup_reloads_the_certificate_without_dropping_connections(
     assert json.loads(await asyncio.wait_for(old_reader.readline(), 5)) == {"type": "pong", "t": 5}
     assert "TLS certificate reloaded" in server.log()
     for w in (old_writer, new_writer):
-        w.close()
+        await shut(w)

@@ -24,8 +24,9 @@ import functools
 import itertools
 import logging
 import re
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from teahouse.config import Config
@@ -78,6 +79,8 @@ DEFAULT_REPLAY = 50
 NONCE_MEMORY_MS = 15 * 60 * 1000
 """How long a (user, nonce) pair is remembered; the contract asks for at least 10 minutes."""
 MAX_TOPIC = 390
+SWEEP_SLICE = 0.02
+"""Longest the heartbeat sweep runs before it lets other work in (seconds)."""
 MAX_PASSWORD = 1024
 """Longer passwords are refused before hashing: a security limit on CPU per attempt."""
 
@@ -154,6 +157,7 @@ class Hub:
         self._ids = itertools.count(1)
         self._dirty: list[Outlet] = []
         self._flush_scheduled = False
+        self._sweep_rest: Iterator[Session] | None = None
         self._bans: dict[tuple[BanKind, str], int | None] = {}
         self._mutes: dict[str, int | None] = {}
         self.reload_moderation()
@@ -283,38 +287,65 @@ class Hub:
     # -- heartbeats ------------------------------------------------------------------
 
     def sweep(self) -> None:
-        """Apply the heartbeat policy to every session. Called on one shared timer."""
+        """Apply the heartbeat policy to every session. Called on one shared timer.
+
+        The work is cut into slices of at most ``SWEEP_SLICE`` seconds: when ten thousand
+        dead peers time out at once, their cleanup is spread over several loop rounds, so
+        live users never wait behind all of it.
+        """
+        if self._sweep_rest is not None:
+            return  # the previous sweep is still going through its slices
+        self._sweep_rest = iter(list(self.sessions.values()))
+        self._sweep_slice()
+
+    def _sweep_slice(self) -> None:
+        rest = self._sweep_rest
+        if rest is None:
+            return
         now = self.clock.monotonic()
         policy = self.policy
         quiet_since = now - policy.interval
         line_deadline = now - self.config.limits.partial_line_timeout
-        for session in list(self.sessions.values()):
-            partial = session.partial_since
-            if partial is not None and partial < line_deadline:
-                # Slowloris: a line that never ends holds a buffer and a slot for nothing.
-                self.close_session(session, "slowloris", Timeout("a line was not finished in time"))
-                continue
-            if session.last_received > quiet_since and session.state is SessionState.AUTHED:
-                continue
-            action = heartbeat_action(
-                policy,
-                now=now,
-                last_received=session.last_received,
-                last_ping=session.last_ping,
-                connected_at=session.connected_at,
-                authenticated=session.authenticated,
+        started = time.perf_counter()
+        for i, session in enumerate(rest):
+            if i & 63 == 63 and time.perf_counter() - started > SWEEP_SLICE:
+                self._sweep_check(session, now, quiet_since, line_deadline)
+                self._call_soon(self._sweep_slice)
+                return
+            self._sweep_check(session, now, quiet_since, line_deadline)
+        self._sweep_rest = None
+
+    def _sweep_check(
+        self, session: Session, now: float, quiet_since: float, line_deadline: float
+    ) -> None:
+        if session.state is SessionState.CLOSED:
+            return
+        partial = session.partial_since
+        if partial is not None and partial < line_deadline:
+            # Slowloris: a line that never ends holds a buffer and a slot for nothing.
+            self.close_session(session, "slowloris", Timeout("a line was not finished in time"))
+            return
+        if session.last_received > quiet_since and session.state is SessionState.AUTHED:
+            return
+        action = heartbeat_action(
+            self.policy,
+            now=now,
+            last_received=session.last_received,
+            last_ping=session.last_ping,
+            connected_at=session.connected_at,
+            authenticated=session.authenticated,
+        )
+        if action is Action.PING:
+            session.last_ping = now
+            session.last_ping_t = int(now * 1000)
+            session.send(session.encoder.ping(session.last_ping_t))
+        elif action is Action.TIMEOUT:
+            silent = now - session.last_received
+            self.close_session(
+                session, "timeout", HeartbeatTimeout(f"nothing received for {silent:.1f} s")
             )
-            if action is Action.PING:
-                session.last_ping = now
-                session.last_ping_t = int(now * 1000)
-                session.send(session.encoder.ping(session.last_ping_t))
-            elif action is Action.TIMEOUT:
-                silent = now - session.last_received
-                self.close_session(
-                    session, "timeout", HeartbeatTimeout(f"nothing received for {silent:.1f} s")
-                )
-            elif action is Action.LOGIN_TIMEOUT:
-                self.close_session(session, "login_timeout", Timeout())
+        elif action is Action.LOGIN_TIMEOUT:
+            self.close_session(session, "login_timeout", Timeout())
 
     def check_memory(self, rss_bytes: int) -> int:
         """The memory guard: above ``limits.max_rss_mb``, refuse new connections and drop
@@ -428,7 +459,10 @@ class Hub:
         exists = account is not None
         if len(password) > MAX_PASSWORD:
             account = None
-        ok = await self.hasher.verify(account.password_hash if account else None, password)
+        suspect = self.throttle.suspect(keys, self.clock.monotonic())
+        ok = await self.hasher.verify(
+            account.password_hash if account else None, password, suspect=suspect
+        )
         if session.closed:
             return
         if not ok or account is None:
@@ -473,7 +507,8 @@ class Hub:
                 raise Throttled(
                     "too many registrations from your address", retry_after=round(wait, 1)
                 )
-        password_hash = await self.hasher.hash(password)
+        suspect = self.throttle.suspect([f"ip:{session.ip}"], self.clock.monotonic())
+        password_hash = await self.hasher.hash(password, suspect=suspect)
         if session.closed:
             return
         # Used only now, so a throttled or failed hash does not burn the code.

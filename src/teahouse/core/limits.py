@@ -12,7 +12,9 @@ decide *when*, and tests drive time by hand.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import socket
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -37,6 +39,22 @@ def take(tokens: float, stamp: float, now: float, cost: float, rate: Rate) -> fl
     """
     refilled = min(rate.burst, tokens + (now - stamp) * rate.per_second)
     return refilled - cost
+
+
+def cap_send_buffer(transport: object, size: int) -> None:
+    """Bound the kernel's send buffer of one connection (``size`` 0: leave the default).
+
+    A security limit: without it Linux grows a socket's send buffer to megabytes for a
+    peer that does not read, memory that the output high-water mark never sees.
+    """
+    if size <= 0:
+        return
+    get = getattr(transport, "get_extra_info", None)
+    sock = get("socket") if get is not None else None
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 class AddressRate:

@@ -1,9 +1,13 @@
 """Password hashing with argon2id, off the event loop, in a bounded pool.
 
-Hashing is slow on purpose, so it runs in a few worker threads (argon2 releases the GIL)
-and never on the event loop. A security limit: at most ``queue_limit`` hash jobs wait at
-once; past that a login is told ``throttled`` straight away instead of queueing CPU work,
-so a login flood cannot stall chat.
+Hashing is slow on purpose, so it runs in worker threads (argon2 releases the GIL) and
+never on the event loop. Two lanes keep a login flood from delaying real users:
+
+- *suspect* jobs (from an address or name with recent failed logins) share
+  ``workers - 1`` threads and at most ``queue_limit`` waiting jobs; past that they are
+  told ``throttled`` at once instead of queueing CPU work;
+- *clean* jobs (no recent failure) have a thread of their own and a queue of their own,
+  so a flood of wrong passwords never stands in front of someone typing the right one.
 """
 
 from __future__ import annotations
@@ -31,16 +35,19 @@ class HashParams:
 
 
 class PasswordHasher:
-    def __init__(self, params: HashParams, *, workers: int = 2, queue_limit: int = 64) -> None:
+    def __init__(self, params: HashParams, *, workers: int = 2, queue_limit: int = 16) -> None:
         self._hasher = argon2.PasswordHasher(
             time_cost=params.time_cost,
             memory_cost=params.memory_kib,
             parallelism=params.parallelism,
             type=argon2.Type.ID,
         )
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._clean_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2-clean")
+        self._suspect_pool = ThreadPoolExecutor(
+            max_workers=max(1, workers - 1), thread_name_prefix="argon2-suspect"
+        )
         self.queue_limit = queue_limit
-        self.in_flight = 0
+        self._in_flight = {True: 0, False: 0}
         # Verifying against this when the account does not exist costs the same time as a
         # real check, so timing does not tell an attacker which names exist.
         self._dummy = self._hasher.hash("teahouse-dummy-password")
@@ -55,24 +62,33 @@ class PasswordHasher:
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             return False
 
-    async def hash(self, password: str) -> str:
-        return await self._run(self.hash_now, password)
+    @property
+    def in_flight(self) -> int:
+        """Hash jobs running or waiting, both lanes."""
+        return self._in_flight[True] + self._in_flight[False]
 
-    async def verify(self, password_hash: str | None, password: str) -> bool:
+    async def hash(self, password: str, *, suspect: bool = False) -> str:
+        return await self._run(suspect, self.hash_now, password)
+
+    async def verify(
+        self, password_hash: str | None, password: str, *, suspect: bool = False
+    ) -> bool:
         """True when ``password`` matches; with no hash, burns the same time and says False."""
         if password_hash is None:
-            await self._run(self.verify_now, self._dummy, password + "\x00")
+            await self._run(suspect, self.verify_now, self._dummy, password + "\x00")
             return False
-        return await self._run(self.verify_now, password_hash, password)
+        return await self._run(suspect, self.verify_now, password_hash, password)
 
-    async def _run(self, fn: Callable[..., _T], *args: str) -> _T:
-        if self.in_flight >= self.queue_limit:
+    async def _run(self, suspect: bool, fn: Callable[..., _T], *args: str) -> _T:
+        if self._in_flight[suspect] >= self.queue_limit:
             raise Throttled("the server is busy checking passwords; try again", retry_after=1.0)
-        self.in_flight += 1
+        self._in_flight[suspect] += 1
+        pool = self._suspect_pool if suspect else self._clean_pool
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
         finally:
-            self.in_flight -= 1
+            self._in_flight[suspect] -= 1
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._clean_pool.shutdown(wait=False, cancel_futures=True)
+        self._suspect_pool.shutdown(wait=False, cancel_futures=True)

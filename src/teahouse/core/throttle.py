@@ -53,6 +53,14 @@ class LoginThrottle:
             wait = max(wait, entry.blocked_until - now)
         return wait if wait > 0 else None
 
+    def suspect(self, keys: list[str], now: float) -> bool:
+        """True when any of ``keys`` failed recently (its work goes to the slow lane)."""
+        for key in keys:
+            entry = self._entries.get(key)
+            if entry is not None and now - entry.last_failure < self.forget_after:
+                return True
+        return False
+
     def failure(self, keys: list[str], now: float) -> None:
         for key in keys:
             entry = self._entries.pop(key, None)

@@ -20,7 +20,7 @@ from typing import Any, cast
 from teahouse import __version__
 from teahouse.config import Config
 from teahouse.core.hub import Hub
-from teahouse.core.limits import Rate, take
+from teahouse.core.limits import Rate, cap_send_buffer, take
 from teahouse.core.session import Ref, Session
 from teahouse.doors.tls import TlsContext, TlsListener
 from teahouse.errors import (
@@ -223,6 +223,7 @@ class NativeConnection(asyncio.Protocol):
             transport.close()
             return
         self._session = hub.open_session(self, ENCODER, ip, port)
+        cap_send_buffer(transport, self._door.config.limits.socket_send_buffer)
         self._stamp = hub.clock.monotonic()
         log.info("connection opened peer=%s:%d", ip, port)
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
 from teahouse import __version__
+from teahouse.core.limits import cap_send_buffer
 from teahouse.core.session import Session
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.encoder import ACTION_PREFIX, irc_time
@@ -192,6 +193,7 @@ class IrcConnection(asyncio.Protocol):
             self, self._door.encoder_for(self.caps), ip, port
         )
         self._door.remember(self)
+        cap_send_buffer(transport, self._door.config.limits.socket_send_buffer)
         log.info("irc connection opened peer=%s:%d", ip, port)
 
     def data_received(self, data: bytes) -> None:

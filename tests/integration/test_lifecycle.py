@@ -51,7 +51,8 @@ async def test_silent_peer_is_closed_within_timeout_and_everything_is_freed(
     elapsed = time.monotonic() - went_silent
     assert left["user"] == "silent" and left["reason"] == "timeout"
     assert elapsed <= 1.0 + 1.0, elapsed
-    assert server.fd_count() == baseline_fds
+    # The fd goes within a loop round of the close (well under the 1 s the contract allows).
+    await wait_for(lambda: server.fd_count() == baseline_fds, timeout=0.5)
     # The server told it why (best effort) and closed the socket.
     frames = []
     while True:

@@ -921,17 +921,22 @@ class Hub:
         self._authed(session)
         name = self._room_name(name)
         self.check_history_access(session, name)
+        count = self._page_size(before, since, limit)
+        if since is not None:
+            page = self.store.room_since(name, since, count)
+        else:
+            page = self.store.room_before(name, before, count)
+        session.send(session.encoder.history(name, page.messages, ref))
+
+    def _page_size(self, before: int | None, since: int | None, limit: int | None) -> int:
+        """Check a history request's paging; the number of messages to send."""
         cap = self.config.limits.max_replay
         count = min(DEFAULT_REPLAY, cap) if limit is None else limit
         if not 1 <= count <= cap:
             raise InvalidField(f"limit must be between 1 and {cap}")
         if before is not None and since is not None:
             raise InvalidField("give 'before' or 'since', not both")
-        if since is not None:
-            page = self.store.room_since(name, since, count)
-        else:
-            page = self.store.room_before(name, before, count)
-        session.send(session.encoder.history(name, page.messages, ref))
+        return count
 
     def check_history_access(self, session: Session, name: str) -> None:
         """A closed room (+i or +k) shows its history to members and admins only."""
@@ -951,12 +956,7 @@ class Hub:
     ) -> None:
         """Page through the user's direct messages (sent and received), oldest first."""
         user, _ = self._authed(session)
-        cap = self.config.limits.max_replay
-        count = min(DEFAULT_REPLAY, cap) if limit is None else limit
-        if not 1 <= count <= cap:
-            raise InvalidField(f"limit must be between 1 and {cap}")
-        if before is not None and since is not None:
-            raise InvalidField("give 'before' or 'since', not both")
+        count = self._page_size(before, since, limit)
         if since is not None:
             page = self.store.dms_since(user, since, count)
         else:

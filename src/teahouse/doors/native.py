@@ -22,7 +22,8 @@ from teahouse.config import Config
 from teahouse.core.hub import Hub
 from teahouse.core.limits import Rate, cap_send_buffer, take
 from teahouse.core.session import Ref, Session
-from teahouse.doors.tls import TlsContext, TlsListener
+from teahouse.doors.outlet import BufferedConnection, Listeners
+from teahouse.doors.tls import TlsContext
 from teahouse.errors import (
     ChatError,
     FrameTooLarge,
@@ -30,7 +31,6 @@ from teahouse.errors import (
     InvalidField,
     NotAuthed,
     RateLimited,
-    SlowConsumer,
     UnsupportedProto,
 )
 from teahouse.protocol import frames as f
@@ -166,36 +166,31 @@ class NativeEncoder:
 ENCODER = NativeEncoder()
 
 
-class NativeConnection(asyncio.Protocol):
+class NativeConnection(BufferedConnection):
     """One client connection of the native door; also the hub's Outlet for it."""
 
     __slots__ = (
         "_btokens",
         "_busy",
-        "_closed",
         "_codec",
         "_door",
         "_ftokens",
         "_limited",
-        "_pending",
-        "_pending_size",
         "_resume",
-        "_session",
         "_stamp",
         "_strikes",
         "_throttled_since",
-        "_transport",
+        "session",
     )
+
+    _door: NativeDoor
 
     def __init__(self, door: NativeDoor) -> None:
         self._door = door
-        self._transport: asyncio.Transport | None = None
-        self._session: Session | None = None
+        self._init_outlet()
+        self.session: Session | None = None
         self._codec = ServerCodec(door.config.limits.max_frame_preauth)
-        self._pending: list[bytes] = []
-        self._pending_size = 0
         self._busy = False
-        self._closed = False
         self._strikes: list[float] | None = None
         # Rate limits: two token buckets in plain floats (no object per connection).
         self._ftokens = door.frame_rate.burst
@@ -222,13 +217,13 @@ class NativeConnection(asyncio.Protocol):
             transport.write(ENCODER.error(exc))
             transport.close()
             return
-        self._session = hub.open_session(self, ENCODER, ip, port)
+        self.session = hub.open_session(self, ENCODER, ip, port)
         cap_send_buffer(transport, self._door.config.limits.socket_send_buffer)
         self._stamp = hub.clock.monotonic()
         log.info("connection opened peer=%s:%d", ip, port)
 
     def data_received(self, data: bytes) -> None:
-        session = self._session
+        session = self.session
         if session is None or session.closed:
             return
         self._door.hub.received(session, len(data))
@@ -262,9 +257,9 @@ class NativeConnection(asyncio.Protocol):
         if self._resume is not None:
             self._resume.cancel()
             self._resume = None
-        if self._session is not None:
+        if self.session is not None:
             reason = "disconnected" if exc is None else "reset"
-            self._door.hub.close_session(self._session, reason)
+            self._door.hub.close_session(self.session, reason)
         self._pending.clear()
 
     # -- frames in -------------------------------------------------------------------
@@ -448,74 +443,6 @@ class NativeConnection(asyncio.Protocol):
             self._transport.resume_reading()
             self._process(session)
 
-    # -- Outlet: frames out ----------------------------------------------------------
-
-    def write(self, data: bytes) -> None:
-        if self._closed:
-            return
-        if not self._pending:
-            self._door.hub.want_flush(self)
-        self._pending.append(data)
-        self._pending_size += len(data)
-        # The queue holds references to bytes shared by every member, and it empties at
-        # the end of this round; the real test is the transport's buffer after `flush`.
-        # This cap only stops one round from queueing without bound.
-        if self._pending_size > 4 * self._door.config.limits.output_high_water:
-            self._slow()
-
-    def flush(self) -> None:
-        if not self._pending or self._closed:
-            return
-        pending = self._pending
-        data = pending[0] if len(pending) == 1 else b"".join(pending)
-        pending.clear()
-        self._pending_size = 0
-        assert self._transport is not None
-        self._transport.write(data)
-        if self._session is not None:
-            self._session.bytes_out += len(data)
-        self._door.hub.stats.bytes_out += len(data)
-        if self._transport.get_write_buffer_size() > self._door.config.limits.output_high_water:
-            self._slow()
-
-    def _slow(self) -> None:
-        """Over the high-water mark: drop this client, never buffer more for it.
-
-        The close is deferred to the next loop step because we may be inside a fan-out
-        that is iterating over the room this session belongs to.
-        """
-        if self._session is None or self._closed:
-            return
-        self._closed = True
-        self._pending.clear()
-        self._pending_size = 0
-        session = self._session
-        hub = self._door.hub
-        asyncio.get_running_loop().call_soon(
-            lambda: hub.close_session(session, "slow_consumer", SlowConsumer(), abort=True)
-        )
-
-    def close_transport(self, abort: bool) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        if not abort and not self._closed:
-            self.flush()
-        self._closed = True
-        self._pending.clear()
-        # A peer that is not reading would hold the fd until TCP gives up: free it now.
-        if abort or transport.get_write_buffer_size() > 0:
-            transport.abort()
-        else:
-            transport.close()
-
-    def is_open(self) -> bool:
-        return not self._closed and self._transport is not None and not self._transport.is_closing()
-
-    def backlog(self) -> int:
-        buffered = self._transport.get_write_buffer_size() if self._transport is not None else 0
-        return self._pending_size + buffered
-
 
 class NativeDoor:
     """Listens for native-protocol connections and serves them through the hub."""
@@ -524,9 +451,8 @@ class NativeDoor:
         self.hub = hub
         self.config = config
         self.transports_open = 0
-        self.tasks: set[asyncio.Task[None]] = set()
-        self._servers: list[asyncio.Server] = []
-        self._tls_listeners: list[TlsListener] = []
+        self.listeners = Listeners(self, lambda: NativeConnection(self))
+        self.tasks = self.listeners.tasks
         hb, lim = config.heartbeat, config.limits
         self.frame_rate = Rate(lim.frames_per_second, lim.frames_burst)
         self.byte_rate = Rate(lim.bytes_per_second, lim.bytes_burst)
@@ -551,37 +477,16 @@ class NativeDoor:
         return encode(f.Welcome(**{**_fields(self._welcome), "ref": ref}))
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Start listening; returns the address actually bound (port 0 picks one)."""
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: NativeConnection(self), host, port, backlog=1024, reuse_address=True
-        )
-        self._servers.append(server)
-        return _bound(server)
+        return await self.listeners.start(host, port)
 
     async def start_tls(self, host: str, port: int, tls: TlsContext) -> tuple[str, int]:
-        """Listen for TLS connections (checked for bans before the handshake)."""
-        listener = TlsListener(
-            self.hub,
-            tls,
-            lambda: NativeConnection(self),
-            self.config.limits.login_timeout,
-            self.tasks,
-        )
-        self._tls_listeners.append(listener)
-        return listener.start(host, port)
+        return await self.listeners.start_tls(host, port, tls)
 
     def stop_accepting(self) -> None:
-        for server in self._servers:
-            server.close()
-        for listener in self._tls_listeners:
-            listener.close()
+        self.listeners.stop_accepting()
 
     async def wait_closed(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        for server in self._servers:
-            await server.wait_closed()
+        await self.listeners.wait_closed()
 
 
 def _fields(frame: f.Welcome) -> dict[str, Any]:
@@ -591,8 +496,3 @@ def _fields(frame: f.Welcome) -> dict[str, Any]:
 def _seconds(value: float) -> int | float:
     """20.0 -> 20: whole seconds go on the wire as integers, as the contract shows them."""
     return int(value) if float(value).is_integer() else value
-
-
-def _bound(server: asyncio.Server) -> tuple[str, int]:
-    sock = server.sockets[0].getsockname()
-    return str(sock[0]), int(sock[1])

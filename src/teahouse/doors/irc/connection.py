@@ -25,6 +25,7 @@ from teahouse.core.limits import cap_send_buffer
 from teahouse.core.session import Session
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.encoder import ACTION_PREFIX, irc_time
+from teahouse.doors.outlet import BufferedConnection
 from teahouse.errors import (
     BadCredentials,
     ChatError,
@@ -35,7 +36,6 @@ from teahouse.errors import (
     NoSuchUser,
     NotInRoom,
     RegistrationClosed,
-    SlowConsumer,
     Throttled,
     UserTaken,
     WeakPassword,
@@ -105,21 +105,17 @@ def room_of(channel: str) -> str | None:
     return room if is_room_name(room) else None
 
 
-class IrcConnection(asyncio.Protocol):
+class IrcConnection(BufferedConnection):
     """One IRC client connection; the hub's Outlet for it."""
 
     __slots__ = (
         "_busy",
         "_capture",
-        "_closed",
         "_door",
         "_last_quit",
         "_penalty",
-        "_pending",
-        "_pending_size",
         "_reader",
         "_resume",
-        "_transport",
         "away",
         "cap_version",
         "caps",
@@ -134,14 +130,13 @@ class IrcConnection(asyncio.Protocol):
         "username",
     )
 
+    _door: IrcDoor
+
     def __init__(self, door: IrcDoor) -> None:
         self._door = door
-        self._transport: asyncio.Transport | None = None
+        self._init_outlet()
         self.session: Session | None = None
         self._reader = IrcReader()
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-        self._closed = False
         self._busy = False
         self._capture: list[bytes] | None = None
         self._last_quit: bytes | None = None
@@ -376,7 +371,7 @@ class IrcConnection(asyncio.Protocol):
             self.write(data)
 
     def write(self, data: bytes) -> None:
-        """Outlet.write: queue bytes for this round's flush."""
+        """Outlet.write, plus: one QUIT/NICK per user per round, and label capture."""
         if self._closed or not data:
             return
         # The cheap find() first: this runs once per delivery in every fan-out.
@@ -391,56 +386,11 @@ class IrcConnection(asyncio.Protocol):
         if self._capture is not None:
             self._capture.append(data)
             return
-        if not self._pending:
-            self._door.hub.want_flush(self)
-        self._pending.append(data)
-        self._pending_size += len(data)
-        if self._pending_size > 4 * self._door.config.limits.output_high_water:
-            self._slow()
+        super().write(data)
 
     def flush(self) -> None:
         self._last_quit = None
-        if not self._pending or self._closed or self._transport is None:
-            return
-        data = b"".join(self._pending)
-        self._pending.clear()
-        self._pending_size = 0
-        self._transport.write(data)
-        if self.session is not None:
-            self.session.bytes_out += len(data)
-        self._door.hub.stats.bytes_out += len(data)
-        if self._transport.get_write_buffer_size() > self._door.config.limits.output_high_water:
-            self._slow()
-
-    def _slow(self) -> None:
-        if self.session is None or self._closed:
-            return
-        self._closed = True
-        self._pending.clear()
-        session, hub = self.session, self._door.hub
-        asyncio.get_running_loop().call_soon(
-            lambda: hub.close_session(session, "slow_consumer", SlowConsumer(), abort=True)
-        )
-
-    def close_transport(self, abort: bool) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        if not abort and not self._closed:
-            self.flush()
-        self._closed = True
-        self._pending.clear()
-        if abort or transport.get_write_buffer_size() > 0:
-            transport.abort()
-        else:
-            transport.close()
-
-    def is_open(self) -> bool:
-        return not self._closed and self._transport is not None and not self._transport.is_closing()
-
-    def backlog(self) -> int:
-        buffered = self._transport.get_write_buffer_size() if self._transport is not None else 0
-        return self._pending_size + buffered
+        super().flush()
 
     # -- async work (password checks) --------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
@@ -12,7 +11,8 @@ from teahouse.core.hub import Hub
 from teahouse.core.session import Session
 from teahouse.doors.irc.connection import IrcConnection
 from teahouse.doors.irc.encoder import RELEVANT_CAPS, IrcEncoder
-from teahouse.doors.tls import TlsContext, TlsListener
+from teahouse.doors.outlet import Listeners
+from teahouse.doors.tls import TlsContext
 from teahouse.protocol.irc import IrcMessage
 from teahouse.protocol.names import fold_user
 
@@ -25,14 +25,13 @@ class IrcDoor:
         self.hub = hub
         self.config = config
         self.transports_open = 0
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.listeners = Listeners(self, lambda: IrcConnection(self))
+        self.tasks = self.listeners.tasks
         self.connections: dict[int, IrcConnection] = {}
         """Session id -> connection, for lookups across IRC clients (AWAY, INVITE, WHOIS)."""
         self.whowas: deque[tuple[str, str, str, str]] = deque(maxlen=WHOWAS_SIZE)
         self.created = time.strftime("%a %b %d %Y at %H:%M:%S UTC", time.gmtime())
         self._encoders: dict[frozenset[str], IrcEncoder] = {}
-        self._servers: list[asyncio.Server] = []
-        self._tls_listeners: list[TlsListener] = []
 
     def encoder_for(self, caps: frozenset[str]) -> IrcEncoder:
         """The shared encoder for connections with these (relevant) capabilities."""
@@ -152,35 +151,13 @@ class IrcDoor:
     # -- lifetime ------------------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Start listening; returns the address actually bound (port 0 picks one)."""
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: IrcConnection(self), host, port, backlog=1024, reuse_address=True
-        )
-        self._servers.append(server)
-        return _bound(server)
+        return await self.listeners.start(host, port)
 
     async def start_tls(self, host: str, port: int, tls: TlsContext) -> tuple[str, int]:
-        """Listen for TLS connections (checked for bans before the handshake)."""
-        listener = TlsListener(
-            self.hub, tls, lambda: IrcConnection(self), self.config.limits.login_timeout, self.tasks
-        )
-        self._tls_listeners.append(listener)
-        return listener.start(host, port)
+        return await self.listeners.start_tls(host, port, tls)
 
     def stop_accepting(self) -> None:
-        for server in self._servers:
-            server.close()
-        for listener in self._tls_listeners:
-            listener.close()
+        self.listeners.stop_accepting()
 
     async def wait_closed(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        for server in self._servers:
-            await server.wait_closed()
-
-
-def _bound(server: asyncio.Server) -> tuple[str, int]:
-    sock = server.sockets[0].getsockname()
-    return str(sock[0]), int(sock[1])
+        await self.listeners.wait_closed()

@@ -11,12 +11,11 @@ from hypothesis import strategies as st
 
 from teahouse.doors.irc.connection import (
     _add_tag,
-    _command_of,
     _in_batch,
     room_of,
     strip_formatting,
 )
-from teahouse.doors.irc.encoder import IrcEncoder, split_utf8, to_irc_text
+from teahouse.doors.irc.encoder import IrcEncoder, OnceLine, split_utf8, to_irc_text
 from teahouse.protocol.irc import IrcReader, LineTooLong
 from teahouse.store.base import StoredMessage
 
@@ -133,13 +132,12 @@ def test_room_of(channel: str, room: str | None) -> None:
     assert room_of(channel) == room
 
 
-def test_command_of_skips_tags_and_source() -> None:
-    assert _command_of(b":n!u@h QUIT :Quit\r\n") == b"QUIT"
-    assert _command_of(b"@time=x :n!u@h QUIT :bye\r\n") == b"QUIT"
-    assert _command_of(b":n!u@h PRIVMSG #a :type QUIT to leave\r\n") == b"PRIVMSG"
-    assert _command_of(b"@time=x :n!u@h NICK new\r\n") == b"NICK"
-    assert _command_of(b"PING x\r\n") == b"PING"
-    assert _command_of(b"QUIT\r\n") == b"QUIT"
+def test_only_quit_and_nick_lines_are_sent_once_per_round() -> None:
+    assert type(OnceLine(b":n!u@h QUIT :Quit\r\n")) is OnceLine
+    # A message that merely says QUIT is ordinary bytes: never deduplicated.
+    plain = b":n!u@h PRIVMSG #a :type QUIT to leave\r\n"
+    assert type(plain) is not OnceLine
+    assert OnceLine(b"x") == b"x"
 
 
 def test_label_tags_are_escaped_and_batches_detected() -> None:

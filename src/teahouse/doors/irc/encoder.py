@@ -44,6 +44,14 @@ _QUIT_WORDS = {
 }
 
 
+class OnceLine(bytes):
+    """A line a client should get once per round even when the hub sends it per room (the
+    QUIT of a user who was in several shared rooms; a NICK change). A type, not a parse:
+    the connection tells it apart with one ``type()`` check per delivery."""
+
+    __slots__ = ()
+
+
 def irc_time(ts_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms // 1000)) + f".{ts_ms % 1000:03d}Z"
 
@@ -171,7 +179,7 @@ class IrcEncoder:
         if reason == "part" or online:
             return serialize(IrcMessage("PART", (channel,), source, tags))
         words = _QUIT_WORDS.get(reason or "", reason or "Quit")
-        return serialize(IrcMessage("QUIT", (words,), source, tags))
+        return OnceLine(serialize(IrcMessage("QUIT", (words,), source, tags)))
 
     def topic(self, room: str, text: str, by: str, ref: Ref = None) -> bytes:
         tags = self._tags(self.hub.clock.wall_ms(), None, None)
@@ -186,9 +194,8 @@ class IrcEncoder:
         sessions = self.hub.users.get(fold_user(new))
         host = sessions and next(iter(sessions)).ip
         source = f"{old}!{old}@{host or self.server_name}"
-        return serialize(
-            IrcMessage("NICK", (new,), source, self._tags(self.hub.clock.wall_ms(), None, None))
-        )
+        tags = self._tags(self.hub.clock.wall_ms(), None, None)
+        return OnceLine(serialize(IrcMessage("NICK", (new,), source, tags)))
 
     def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
         command = "NOTICE" if kind == "notice" else "PRIVMSG"

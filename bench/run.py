@@ -456,6 +456,10 @@ def main() -> int:
     parser.add_argument("--servers", default="")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--json-out", default=str(HERE / "results.json"))
+    parser.add_argument(
+        "--merge",
+        help="results.json of an earlier run: keep its scenarios that this run does not redo",
+    )
     args = parser.parse_args()
     servers = peers()
     wanted_servers = set(filter(None, args.servers.split(",")))
@@ -463,6 +467,8 @@ def main() -> int:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     t0 = time.monotonic()
     results: dict[str, dict[str, dict[str, Any]]] = {}
+    if args.merge:
+        results = json.loads(Path(args.merge).read_text())
     for scenario in scenarios(args.quick):
         if only and scenario.name not in only:
             continue
@@ -480,6 +486,8 @@ def main() -> int:
         " BENCH_ARGS='" + " ".join(sys.argv[1:]) + "'" if sys.argv[1:] else ""
     )
     Path(args.json_out).write_text(json.dumps(results, indent=1))
+    if args.merge:
+        command += f" (scenarios it did not redo come from the earlier run in {args.merge})"
     write_report(Path(args.out), results, servers, command, started, time.monotonic() - t0)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

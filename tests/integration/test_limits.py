@@ -183,3 +183,24 @@ async def test_the_memory_guard_refuses_new_connections_and_keeps_old_ones(
     await early.send(type="ping", t=2)
     assert (await early.recv())["type"] == "pong"
     assert "memory guard" in server.log()
+
+
+async def test_lines_held_back_by_the_rate_limit_are_not_slowloris(
+    make_server: Any, raw: Any
+) -> None:
+    server = make_server(
+        limits={
+            "frames_per_second": 30,
+            "frames_burst": 10,
+            "throttle_grace": 30,
+            "partial_line_timeout": 0.5,
+        }
+    )
+    c = await joined(raw, server.port, "burster")
+    burst = b"".join(
+        b'{"type":"say","room":"lobby","text":"m%d","ref":%d}\n' % (i, i) for i in range(80)
+    )
+    await c.send_raw(burst)  # complete lines, delivered late on purpose: not a slowloris
+    for i in range(80):
+        assert (await c.recv_until("message", ref=i, timeout=10))["text"] == f"m{i}"
+    assert "slowloris" not in server.log()

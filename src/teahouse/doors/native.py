@@ -230,11 +230,6 @@ class NativeConnection(BufferedConnection):
         self._codec.receive_data(data)
         if not self._busy and self._resume is None:
             self._process(session)
-            # Whatever is still buffered now is an unfinished line: the slowloris clock.
-            if self._codec.buffered == 0:
-                session.partial_since = None
-            elif session.partial_since is None:
-                session.partial_since = self._door.hub.clock.monotonic()
         if (
             self._busy
             and not session.authenticated
@@ -265,6 +260,17 @@ class NativeConnection(BufferedConnection):
     # -- frames in -------------------------------------------------------------------
 
     def _process(self, session: Session) -> None:
+        self._read_frames(session)
+        # Once every complete line is handled, what is still buffered is an unfinished
+        # line: the slowloris clock. (Lines held back by a pause or a login do not count.)
+        if self._busy or self._resume is not None or session.closed:
+            return
+        if self._codec.buffered == 0:
+            session.partial_since = None
+        elif session.partial_since is None:
+            session.partial_since = self._door.hub.clock.monotonic()
+
+    def _read_frames(self, session: Session) -> None:
         hub = self._door.hub
         while not self._busy and not session.closed and self._resume is None:
             try:

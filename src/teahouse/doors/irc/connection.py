@@ -198,12 +198,6 @@ class IrcConnection(BufferedConnection):
         self._door.hub.received(session, len(data))
         self._reader.receive_data(data)
         self._process(session)
-        if not self._busy and self._resume is None:
-            # Whatever is still buffered now is an unfinished line: the slowloris clock.
-            if self._reader.buffered == 0:
-                session.partial_since = None
-            elif session.partial_since is None:
-                session.partial_since = self._door.hub.clock.monotonic()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -218,6 +212,17 @@ class IrcConnection(BufferedConnection):
     # -- lines in --------------------------------------------------------------------
 
     def _process(self, session: Session) -> None:
+        self._read_lines(session)
+        # Once every complete line is handled, what is still buffered is an unfinished
+        # line: the slowloris clock. (Lines held back by the penalty or a login do not count.)
+        if self._busy or self._resume is not None or session.closed:
+            return
+        if self._reader.buffered == 0:
+            session.partial_since = None
+        elif session.partial_since is None:
+            session.partial_since = self._door.hub.clock.monotonic()
+
+    def _read_lines(self, session: Session) -> None:
         while not self._busy and not session.closed and self._resume is None:
             item = self._reader.next_message()
             if item is None:

@@ -206,8 +206,10 @@ class Server:
             await admin_socket.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal)
-        if tls is not None:
-            loop.add_signal_handler(signal.SIGHUP, tls.reload)
+        # SIGHUP reloads the certificate; without TLS it must still not kill the server.
+        loop.add_signal_handler(
+            signal.SIGHUP, tls.reload if tls is not None else lambda: log.info("SIGHUP: no TLS")
+        )
 
         sweep = _Repeater(loop, hub.policy.sweep_period, hub.sweep)
         janitor = _Repeater(loop, config.admin.janitor_interval, self._janitor)

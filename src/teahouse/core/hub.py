@@ -26,7 +26,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from teahouse.config import Config
@@ -157,7 +157,9 @@ class Hub:
         self._ids = itertools.count(1)
         self._dirty: list[Outlet] = []
         self._flush_scheduled = False
-        self._sweep_rest: Iterator[Session] | None = None
+        self._doomed: list[tuple[Session, str, ChatError]] = []
+        """Sessions the sweep condemned, closed a slice at a time."""
+        self._doomed_ids: set[int] = set()
         self._bans: dict[tuple[BanKind, str], int | None] = {}
         self._mutes: dict[str, int | None] = {}
         self.reload_moderation()
@@ -289,44 +291,37 @@ class Hub:
     def sweep(self) -> None:
         """Apply the heartbeat policy to every session. Called on one shared timer.
 
-        The work is cut into slices of at most ``SWEEP_SLICE`` seconds: when ten thousand
-        dead peers time out at once, their cleanup is spread over several loop rounds, so
-        live users never wait behind all of it.
+        The scan is cheap and runs at once; the sessions it condemns are closed by
+        :meth:`_close_doomed` in slices of at most ``SWEEP_SLICE`` seconds, so when ten
+        thousand dead peers time out together live users never wait behind all of it.
         """
-        if self._sweep_rest is not None:
-            return  # the previous sweep is still going through its slices
-        self._sweep_rest = iter(list(self.sessions.values()))
-        self._sweep_slice()
-
-    def _sweep_slice(self) -> None:
-        rest = self._sweep_rest
-        if rest is None:
-            return
         now = self.clock.monotonic()
-        policy = self.policy
-        quiet_since = now - policy.interval
+        quiet_since = now - self.policy.interval
         line_deadline = now - self.config.limits.partial_line_timeout
-        started = time.perf_counter()
-        for i, session in enumerate(rest):
-            if i & 63 == 63 and time.perf_counter() - started > SWEEP_SLICE:
-                self._sweep_check(session, now, quiet_since, line_deadline)
-                self._call_soon(self._sweep_slice)
-                return
-            self._sweep_check(session, now, quiet_since, line_deadline)
-        self._sweep_rest = None
+        doomed: list[tuple[Session, str, ChatError]] = []
+        pending = self._doomed_ids
+        for session in list(self.sessions.values()):
+            if session.id in pending:
+                continue  # condemned by an earlier sweep, its slice is still to come
+            verdict = self._sweep_check(session, now, quiet_since, line_deadline)
+            if verdict is not None:
+                doomed.append((session, *verdict))
+                pending.add(session.id)
+        if doomed:
+            self._doomed.extend(doomed)
+            self._leave_quietly([(s, reason) for s, reason, _ in doomed])
+            self._close_doomed()
 
     def _sweep_check(
         self, session: Session, now: float, quiet_since: float, line_deadline: float
-    ) -> None:
-        if session.state is SessionState.CLOSED:
-            return
+    ) -> tuple[str, ChatError] | None:
+        """Ping ``session`` if due; the reason and error to close it with, if it must go."""
         partial = session.partial_since
         if partial is not None and partial < line_deadline:
             # Slowloris: a line that never ends holds a buffer and a slot for nothing.
-            self.close_session(session, "slowloris", Timeout("a line was not finished in time"))
-            return
+            return "slowloris", Timeout("a line was not finished in time")
         if session.last_received > quiet_since and session.state is SessionState.AUTHED:
-            return
+            return None
         action = heartbeat_action(
             self.policy,
             now=now,
@@ -341,11 +336,44 @@ class Hub:
             session.send(session.encoder.ping(session.last_ping_t))
         elif action is Action.TIMEOUT:
             silent = now - session.last_received
-            self.close_session(
-                session, "timeout", HeartbeatTimeout(f"nothing received for {silent:.1f} s")
-            )
+            return "timeout", HeartbeatTimeout(f"nothing received for {silent:.1f} s")
         elif action is Action.LOGIN_TIMEOUT:
-            self.close_session(session, "login_timeout", Timeout())
+            return "login_timeout", Timeout()
+        return None
+
+    def _leave_quietly(self, sessions: list[tuple[Session, str]]) -> None:
+        """Take many sessions out of their rooms at once; the members who stay hear one
+        ``left`` per user, and no presence goes to a session that is about to close too."""
+        for session, _ in sessions:
+            if session.key is not None:
+                peers = self.users.get(session.key)
+                if peers is not None:
+                    peers.discard(session)
+                    if not peers:
+                        del self.users[session.key]
+        departures: list[tuple[Room, str, str]] = []
+        for session, reason in sessions:
+            for name in session.rooms:
+                room = self.rooms.get(name)
+                if room is not None and room.remove(session) and session.user is not None:
+                    departures.append((room, session.user, reason))
+            session.rooms.clear()
+        for room, user, reason in departures:
+            online = fold_user(user) in self.users
+            self._presence(room, user, "left", reason, online=online)
+            if not room.sessions:
+                self.rooms.pop(room.name, None)
+
+    def _close_doomed(self) -> None:
+        started = time.perf_counter()
+        doomed = self._doomed
+        while doomed:
+            session, reason, error = doomed.pop()
+            self._doomed_ids.discard(session.id)
+            self.close_session(session, reason, error)
+            if len(doomed) & 63 == 0 and time.perf_counter() - started > SWEEP_SLICE:
+                self._call_soon(self._close_doomed)
+                return
 
     def check_memory(self, rss_bytes: int) -> int:
         """The memory guard: above ``limits.max_rss_mb``, refuse new connections and drop

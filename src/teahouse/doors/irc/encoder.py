@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from teahouse.core.session import Ref
-from teahouse.errors import ChatError
+from teahouse.errors import ChatError, Timeout
 from teahouse.protocol.irc import IrcMessage, serialize
 from teahouse.protocol.names import fold_user
 from teahouse.store.base import Role, StoredMessage
@@ -212,7 +212,7 @@ class IrcEncoder:
             return b""
         if error.code == "heartbeat_timeout":
             reason = f"Ping timeout: {self.hub.policy.timeout:g} seconds"
-        elif error.code == "timeout":
+        elif error.code == "timeout" and error.message == Timeout.default_message:
             reason = "Registration timeout"
         else:
             reason = error.message

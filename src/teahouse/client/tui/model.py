@@ -1,0 +1,488 @@
+"""What the terminal client shows, as plain data: conversations, unread counts, members, status.
+
+:class:`Model` takes the events of :class:`teahouse.client.Client` (:meth:`Model.apply`)
+and the replies to the user's own requests, and keeps one :class:`Conversation` per room
+and per direct-message partner, plus a server pane for notes that belong to no room. It
+knows nothing of Textual: the app reads it and draws. Each conversation remembers how many
+of its lines the screen has not drawn yet (:attr:`Conversation.fresh`), so the app draws a
+burst of messages in one batch instead of one widget update per message.
+
+A message is shown once: ids are unique over the whole server, and the model drops a message
+whose id it has already shown (the library already drops replayed duplicates; the same
+message can still come both as the reply to our ``say`` and in a rejoin's replay).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from teahouse.client.events import (
+    ClientEvent,
+    Connected,
+    Disconnected,
+    EventsDropped,
+    Reconnecting,
+)
+from teahouse.protocol import frames as f
+
+Kind = Literal["server", "room", "dm"]
+Presence = Literal["online", "away", "unknown"]
+ConnectionState = Literal["connecting", "connected", "reconnecting", "offline"]
+
+SERVER = "*"
+"""The key of the server pane (connection notes, answers that belong to no room)."""
+MAX_LINES = 5000
+"""Lines kept per conversation; older ones are dropped (the server still has them)."""
+SEEN_IDS = 65536
+"""How many message ids are remembered to drop duplicates."""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of a conversation: a message, or a note (``level`` info or error)."""
+
+    message: f.Message | None = None
+    text: str = ""
+    level: Literal["info", "error"] = "info"
+    ts: str = ""
+    mention: bool = False
+
+
+@dataclass(slots=True)
+class Status:
+    """What the status line says."""
+
+    user: str
+    address: str
+    state: ConnectionState = "connecting"
+    server: str = ""
+    reason: str = ""
+    retry_at: float | None = None
+    """When the next reconnect attempt starts (the app's monotonic clock), if waiting."""
+    attempt: int = 0
+    rtt: float | None = None
+    sending: int = 0
+
+
+class Conversation:
+    """A room, a direct conversation with one user, or the server pane."""
+
+    def __init__(self, key: str, kind: Kind, name: str, max_lines: int = MAX_LINES) -> None:
+        self.key = key
+        self.kind: Kind = kind
+        self.name = name
+        self._max = max_lines
+        self.lines: deque[Line] = deque(maxlen=max_lines)
+        self.fresh = 0
+        """How many lines at the end the screen has not drawn yet."""
+        self.redraw = False
+        """Lines were inserted above the drawn ones: the screen must draw it all again."""
+        self.unread = 0
+        self.mentioned = False
+        """An unread line mentions you (for a direct conversation: any unread line)."""
+        self.topic = ""
+        self.members: dict[str, str] = {}
+        """Members online in the room: lower-case name -> name as spelled."""
+        self.members_stale = False
+        """We are not connected: the member list is the last known one."""
+        self.joined = kind != "room"
+        self.ever_joined = False
+        self.oldest_id: int | None = None
+        self.newest_id: int | None = None
+        self.history_exhausted = False
+        """``history`` found nothing older: scrolling up cannot load more."""
+
+    @property
+    def title(self) -> str:
+        match self.kind:
+            case "room":
+                return "#" + self.name
+            case "dm":
+                return "@" + self.name
+            case _:
+                return self.name
+
+    def append(self, line: Line) -> None:
+        self.lines.append(line)
+        self.fresh = min(self.fresh + 1, len(self.lines))
+
+    def take_fresh(self, most: int) -> list[Line]:
+        """Up to ``most`` of the undrawn lines, oldest first; they count as drawn now."""
+        count = min(self.fresh, most)
+        if count <= 0:
+            return []
+        start = len(self.lines) - self.fresh
+        self.fresh -= count
+        return [self.lines[i] for i in range(start, start + count)]
+
+    def skip_fresh(self, keep: int) -> int:
+        """Forget all but the last ``keep`` undrawn lines (they would scroll out of the
+        screen's buffer anyway); how many were skipped."""
+        skipped = max(0, self.fresh - keep)
+        self.fresh -= skipped
+        return skipped
+
+    def tail(self, count: int) -> list[Line]:
+        """The last ``count`` lines; they all count as drawn."""
+        self.fresh = 0
+        self.redraw = False
+        lines = self.lines
+        start = max(0, len(lines) - count)
+        return [lines[i] for i in range(start, len(lines))]
+
+    def insert_messages(self, messages: Iterable[f.Message]) -> int:
+        """Put older messages (``history``, a filled gap) in id order; how many were added."""
+        new = sorted(messages, key=lambda m: m.id)
+        if not new:
+            return 0
+        lines = list(self.lines)
+        last = new[-1].id
+        at = next(
+            (i for i, ln in enumerate(lines) if ln.message is not None and ln.message.id > last),
+            len(lines),
+        )
+        lines[at:at] = [Line(message=m) for m in new]
+        self.lines = deque(lines[-self._max :], maxlen=self._max)
+        for m in new:
+            self._note_id(m.id)
+        self.redraw = True
+        self.fresh = 0
+        return len(new)
+
+    def _note_id(self, message_id: int) -> None:
+        if self.oldest_id is None or message_id < self.oldest_id:
+            self.oldest_id = message_id
+        if self.newest_id is None or message_id > self.newest_id:
+            self.newest_id = message_id
+
+
+class _Seen:
+    """The last ``size`` message ids shown: each message is shown once."""
+
+    def __init__(self, size: int) -> None:
+        self._order: deque[int] = deque()
+        self._ids: set[int] = set()
+        self._size = size
+
+    def add(self, message_id: int) -> bool:
+        """True if ``message_id`` is new (it is remembered now)."""
+        if message_id in self._ids:
+            return False
+        self._ids.add(message_id)
+        self._order.append(message_id)
+        if len(self._order) > self._size:
+            self._ids.discard(self._order.popleft())
+        return True
+
+    def __contains__(self, message_id: int) -> bool:
+        return message_id in self._ids
+
+
+def mentions(text: str, me: str) -> bool:
+    """True if ``text`` names ``me`` as a word (``alice:``, ``@alice``, ``hi Alice!``)."""
+    return (
+        re.search(rf"(?<![\w\-\[\]\\^{{}}|]){re.escape(me)}(?![\w\-\[\]\\^{{}}|])", text, re.I)
+        is not None
+    )
+
+
+class Model:
+    """Every conversation and the connection status (see the module doc).
+
+    ``clock`` gives the ISO timestamp of notes (tests pass a fixed one). The ``changed``
+    set names the parts of the screen to draw again: ``sidebar``, ``members``, ``topic``,
+    ``status``; the app empties it after drawing.
+    """
+
+    def __init__(
+        self,
+        user: str,
+        address: str,
+        *,
+        max_lines: int = MAX_LINES,
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
+        self.me = user
+        self.max_lines = max_lines
+        self.clock = clock
+        self.status = Status(user=user, address=address)
+        self.conversations: dict[str, Conversation] = {}
+        self.current = SERVER
+        self.resumed = False
+        """This session is a reconnect: replayed room messages are ones we missed."""
+        self.changed: set[str] = {"sidebar", "members", "topic", "status"}
+        self._seen = _Seen(SEEN_IDS)
+        self._server = self._conversation(SERVER, "server", "teahouse")
+
+    # -- conversations ------------------------------------------------------------------
+
+    def _conversation(self, key: str, kind: Kind, name: str) -> Conversation:
+        conv = self.conversations.get(key)
+        if conv is None:
+            conv = Conversation(key, kind, name, self.max_lines)
+            self.conversations[key] = conv
+            self.changed.add("sidebar")
+        return conv
+
+    def room(self, name: str) -> Conversation:
+        return self._conversation("#" + name, "room", name)
+
+    def dm(self, peer: str) -> Conversation:
+        conv = self._conversation("@" + peer.lower(), "dm", peer)
+        return conv
+
+    @property
+    def current_conversation(self) -> Conversation:
+        return self.conversations.get(self.current) or self._server
+
+    def order(self) -> list[str]:
+        """The sidebar's order: the server pane, the rooms, then direct conversations."""
+        convs = self.conversations.values()
+        rooms = sorted((c for c in convs if c.kind == "room"), key=lambda c: c.name)
+        dms = sorted((c for c in convs if c.kind == "dm"), key=lambda c: c.name.lower())
+        return [SERVER] + [c.key for c in rooms] + [c.key for c in dms]
+
+    def select(self, key: str) -> None:
+        """Show ``key``'s conversation: its unread count and mention mark are cleared."""
+        conv = self.conversations.get(key)
+        if conv is None:
+            return
+        if key != self.current:
+            conv.redraw = True
+        self.current = key
+        conv.unread = 0
+        conv.mentioned = False
+        self.changed |= {"sidebar", "members", "topic"}
+
+    def step(self, delta: int) -> str:
+        """Select the conversation ``delta`` places down the sidebar (wrapping)."""
+        order = self.order()
+        at = order.index(self.current) if self.current in order else 0
+        key = order[(at + delta) % len(order)]
+        self.select(key)
+        return key
+
+    def close(self, key: str) -> None:
+        """Drop a conversation from the sidebar (not the server pane)."""
+        if key == SERVER or key not in self.conversations:
+            return
+        order = self.order()
+        at = order.index(key)
+        del self.conversations[key]
+        if self.current == key:
+            order.remove(key)
+            self.select(order[min(at, len(order) - 1)])
+        self.changed.add("sidebar")
+
+    def presence_of(self, name: str) -> Presence:
+        """Online if ``name`` is in one of our rooms now; unknown otherwise."""
+        if self.status.state != "connected":
+            return "unknown"
+        low = name.lower()
+        for conv in self.conversations.values():
+            if conv.kind == "room" and conv.joined and low in conv.members:
+                return "online"
+        return "unknown"
+
+    def members(self) -> list[tuple[str, Presence]]:
+        """The member pane of the current conversation."""
+        conv = self.current_conversation
+        match conv.kind:
+            case "room":
+                state: Presence = "unknown" if conv.members_stale else "online"
+                names = sorted(conv.members.values(), key=str.lower)
+                return [(name, state) for name in names]
+            case "dm":
+                return [
+                    (self.me, self.presence_of(self.me)),
+                    (conv.name, self.presence_of(conv.name)),
+                ]
+            case _:
+                return []
+
+    # -- lines --------------------------------------------------------------------------
+
+    def note(
+        self, text: str, key: str | None = None, level: Literal["info", "error"] = "info"
+    ) -> None:
+        """A note in conversation ``key`` (the current one by default)."""
+        conv = self.conversations.get(key or self.current) or self._server
+        conv.append(Line(text=text, level=level, ts=self.clock()))
+
+    def note_everywhere(self, text: str, level: Literal["info", "error"] = "info") -> None:
+        """A note in the server pane and in every joined room and direct conversation."""
+        for conv in self.conversations.values():
+            if conv.kind != "room" or conv.joined:
+                conv.append(Line(text=text, level=level, ts=self.clock()))
+
+    def add_message(self, message: f.Message) -> bool:
+        """Show ``message`` in its conversation; False if it was shown already."""
+        if not self._seen.add(message.id):
+            return False
+        own = message.sender.lower() == self.me.lower()
+        if message.dm or message.room is None:
+            peer = (message.to or message.sender) if own else message.sender
+            conv = self.dm(peer)
+            mention = False
+        else:
+            conv = self.room(message.room)
+            mention = not own and mentions(message.text, self.me)
+        conv.append(Line(message=message, mention=mention))
+        conv._note_id(message.id)
+        # A room's first replay is context, not news; a replay after a reconnect is what we
+        # missed, and a direct message replayed at login was never delivered: both count.
+        counts = not message.replay or conv.kind == "dm" or self.resumed
+        if not own and counts and conv.key != self.current:
+            conv.unread += 1
+            if mention or conv.kind == "dm":
+                conv.mentioned = True
+            self.changed.add("sidebar")
+        return True
+
+    def gap_before(self, room: str, oldest: int | None) -> int | None:
+        """After a reconnect, the newest id held in ``room`` below a cut replay's
+        ``oldest`` (what lies between is missing); None if there is no such gap."""
+        conv = self.conversations.get("#" + room)
+        if not self.resumed or conv is None or oldest is None:
+            return None
+        ids = [ln.message.id for ln in conv.lines if ln.message is not None]
+        below = [i for i in ids if i < oldest]
+        return max(below) if below else None
+
+    def add_history(self, room: str, messages: list[f.Message]) -> int:
+        """Older messages of ``room`` (a ``history`` page); how many were new."""
+        conv = self.room(room)
+        new = [m for m in messages if self._seen.add(m.id)]
+        if not messages:
+            conv.history_exhausted = True
+        return conv.insert_messages(new)
+
+    # -- events -------------------------------------------------------------------------
+
+    def joined(self, frame: f.Joined, *, by_user: bool = False) -> None:
+        conv = self.room(frame.room)
+        conv.joined = True
+        conv.topic = frame.topic
+        conv.members = {m.lower(): m for m in frame.members}
+        conv.members_stale = False
+        if not conv.ever_joined:
+            here = f"{len(frame.members)} here" if len(frame.members) != 1 else "only you here"
+            conv.append(Line(text=f"you joined #{frame.room} ({here})", ts=self.clock()))
+            if frame.topic:
+                conv.append(Line(text=f"topic: {frame.topic}", ts=self.clock()))
+        conv.ever_joined = True
+        if by_user or self.current == SERVER:
+            self.select(conv.key)
+        self.changed |= {"sidebar", "members", "topic"}
+
+    def parted(self, room: str) -> None:
+        self.close("#" + room)
+
+    def apply(self, event: ClientEvent, now: float) -> None:
+        """Take one event of :meth:`Client.events`; ``now`` is the app's monotonic time."""
+        status = self.status
+        match event:
+            case f.Message():
+                self.add_message(event)
+            case f.Joined():
+                self.joined(event)
+            case f.Parted(room=room):
+                self.parted(room)
+            case f.Presence(room=room, user=user, state=state, reason=reason):
+                self._presence(room, user, state, reason, event.by, event.text)
+            case f.TopicChanged():
+                self.topic_changed(event)
+            case f.Notice(text=text, by=by, room=room):
+                key = "#" + room if room is not None and "#" + room in self.conversations else None
+                self.note(f"notice from {by}: {text}", key)
+            case f.Error(code=code, message=message, ref=ref):
+                where = None
+                if isinstance(ref, str) and ref.startswith("auto:join:"):
+                    where = SERVER
+                    self.close("#" + ref.removeprefix("auto:join:"))
+                self.note(f"{code}: {message}", where, level="error")
+            case f.ReplayEnd(truncated=True, room=room, oldest_id=oldest):
+                if room is None:
+                    self.note("more direct messages were waiting than the server replays", SERVER)
+                elif self.gap_before(room, oldest) is None:
+                    self.note(
+                        f"older messages not shown (before id {oldest}); /history loads them",
+                        "#" + room,
+                    )
+                # else: a gap after a reconnect, which the app fills from history
+            case f.AdminResult(text=text):
+                self.note(text)
+            case Connected(user=user, server=server, reconnect=again):
+                self.me = user
+                status.user, status.server = user, server
+                status.state, status.reason = "connected", ""
+                status.retry_at, status.attempt = None, 0
+                self.resumed = again
+                if again:
+                    self.note_everywhere("reconnected; catching up")
+                else:
+                    self.note(f"connected as {user} to {status.address} ({server})", SERVER)
+                self.changed |= {"status", "members"}
+            case Disconnected(reason=reason, will_reconnect=will):
+                status.state = "reconnecting" if will else "offline"
+                status.reason = reason
+                for conv in self.conversations.values():
+                    conv.members_stale = True
+                text = f"connection lost ({reason})" + ("; reconnecting" if will else "")
+                self.note_everywhere(text, "info" if will else "error")
+                self.changed |= {"status", "members"}
+            case Reconnecting(delay=delay, attempt=attempt):
+                status.retry_at = now + delay
+                status.attempt = attempt
+                self.changed.add("status")
+            case EventsDropped(count=count):
+                self.note(
+                    f"{count} events were dropped (the screen fell behind); /history catches up",
+                    level="error",
+                )
+            case _:
+                pass
+
+    def _presence(
+        self, room: str, user: str, state: str, reason: str | None, by: str | None, why: str | None
+    ) -> None:
+        conv = self.room(room)
+        low = user.lower()
+        if state == "joined":
+            conv.members[low] = user
+            conv.append(Line(text=f"{user} joined #{room}", ts=self.clock()))
+        else:
+            conv.members.pop(low, None)
+            detail = reason or "left"
+            if by:
+                detail = f"kicked by {by}" + (f": {why}" if why else "")
+            if low == self.me.lower():
+                conv.joined = False
+                conv.append(
+                    Line(text=f"you are out of #{room} ({detail})", level="error", ts=self.clock())
+                )
+                self.changed.add("sidebar")
+            else:
+                conv.append(Line(text=f"{user} left #{room} ({detail})", ts=self.clock()))
+        if conv.key == self.current:
+            self.changed.add("members")
+
+    def topic_changed(self, frame: f.TopicChanged) -> None:
+        conv = self.room(frame.room)
+        conv.topic = frame.text
+        text = (
+            f"{frame.by} set the topic: {frame.text}"
+            if frame.text
+            else f"{frame.by} cleared the topic"
+        )
+        conv.append(Line(text=text, ts=self.clock()))
+        self.changed.add("topic")

@@ -1,0 +1,183 @@
+"""The terminal client's model: conversations, unread counts, mentions, dedupe, status."""
+
+from __future__ import annotations
+
+from teahouse.client.events import Connected, Disconnected, EventsDropped, Reconnecting
+from teahouse.client.tui.model import SERVER, Model, mentions
+from teahouse.protocol import frames as f
+
+TS = "2026-11-25T12:59:19.262Z"
+
+
+def msg(id: int, sender: str, text: str, room: str | None = "lobby", **kw: object) -> f.Message:
+    return f.Message(id=id, sender=sender, text=text, ts=TS, room=room, **kw)  # type: ignore[arg-type]
+
+
+def joined(room: str, *members: str, topic: str = "") -> f.Joined:
+    return f.Joined(room=room, topic=topic, members=list(members))
+
+
+def model() -> Model:
+    m = Model("alice", "host:6680", clock=lambda: TS)
+    m.apply(Connected("alice", "user", "teahouse/0.1.0", reconnect=False), 0.0)
+    return m
+
+
+def texts(m: Model, key: str) -> list[str]:
+    return [ln.message.text for ln in m.conversations[key].lines if ln.message is not None]
+
+
+def test_the_first_room_joined_is_shown_and_others_count_unread() -> None:
+    m = model()
+    assert m.current == SERVER
+    m.apply(joined("lobby", "alice", "bob"), 0)
+    m.apply(joined("tea", "alice", "bob"), 0)
+    assert m.current == "#lobby"
+    m.apply(msg(1, "bob", "in lobby"), 0)
+    m.apply(msg(2, "bob", "in tea", room="tea"), 0)
+    m.apply(msg(3, "bob", "alice: tea is ready", room="tea"), 0)
+    lobby, tea = m.conversations["#lobby"], m.conversations["#tea"]
+    assert (lobby.unread, tea.unread, tea.mentioned) == (0, 2, True)
+    assert [ln.mention for ln in tea.lines if ln.message] == [False, True]
+    m.select("#tea")
+    assert (tea.unread, tea.mentioned, m.current) == (0, False, "#tea")
+    assert m.order() == [SERVER, "#lobby", "#tea"]
+    assert m.step(1) == SERVER and m.step(-1) == "#tea" and m.step(-1) == "#lobby"
+
+
+def test_own_messages_never_count_and_replays_count_only_after_a_reconnect() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice"), 0)
+    m.apply(joined("tea", "alice"), 0)
+    m.apply(msg(1, "alice", "mine", room="tea"), 0)
+    m.apply(msg(2, "bob", "context", room="tea", replay=True), 0)
+    assert m.conversations["#tea"].unread == 0
+    m.apply(Disconnected("heartbeat_timeout", will_reconnect=True), 0)
+    m.apply(Connected("alice", "user", "teahouse/0.1.0", reconnect=True), 0)
+    m.apply(msg(3, "bob", "missed", room="tea", replay=True), 0)
+    assert m.conversations["#tea"].unread == 1
+
+
+def test_a_message_is_shown_once_however_it_comes_back() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice"), 0)
+    said = msg(5, "alice", "hello")
+    assert m.add_message(said)  # the reply to our say
+    m.apply(msg(5, "alice", "hello", replay=True), 0)  # and again in a rejoin's replay
+    assert texts(m, "#lobby") == ["hello"]
+
+
+def test_direct_messages_go_to_one_conversation_per_partner() -> None:
+    m = model()
+    m.apply(msg(1, "Bob", "psst", room=None, dm=True, to="alice"), 0)
+    m.apply(msg(2, "alice", "yes?", room=None, dm=True, to="bob"), 0)
+    conv = m.conversations["@bob"]
+    assert conv.title == "@Bob" and texts(m, "@bob") == ["psst", "yes?"]
+    assert (conv.unread, conv.mentioned) == (1, True)
+    m.apply(joined("lobby", "alice", "bob"), 0)
+    m.select("@bob")
+    assert m.members() == [("alice", "online"), ("Bob", "online")]
+
+
+def test_members_follow_presence_and_go_stale_while_disconnected() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice", "bob"), 0)
+    m.apply(f.Presence(room="lobby", user="carol", state="joined"), 0)
+    m.apply(f.Presence(room="lobby", user="bob", state="left", reason="quit"), 0)
+    assert m.members() == [("alice", "online"), ("carol", "online")]
+    notes = [ln.text for ln in m.conversations["#lobby"].lines if ln.message is None]
+    assert notes[-2:] == ["carol joined #lobby", "bob left #lobby (quit)"]
+    m.apply(Disconnected("eof", will_reconnect=True), 0)
+    assert m.members() == [("alice", "unknown"), ("carol", "unknown")]
+    assert m.status.state == "reconnecting"
+    m.apply(Reconnecting(delay=2.5, attempt=1), 10.0)
+    assert (m.status.retry_at, m.status.attempt) == (12.5, 1)
+    m.apply(Connected("alice", "user", "teahouse/0.1.0", reconnect=True), 0)
+    m.apply(joined("lobby", "alice", "carol"), 0)
+    assert m.members() == [("alice", "online"), ("carol", "online")]
+    assert m.status.state == "connected" and m.resumed
+
+
+def test_a_session_ended_for_good_is_offline() -> None:
+    m = model()
+    m.apply(Disconnected("banned", will_reconnect=False), 0)
+    assert m.status.state == "offline"
+    lines = m.conversations[SERVER].lines
+    assert lines[-1].level == "error" and "banned" in lines[-1].text
+
+
+def test_history_goes_above_and_the_screen_redraws() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice"), 0)
+    for i in range(10, 13):
+        m.apply(msg(i, "bob", f"m{i}"), 0)
+    conv = m.conversations["#lobby"]
+    assert conv.take_fresh(100) and conv.fresh == 0
+    added = m.add_history("lobby", [msg(i, "bob", f"m{i}") for i in range(7, 11)])
+    assert added == 3  # id 10 was there already
+    assert texts(m, "#lobby") == ["m7", "m8", "m9", "m10", "m11", "m12"]
+    assert conv.redraw and conv.oldest_id == 7
+    assert m.add_history("lobby", []) == 0 and conv.history_exhausted
+
+
+def test_fresh_lines_are_taken_in_batches_and_a_burst_skips_what_would_scroll_out() -> None:
+    m = Model("alice", "h:1", max_lines=100, clock=lambda: TS)
+    m.apply(joined("lobby", "alice"), 0)
+    conv = m.conversations["#lobby"]
+    conv.take_fresh(10)
+    for i in range(1, 251):
+        m.apply(msg(i, "bob", f"m{i}"), 0)
+    assert len(conv.lines) == 100 and conv.fresh == 100
+    assert conv.skip_fresh(40) == 60
+    first = conv.take_fresh(30)
+    assert [ln.message.text for ln in first if ln.message] == [f"m{i}" for i in range(211, 241)]
+    assert conv.fresh == 10
+
+
+def test_errors_notices_and_dropped_events_become_notes() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice"), 0)
+    m.apply(f.Error(code="forbidden", message="muted", fatal=False), 0)
+    m.apply(f.Notice(text="maintenance at noon", by="root"), 0)
+    m.apply(EventsDropped(12), 0)
+    m.apply(f.ReplayEnd(count=3, truncated=True, room="lobby", oldest_id=40), 0)
+    notes = [(ln.level, ln.text) for ln in m.conversations["#lobby"].lines if ln.message is None]
+    assert ("error", "forbidden: muted") in notes
+    assert ("info", "notice from root: maintenance at noon") in notes
+    assert any(level == "error" and "12 events" in text for level, text in notes)
+    assert any("before id 40" in text for _, text in notes)
+    m.apply(f.Error(code="forbidden", message="no", fatal=False, ref="auto:join:vip"), 0)
+    assert "#vip" not in m.conversations
+
+
+def test_mentions_are_whole_names() -> None:
+    assert mentions("alice: hi", "alice")
+    assert mentions("hi @Alice!", "alice")
+    assert not mentions("malice aforethought", "alice")
+    assert not mentions("alice_bot says hi", "alice")
+
+
+def test_parting_closes_the_room() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice"), 0)
+    m.apply(joined("tea", "alice"), 0)
+    m.select("#tea")
+    m.parted("tea")
+    assert "#tea" not in m.conversations and m.current == "#lobby"
+
+
+def test_a_replay_cut_after_a_reconnect_is_a_gap_to_fill_not_a_hint() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice"), 0)
+    m.apply(msg(1, "bob", "one"), 0)
+    m.apply(msg(2, "bob", "two"), 0)
+    assert m.gap_before("lobby", 9) is None  # not resumed: nothing is missing
+    m.apply(Disconnected("eof", will_reconnect=True), 0)
+    m.apply(Connected("alice", "user", "teahouse/0.1.0", reconnect=True), 0)
+    m.apply(msg(9, "bob", "nine", replay=True), 0)
+    m.apply(f.ReplayEnd(count=1, truncated=True, room="lobby", oldest_id=9), 0)
+    assert m.gap_before("lobby", 9) == 2
+    notes = [ln.text for ln in m.conversations["#lobby"].lines if ln.message is None]
+    assert not any("/history" in text for text in notes)
+    assert m.add_history("lobby", [msg(i, "bob", f"m{i}") for i in range(3, 9)]) == 6
+    assert texts(m, "#lobby") == ["one", "two", "m3", "m4", "m5", "m6", "m7", "m8", "nine"]

@@ -50,6 +50,7 @@ def setup_logging(section: LogSection, data_dir: Path | None) -> None:
     root.addHandler(console)
     audit = logging.getLogger("teahouse.audit")
     audit.setLevel(logging.INFO)
+    audit.propagate = False  # operator actions go to audit.log, not to the console
     for handler in list(audit.handlers):
         audit.removeHandler(handler)
     if data_dir is not None:

@@ -21,6 +21,14 @@ from teahouse.doors.tls import TlsContext, TlsListener
 from teahouse.errors import SlowConsumer
 
 
+class OnceLine(bytes):
+    """A line a client should get once per round even when the hub sends it per room (the
+    IRC QUIT of a user who was in several shared rooms; a NICK change). A type, not a
+    parse: the outlet tells it apart with one ``type()`` check per delivery."""
+
+    __slots__ = ()
+
+
 class DoorLike(Protocol):
     hub: Hub
     config: Config
@@ -29,7 +37,7 @@ class DoorLike(Protocol):
 class BufferedConnection(asyncio.Protocol):
     """The Outlet of one connection. Subclasses set ``_door`` and ``session``."""
 
-    __slots__ = ("_closed", "_pending", "_pending_size", "_transport")
+    __slots__ = ("_capture", "_closed", "_last_once", "_pending", "_pending_size", "_transport")
 
     _door: DoorLike
     session: Session | None
@@ -39,10 +47,23 @@ class BufferedConnection(asyncio.Protocol):
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._closed = False
+        self._capture: list[bytes] | None = None
+        """While set, output is collected here instead of sent (IRC labeled-response)."""
+        self._last_once: bytes | None = None
 
     def write(self, data: bytes) -> None:
-        """Outlet.write: queue bytes for this round's flush."""
+        """Outlet.write: queue bytes for this round's flush.
+
+        This runs once per delivery of every fan-out, so it stays one flat function.
+        """
         if self._closed or not data:
+            return
+        if type(data) is OnceLine:
+            if data == self._last_once:
+                return  # the same departure, heard through another shared room
+            self._last_once = data
+        if self._capture is not None:
+            self._capture.append(data)
             return
         if not self._pending:
             self._door.hub.want_flush(self)
@@ -55,6 +76,7 @@ class BufferedConnection(asyncio.Protocol):
             self._slow()
 
     def flush(self) -> None:
+        self._last_once = None
         if not self._pending or self._closed or self._transport is None:
             return
         pending = self._pending

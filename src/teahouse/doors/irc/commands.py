@@ -301,11 +301,13 @@ def _names_lines(conn: IrcConnection, channel: str, room_name: str) -> list[str]
     """The members of a room as 353 payloads that each fit in one IRC line."""
     lines: list[str] = []
     line: list[str] = []
+    size = 0
     for name in names_of(conn, room_name):
         line.append(name)
-        if sum(len(x) + 1 for x in line) > 400:
+        size += len(name) + 1
+        if size > 400:
             lines.append(" ".join(line))
-            line = []
+            line, size = [], 0
     if line:
         lines.append(" ".join(line))
     return lines

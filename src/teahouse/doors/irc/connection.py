@@ -24,7 +24,7 @@ from teahouse import __version__
 from teahouse.core.limits import cap_send_buffer
 from teahouse.core.session import Session
 from teahouse.doors.irc import numerics as n
-from teahouse.doors.irc.encoder import ACTION_PREFIX, OnceLine, irc_time
+from teahouse.doors.irc.encoder import ACTION_PREFIX, irc_time
 from teahouse.doors.outlet import BufferedConnection
 from teahouse.errors import (
     BadCredentials,
@@ -110,9 +110,7 @@ class IrcConnection(BufferedConnection):
 
     __slots__ = (
         "_busy",
-        "_capture",
         "_door",
-        "_last_quit",
         "_penalty",
         "_reader",
         "_resume",
@@ -138,8 +136,6 @@ class IrcConnection(BufferedConnection):
         self.session: Session | None = None
         self._reader = IrcReader()
         self._busy = False
-        self._capture: list[bytes] | None = None
-        self._last_quit: bytes | None = None
         self._penalty = 0.0
         self._resume: asyncio.TimerHandle | None = None
         self.nick: str | None = None
@@ -374,25 +370,6 @@ class IrcConnection(BufferedConnection):
     def write_raw(self, data: bytes) -> None:
         if self.session is not None and not self.session.closed:
             self.write(data)
-
-    def write(self, data: bytes) -> None:
-        """Outlet.write, plus: one QUIT/NICK per user per round, and label capture."""
-        if self._closed or not data:
-            return
-        if type(data) is OnceLine:  # one cheap check per delivery in every fan-out
-            # One user leaving (or renamed in) several shared rooms is one line for this
-            # client, not one per room.
-            if data == self._last_quit:
-                return
-            self._last_quit = data
-        if self._capture is not None:
-            self._capture.append(data)
-            return
-        super().write(data)
-
-    def flush(self) -> None:
-        self._last_quit = None
-        super().flush()
 
     # -- async work (password checks) --------------------------------------------------
 

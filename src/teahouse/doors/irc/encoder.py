@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from teahouse.core.session import Ref
+from teahouse.doors.outlet import OnceLine
 from teahouse.errors import ChatError, Timeout
 from teahouse.protocol.irc import IrcMessage, serialize
 from teahouse.protocol.names import fold_user
@@ -42,14 +43,6 @@ _QUIT_WORDS = {
     "bad_frame": "Protocol error",
     "leak": "Connection lost",
 }
-
-
-class OnceLine(bytes):
-    """A line a client should get once per round even when the hub sends it per room (the
-    QUIT of a user who was in several shared rooms; a NICK change). A type, not a parse:
-    the connection tells it apart with one ``type()`` check per delivery."""
-
-    __slots__ = ()
 
 
 def irc_time(ts_ms: int) -> str:

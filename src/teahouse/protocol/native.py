@@ -65,13 +65,27 @@ class LineReader:
         """Take bytes from the peer; check the limit before keeping them."""
         if self._overflow:
             return
-        self._buf += data
-        tail_start = self._buf.rfind(b"\n") + 1
-        tail_start = max(self._pos, tail_start)
         # `max_line` counts the newline, so an unterminated tail may hold max_line - 1 bytes.
-        if len(self._buf) - tail_start >= self.max_line:
-            del self._buf[tail_start:]
+        # Measured before anything is copied: an oversized tail is never buffered at all.
+        last_newline = data.rfind(b"\n")
+        if last_newline < 0:
+            tail = len(self._buf) - self._pos - self._unterminated_start() + len(data)
+            if tail >= self.max_line:
+                del self._buf[len(self._buf) - (tail - len(data)) :]
+                self._overflow = True
+                return
+            self._buf += data
+            return
+        if len(data) - last_newline - 1 >= self.max_line:
+            self._buf += memoryview(data)[: last_newline + 1]
             self._overflow = True
+            return
+        self._buf += data
+
+    def _unterminated_start(self) -> int:
+        """Bytes from the read position to the start of the unterminated tail."""
+        newline = self._buf.rfind(b"\n", self._pos)
+        return 0 if newline < 0 else newline + 1 - self._pos
 
     def next_line(self) -> bytes | None:
         """The next complete line without its ``\\n`` (and ``\\r``), or None for "need more".

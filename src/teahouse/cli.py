@@ -316,6 +316,39 @@ def chat(
     sys.exit(status)
 
 
+# -- the desktop client -----------------------------------------------------------------
+
+
+@main.command()
+@click.argument("address", required=False)
+@click.option("--user", "user_name", help="Your user name (else the dialog remembers it).")
+@click.option("--register", is_flag=True, help="Start on 'Create an account'.")
+@click.option("--tls", is_flag=True, help="Use TLS (default port 6681).")
+@click.option("--ca", type=click.Path(dir_okay=False, exists=True), help="Trust this CA file.")
+def gui(
+    address: str | None, user_name: str | None, register: bool, tls: bool, ca: str | None
+) -> None:
+    """The desktop client: `teahouse gui [HOST[:PORT]]` (needs the `gui` extra)."""
+    try:
+        from teahouse.gui.app import run_gui
+        from teahouse.gui.connect_dialog import Defaults
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the desktop client cannot start ({exc}); install it with pip install 'teahouse[gui]'"
+        ) from None
+    host, port = None, None
+    if address:
+        host, _, port_text = address.rpartition(":") if ":" in address else (address, "", "")
+        try:
+            port = int(port_text) if port_text else None
+        except ValueError:
+            raise click.ClickException(f"bad port in {address!r}") from None
+    defaults = Defaults(
+        host=host, port=port, user=user_name, tls=tls or bool(ca), ca_file=ca, register=register
+    )
+    sys.exit(run_gui(defaults))
+
+
 # -- the attack and benchmark tool ------------------------------------------------------
 
 

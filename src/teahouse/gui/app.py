@@ -1,0 +1,131 @@
+"""``teahouse gui``: the application, its event loop, and the way from dialog to window."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+
+from PySide6.QtCore import QPointF, QRectF, QSettings, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QIcon, QLinearGradient, QPainter, QPainterPath, QPixmap
+from PySide6.QtWidgets import QApplication
+
+from teahouse.gui.connect_dialog import ConnectDialog, Defaults
+from teahouse.gui.main_window import MainWindow
+from teahouse.gui.profiles import ProfileStore
+from teahouse.gui.session import ChatSession
+
+ORGANIZATION = "teahouse"
+APPLICATION = "teahouse-gui"
+
+
+def make_icon() -> QIcon:
+    """The application icon, drawn (no image files to ship): a cup on a green tile."""
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128):
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pixmap)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        s = size / 64
+        gradient = QLinearGradient(QPointF(0, 0), QPointF(0, size))
+        gradient.setColorAt(0, QColor("#3fa56b"))
+        gradient.setColorAt(1, QColor("#23744a"))
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(gradient)
+        p.drawRoundedRect(QRectF(0, 0, size, size), 14 * s, 14 * s)
+        p.setBrush(QColor("white"))
+        cup = QPainterPath()
+        cup.moveTo(14 * s, 26 * s)
+        cup.lineTo(44 * s, 26 * s)
+        cup.cubicTo(44 * s, 44 * s, 38 * s, 50 * s, 29 * s, 50 * s)
+        cup.cubicTo(20 * s, 50 * s, 14 * s, 44 * s, 14 * s, 26 * s)
+        p.drawPath(cup)
+        pen = p.pen()
+        pen.setColor(QColor("white"))
+        pen.setWidthF(4 * s)
+        pen.setStyle(Qt.PenStyle.SolidLine)
+        p.setPen(pen)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawEllipse(QRectF(40 * s, 30 * s, 10 * s, 10 * s))
+        p.drawLine(QPointF(24 * s, 12 * s), QPointF(24 * s, 20 * s))
+        p.drawLine(QPointF(33 * s, 10 * s), QPointF(33 * s, 20 * s))
+        p.end()
+        icon.addPixmap(pixmap)
+    return icon
+
+
+def setup_application(app: QApplication) -> QIcon:
+    """Names (for QSettings), the Fusion style (same look everywhere), the icon."""
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("teahouse")
+    app.setStyle("Fusion")
+    app.setQuitOnLastWindowClosed(False)  # the asyncio loop decides when we are done
+    font = app.font()
+    if font.pointSizeF() < 10:
+        font = QFont(font)
+        font.setPointSizeF(10)
+        app.setFont(font)
+    icon = make_icon()
+    app.setWindowIcon(icon)
+    return icon
+
+
+class GuiApp:
+    """Connect dialog, then the main window, then again if the user switches server."""
+
+    def __init__(self, settings: QSettings, defaults: Defaults, icon: QIcon) -> None:
+        self.settings = settings
+        self.defaults = defaults
+        self.icon = icon
+        self.store = ProfileStore(settings)
+
+    async def run(self) -> int:
+        defaults = self.defaults
+        while True:
+            dialog = ConnectDialog(self.settings, defaults, icon=self.icon)
+            connection = await dialog.run()
+            dialog.deleteLater()
+            if connection is None:
+                return 0
+            session = ChatSession(connection.client)
+            host, port, user = connection.host, connection.port, connection.client.user
+            session.rooms_changed.connect(
+                lambda rooms, h=host, p=port, u=user: self.store.set_rooms(h, p, u, rooms)
+            )
+            window = MainWindow(session, address=f"{host}:{port}", icon=self.icon)
+            session.setParent(window)  # destroyed with it, on this thread
+            session.start()
+            window.show()
+            outcome = await window.outcome
+            window.deleteLater()
+            await asyncio.sleep(0)
+            gc.collect()  # here, not in some worker thread (see profiles.off_thread)
+            if outcome != "switch":
+                return 0
+            defaults = Defaults()
+
+
+def run_gui(defaults: Defaults | None = None) -> int:
+    """Run the desktop client until the user quits; returns the exit status."""
+    import qasync  # type: ignore[import-untyped]
+
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    icon = setup_application(app)
+    settings = QSettings()
+    gui = GuiApp(settings, defaults or Defaults(), icon)
+    # Python runs signal handlers (Ctrl+C) only between bytecodes; an idle Qt loop runs
+    # none, so a timer gives it the chance four times a second.
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+        try:
+            return runner.run(gui.run())
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            wake.stop()

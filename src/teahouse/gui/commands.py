@@ -1,0 +1,138 @@
+"""The input line's ``/`` commands, parsed into values (pure; no Qt, no network).
+
+A line that does not start with ``/`` is said in the current conversation; ``//text``
+says ``/text``. :func:`parse_input` never raises: a malformed command comes back as
+:class:`Invalid` with a sentence for the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from teahouse.gui.markup import ACTION_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Say ``text`` in the current conversation (an action is text starting ``/me ``)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Leave ``room`` (None: the current one)."""
+
+    room: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Msg:
+    """Open the direct conversation with ``user`` and, if ``text`` is set, send it."""
+
+    user: str
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetTopic:
+    """Set the topic of ``room`` (None: the current one); ``text`` may be empty."""
+
+    room: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListRooms:
+    """Open the "join a room" dialog."""
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """Refresh the member list of the current room."""
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """A command the user got wrong; ``message`` says how to get it right."""
+
+    message: str
+
+
+Command = Say | Join | Part | Msg | SetTopic | Quit | ListRooms | Who | Help | Invalid
+
+HELP = (
+    ("/join ROOM", "join a room (it is created if new)"),
+    ("/part [ROOM]", "leave a room, or close a direct conversation"),
+    ("/msg USER [TEXT]", "open a direct conversation, and send TEXT"),
+    ("/me ACTION", "say what you do: /me pours the tea"),
+    ("/topic [#ROOM] TEXT", "set the topic (room operators and admins)"),
+    ("/rooms", "list the rooms to join"),
+    ("/who", "refresh the member list"),
+    ("/quit [REASON]", "leave teahouse"),
+    ("//TEXT", "say a line that starts with /"),
+)
+
+
+def room_name(word: str) -> str:
+    """``#Lobby`` and ``lobby`` both name the room ``lobby`` (room names are lower-case)."""
+    return word.removeprefix("#").lower()
+
+
+def parse_input(line: str) -> Command | None:
+    """The command typed in ``line``; None for a blank line (nothing to do)."""
+    if not line.strip():
+        return None
+    if line.startswith("//"):
+        return Say(line[1:])
+    if not line.startswith("/"):
+        return Say(line)
+    name, _, rest = line[1:].partition(" ")
+    name = name.lower()
+    rest = rest.strip()
+    match name:
+        case "me":
+            if not rest:
+                return Invalid("/me needs an action: /me pours the tea")
+            return Say(ACTION_PREFIX + rest)
+        case "join" | "j":
+            if not rest or " " in rest:
+                return Invalid("/join needs one room name: /join lobby")
+            return Join(room_name(rest))
+        case "part" | "leave" | "close":
+            return Part(room_name(rest.split()[0]) if rest else None)
+        case "msg" | "query" | "dm":
+            user, _, text = rest.partition(" ")
+            if not user:
+                return Invalid("/msg needs a user name: /msg bob hello")
+            return Msg(user, text.strip() or None)
+        case "topic":
+            if rest.startswith("#"):
+                room, _, text = rest.partition(" ")
+                return SetTopic(room_name(room), text.strip())
+            return SetTopic(None, rest)
+        case "quit" | "exit":
+            return Quit(rest or None)
+        case "rooms" | "list":
+            return ListRooms()
+        case "who" | "names":
+            return Who()
+        case "help" | "?":
+            return Help()
+        case _:
+            return Invalid(f"unknown command /{name}; /help lists them (//{name} says it)")

@@ -432,6 +432,14 @@ class Client:
         frame = f.History(room=room, before=before, since=since, limit=limit, ref=next(self._refs))
         return await self._call(frame, f.HistoryPage, retry=True)
 
+    async def dm_history(
+        self, before: int | None = None, since: int | None = None, limit: int | None = None
+    ) -> f.HistoryPage:
+        """Your direct messages (sent and received), oldest first, paged like
+        :meth:`history`; for the gap a truncated DM replay reports. Not surfaced as events."""
+        frame = f.History(dm=True, before=before, since=since, limit=limit, ref=next(self._refs))
+        return await self._call(frame, f.HistoryPage, retry=True)
+
     async def topic(self, room: str, text: str) -> f.TopicChanged:
         """Set the topic of ``room``."""
         frame = f.Topic(room=room, text=text, ref=next(self._refs))

@@ -339,8 +339,10 @@ async def test_chat_command_fails_with_status_1_on_bad_password(server: Any) -> 
 async def test_dm_history_pages_through_direct_messages(server: Any) -> None:
     from teahouse.client import Client
 
-    async with Client("127.0.0.1", server.port, "histalice", PASSWORD, register=True) as alice:
-        async with Client("127.0.0.1", server.port, "histbob", PASSWORD, register=True):
-            sent = [(await alice.dm("histbob", f"d{i}")).id for i in range(4)]
-            page = await alice.dm_history(before=sent[3], limit=2)
-            assert page.dm is True and [m.id for m in page.messages] == sent[1:3]
+    async with (
+        Client("127.0.0.1", server.port, "histalice", PASSWORD, register=True) as alice,
+        Client("127.0.0.1", server.port, "histbob", PASSWORD, register=True),
+    ):
+        sent = [(await alice.dm("histbob", f"d{i}")).id for i in range(4)]
+        page = await alice.dm_history(before=sent[3], limit=2)
+        assert page.dm is True and [m.id for m in page.messages] == sent[1:3]

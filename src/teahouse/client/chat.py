@@ -22,7 +22,6 @@ import logging
 import ssl
 import sys
 import threading
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
@@ -35,6 +34,7 @@ from teahouse.client.events import (
     EventsDropped,
     Reconnecting,
 )
+from teahouse.client.policy import SeenIds
 from teahouse.protocol import frames as f
 
 HELP = """\
@@ -116,25 +116,6 @@ def format_event(event: ClientEvent, me: str) -> str | None:
             return None
 
 
-class _Printed:
-    """The ids of the last few thousand messages printed: each message is shown once."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._order: deque[int] = deque()
-        self._ids: set[int] = set()
-        self._size = size
-
-    def add(self, message_id: int) -> bool:
-        """True if ``message_id`` was not printed yet (it is now)."""
-        if message_id in self._ids:
-            return False
-        self._ids.add(message_id)
-        self._order.append(message_id)
-        if len(self._order) > self._size:
-            self._ids.discard(self._order.popleft())
-        return True
-
-
 class ChatUI:
     """The commands and the output of ``teahouse chat``, independent of the terminal."""
 
@@ -142,7 +123,7 @@ class ChatUI:
         self.client = client
         self.out = out
         self.current: str | None = None
-        self._printed = _Printed()
+        self._printed = SeenIds()
         self._oldest: dict[str, int] = {}
 
     @property

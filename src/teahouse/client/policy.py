@@ -8,6 +8,7 @@ tests drive them by hand. :mod:`teahouse.client.connection` and
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Callable
 
 from teahouse.protocol import frames as f
@@ -121,3 +122,27 @@ class Cursors:
     def last(self, room: str | None) -> int | None:
         """The highest id seen in ``room`` (``DM``: direct messages), or None."""
         return self._last.get(room)
+
+
+class SeenIds:
+    """The last ``size`` message ids shown, so each message is shown once (bounded)."""
+
+    __slots__ = ("_ids", "_order", "_size")
+
+    def __init__(self, size: int = 4096) -> None:
+        self._order: deque[int] = deque()
+        self._ids: set[int] = set()
+        self._size = size
+
+    def add(self, message_id: int) -> bool:
+        """True if ``message_id`` is new (it is remembered now)."""
+        if message_id in self._ids:
+            return False
+        self._ids.add(message_id)
+        self._order.append(message_id)
+        if len(self._order) > self._size:
+            self._ids.discard(self._order.popleft())
+        return True
+
+    def __contains__(self, message_id: int) -> bool:
+        return message_id in self._ids

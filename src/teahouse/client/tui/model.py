@@ -28,6 +28,7 @@ from teahouse.client.events import (
     EventsDropped,
     Reconnecting,
 )
+from teahouse.client.policy import SeenIds
 from teahouse.protocol import frames as f
 
 Kind = Literal["server", "room", "dm"]
@@ -165,28 +166,6 @@ class Conversation:
             self.newest_id = message_id
 
 
-class _Seen:
-    """The last ``size`` message ids shown: each message is shown once."""
-
-    def __init__(self, size: int) -> None:
-        self._order: deque[int] = deque()
-        self._ids: set[int] = set()
-        self._size = size
-
-    def add(self, message_id: int) -> bool:
-        """True if ``message_id`` is new (it is remembered now)."""
-        if message_id in self._ids:
-            return False
-        self._ids.add(message_id)
-        self._order.append(message_id)
-        if len(self._order) > self._size:
-            self._ids.discard(self._order.popleft())
-        return True
-
-    def __contains__(self, message_id: int) -> bool:
-        return message_id in self._ids
-
-
 def mentions(text: str, me: str) -> bool:
     """True if ``text`` names ``me`` as a word (``alice:``, ``@alice``, ``hi Alice!``)."""
     return (
@@ -220,7 +199,7 @@ class Model:
         self.resumed = False
         """This session is a reconnect: replayed room messages are ones we missed."""
         self.changed: set[str] = {"sidebar", "members", "topic", "status"}
-        self._seen = _Seen(SEEN_IDS)
+        self._seen = SeenIds(SEEN_IDS)
         self._server = self._conversation(SERVER, "server", "teahouse")
 
     # -- conversations ------------------------------------------------------------------

@@ -62,9 +62,12 @@ async def test_a_flooding_client_is_slowed_then_refused_then_dropped(
     frames = await frames_until_closed(flooder)
     await sender
     errors = [f for f in frames if f["type"] == "error"]
-    fatal = errors[-1]
-    assert fatal["code"] == "rate_limited" and fatal["fatal"] is True and "retry_after" in fatal
+    assert {e["code"] for e in errors} == {"rate_limited"}
+    assert all("retry_after" in e for e in errors)
     assert sum(1 for e in errors if e["code"] == "rate_limited") >= 5
+    # The fatal one is best effort: a flooder that is not reading may never see it, as
+    # the server aborts a connection whose output does not drain instead of waiting.
+    assert all(e["fatal"] is False for e in errors[:-1])
     # Slowed first: more than the burst got through, at about the rate, before any refusal.
     delivered = [f for f in frames if f["type"] == "message"]
     assert len(delivered) > 10

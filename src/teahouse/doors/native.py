@@ -392,6 +392,7 @@ class NativeConnection(BufferedConnection):
                     raise UnsupportedProto(f"this server speaks protocol {PROTOCOL_VERSION}")
                 session.send(self._door.welcome(ref))
             case f.Login(user=user, password=password, dm_since=dm_since, ref=ref):
+                hub.check_login(session, user)  # a throttled flood stops here, cheaply
                 self._start(session, hub.login(session, user, password, dm_since, ref), ref)
             case f.Register(user=user, password=password, invite=invite, ref=ref):
                 self._start(session, hub.register(session, user, password, invite, ref), ref)

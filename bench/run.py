@@ -444,6 +444,9 @@ def write_report(
         "The raw JSON of every run is in `bench/results.json` (written by the same command).",
         "",
     ]
+    notes = HERE / "notes.md"
+    if notes.exists():
+        lines += [notes.read_text()]
     path.write_text("\n".join(lines))
 
 

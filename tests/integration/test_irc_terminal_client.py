@@ -7,12 +7,8 @@ and answers; the answer shows on irssi's screen. Skipped where irssi or tmux is 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import subprocess
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,60 +16,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import RawClient
+from tests.tmux import Tmux
 
 PASSWORD = "correct-horse-1"
 NICK = "IrssiUser"
 
 _missing = [tool for tool in ("irssi", "tmux") if shutil.which(tool) is None]
-
-
-class Tmux:
-    """A private tmux server (its own socket) with one session running one program."""
-
-    def __init__(self, name: str) -> None:
-        self.socket = f"teahouse-test-{name}-{uuid.uuid4().hex[:8]}"
-        self.session = "irc"
-        self.env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(
-            ["tmux", "-L", self.socket, *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            env=self.env,
-            check=True,
-        )
-        return done.stdout
-
-    def start(self, command: list[str]) -> None:
-        self.run("new-session", "-d", "-s", self.session, "-x", "160", "-y", "48", *command)
-
-    def type(self, text: str) -> None:
-        self.run("send-keys", "-t", self.session, "-l", text)
-        self.run("send-keys", "-t", self.session, "Enter")
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", self.session)
-
-    async def wait_for(self, text: str, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"{text!r} not on screen within {timeout}s:\n{screen}")
-
-    def kill(self) -> None:
-        subprocess.run(
-            ["tmux", "-L", self.socket, "kill-server"],
-            capture_output=True,
-            timeout=10,
-            env=self.env,
-            check=False,
-        )
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ class Tmux:
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", self.session)
 
-    async def wait_for(self, text: str, timeout: float = 10.0) -> str:
+    async def wait_for(self, text: str, timeout: float = 15.0) -> str:
         """The screen once it shows ``text``; AssertionError with the screen otherwise."""
         deadline = time.monotonic() + timeout
         screen = ""

@@ -266,3 +266,13 @@ def _collect_garbage() -> Iterator[None]:
     import gc
 
     gc.collect()
+
+
+async def next_event(client: Any, kind: type[Any], timeout: float = 5.0, **match: Any) -> Any:
+    """Skip a ``teahouse.client.Client``'s events until one of type ``kind`` whose fields
+    equal ``match``."""
+    async with asyncio.timeout(timeout):
+        async for event in client.events():
+            if isinstance(event, kind) and all(getattr(event, k) == v for k, v in match.items()):
+                return event
+    raise AssertionError(f"the event stream ended before a {kind.__name__} {match}")

@@ -29,6 +29,7 @@ from teahouse.client import (
     State,
     TopicChanged,
 )
+from tests.conftest import next_event
 
 PASSWORD = "correct-horse-1"
 
@@ -48,15 +49,6 @@ async def make_client() -> AsyncIterator[MakeClient]:
     yield factory
     for client in clients:
         await client.close()
-
-
-async def next_event(client: Client, kind: type[Any], timeout: float = 5.0, **match: Any) -> Any:
-    """Skip events until one of type ``kind`` whose fields equal ``match``."""
-    async with asyncio.timeout(timeout):
-        async for event in client.events():
-            if isinstance(event, kind) and all(getattr(event, k) == v for k, v in match.items()):
-                return event
-    raise AssertionError(f"the event stream ended before a {kind.__name__} {match}")
 
 
 async def drain(client: Client, quiet: float = 0.3) -> list[ClientEvent]:

@@ -31,6 +31,7 @@ from teahouse.client import (
     Reconnecting,
     ReplayEnd,
 )
+from tests.conftest import next_event
 
 PASSWORD = "correct-horse-1"
 FAST = {"interval": 0.3, "timeout": 1.0}
@@ -147,14 +148,6 @@ async def make_client() -> AsyncIterator[MakeClient]:
     yield factory
     for client in clients:
         await client.close()
-
-
-async def next_event(client: Client, kind: type[Any], timeout: float = 5.0, **match: Any) -> Any:
-    async with asyncio.timeout(timeout):
-        async for event in client.events():
-            if isinstance(event, kind) and all(getattr(event, k) == v for k, v in match.items()):
-                return event
-    raise AssertionError(f"the event stream ended before a {kind.__name__} {match}")
 
 
 async def collect(

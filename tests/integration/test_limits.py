@@ -64,10 +64,13 @@ async def test_a_flooding_client_is_slowed_then_refused_then_dropped(
     errors = [f for f in frames if f["type"] == "error"]
     assert {e["code"] for e in errors} == {"rate_limited"}
     assert all("retry_after" in e for e in errors)
-    assert sum(1 for e in errors if e["code"] == "rate_limited") >= 5
-    # The fatal one is best effort: a flooder that is not reading may never see it, as
-    # the server aborts a connection whose output does not drain instead of waiting.
-    assert all(e["fatal"] is False for e in errors[:-1])
+    assert errors and all(e["fatal"] is False for e in errors[:-1])
+    # The last answers are best effort: the server closes while the flooder's unread
+    # lines still sit in its socket, so the kernel resets the connection and the client
+    # may lose what was in flight. The server's log says what it did.
+    await asyncio.sleep(0.2)
+    assert "user=flooder reason=rate_limited" in server.log()
+    assert sum(1 for e in errors if e["code"] == "rate_limited") >= 1
     # Slowed first: more than the burst got through, at about the rate, before any refusal.
     delivered = [f for f in frames if f["type"] == "message"]
     assert len(delivered) > 10

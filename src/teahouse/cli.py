@@ -120,7 +120,7 @@ def _run_account_command(config_file: str | None, data_dir: str | None, words: l
     """Through the running server's admin socket if there is one, else on the database."""
     from teahouse.admin.commands import CommandSet, parse_words
     from teahouse.admin.socket import AdminUnavailable, call_admin
-    from teahouse.core.clock import SystemClock
+    from teahouse.core.clock import InlineScheduler, SystemClock
     from teahouse.core.hub import Hub
     from teahouse.errors import ChatError
     from teahouse.server import ADMIN_SOCKET, DB_FILE, make_hasher
@@ -146,7 +146,7 @@ def _run_account_command(config_file: str | None, data_dir: str | None, words: l
     setup_logging(msgspec.structs.replace(config.log, file=False, level="warning"), config.data_dir)
     store = SQLiteStore(config.data_dir / DB_FILE)
     hasher = make_hasher(config)
-    hub = Hub(config, store, hasher, SystemClock(), lambda cb: cb())
+    hub = Hub(config, store, hasher, SystemClock(), InlineScheduler())
     commands = CommandSet(hub, transports_open=lambda: 0, shutdown=lambda grace: None)
     try:
         text, _ = asyncio.run(commands.run(cmd, args, actor="cli", entrance="cli"))

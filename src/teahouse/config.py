@@ -7,13 +7,12 @@ never silently falls back to a default.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-
-from teahouse.core.limits import Allowlist
 
 Registration = Literal["open", "closed", "invite"]
 
@@ -161,7 +160,8 @@ class Config(_Section):
             if getattr(lim, rate) < 0:
                 raise ConfigError(f"limits.{rate} must be >= 0 (0 turns it off)")
         try:
-            Allowlist(lim.allowlist)
+            for entry in lim.allowlist:
+                ipaddress.ip_network(entry, strict=False)
         except ValueError as exc:
             raise ConfigError(f"limits.allowlist: {exc}") from None
         if lim.login_timeout <= 0:

@@ -24,7 +24,7 @@ from typing import IO
 from teahouse.admin.commands import CommandSet
 from teahouse.admin.socket import AdminSocketServer
 from teahouse.config import Config, ConfigError
-from teahouse.core.clock import SystemClock
+from teahouse.core.clock import LoopScheduler, SystemClock
 from teahouse.core.hub import Hub
 from teahouse.core.passwords import HashParams, PasswordHasher
 from teahouse.doors.irc import IrcDoor
@@ -172,7 +172,7 @@ class Server:
         self._stop = loop.create_future()
         self.store = SQLiteStore(self.data_dir / DB_FILE)
         self.hasher = make_hasher(config)
-        self.hub = hub = Hub(config, self.store, self.hasher, SystemClock(), loop.call_soon)
+        self.hub = hub = Hub(config, self.store, self.hasher, SystemClock(), LoopScheduler(loop))
         door = NativeDoor(hub, config)
         self.door = door
         self.irc = IrcDoor(hub, config) if config.irc.enabled else None
@@ -211,14 +211,15 @@ class Server:
             signal.SIGHUP, tls.reload if tls is not None else lambda: log.info("SIGHUP: no TLS")
         )
 
-        sweep = _Repeater(loop, hub.policy.sweep_period, hub.sweep)
+        house = hub.housekeeping
+        sweep = _Repeater(loop, house.policy.sweep_period, house.sweep)
         janitor = _Repeater(loop, config.admin.janitor_interval, self._janitor)
 
         trimmer = MemoryTrimmer()
 
         def every_second() -> None:
             commands.rate.sample(loop.time(), hub.stats.messages_total)
-            hub.check_memory(rss_bytes())
+            house.check_memory(rss_bytes())
             trimmer.after_churn(hub.stats.connections_total, len(hub.sessions))
 
         sampler = _Repeater(loop, 1.0, every_second)
@@ -271,7 +272,7 @@ class Server:
         return self.door.transports_open + irc
 
     def _janitor(self) -> None:
-        self.hub.janitor(self.transports_open())
+        self.hub.housekeeping.janitor(self.transports_open())
 
     def _initial_admin(self) -> None:
         adm = self.config.admin
@@ -290,7 +291,7 @@ class Server:
                 "admin.initial_password_env"
             )
         try:
-            self.hub.check_password(adm.initial_user, password)
+            self.hub.accounts.check_password(adm.initial_user, password)
         except ChatError as exc:
             raise ConfigError(f"admin.initial_password: {exc.message}") from None
         self.store.create_account(adm.initial_user, self.hasher.hash_now(password), "admin")

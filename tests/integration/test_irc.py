@@ -301,7 +301,7 @@ async def test_guest_registration_welcome_isupport_lusers_motd(server: Any, irc_
     assert positions == sorted(positions), codes
     welcome = c.seen("001")[0]
     assert welcome.target == "Guesty" and c.nick == "Guesty"
-    assert "Guesty!Guesty@127.0.0.1" in welcome.arguments[0]  # the nick stands in for ident
+    assert "Guesty!~tester@127.0.0.1" in welcome.arguments[0]  # the ident from USER
     myinfo = c.seen("004")[0].arguments
     assert myinfo[0] == "teahouse.local" and myinfo[1].startswith("teahouse-")
     f = c.conn.features

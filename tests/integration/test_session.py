@@ -28,6 +28,8 @@ async def test_full_session_from_hello_to_bye(server: Any, raw: Any) -> None:
         "room": "lobby",
         "topic": "",
         "members": ["Alice"],
+        "modes": "+n",
+        "ops": ["Alice"],
         "ref": 2,
     }
     assert (await c.recv()) == {

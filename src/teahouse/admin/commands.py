@@ -26,7 +26,7 @@ from teahouse.core.hub import AdminRunner, Hub
 from teahouse.core.session import Session
 from teahouse.errors import ChatError, InvalidField, InvalidName, NoSuchUser, UserTaken
 from teahouse.protocol.names import is_room_name, is_user_name
-from teahouse.store.base import Role
+from teahouse.store.base import BanKind, Role
 
 audit = logging.getLogger("teahouse.audit")
 
@@ -302,19 +302,22 @@ class CommandSet(AdminRunner):
     async def _cmd_rooms(self, args: Args, actor: str) -> Result:
         rows = [
             {"room": name, "members": count, "topic": topic}
-            for name, count, topic in self.hub.room_summaries()
+            for name, count, topic in self._summaries()
         ]
         lines = [f"{r['room']:20} {r['members']:>5}  {r['topic']}" for r in rows]
         return "\n".join(lines) or "no rooms yet", rows
 
     async def _cmd_kick(self, args: Args, actor: str) -> Result:
         user = _str(args, "user")
-        count = self.hub.kick(user, _str(args, "reason", required=False))
+        count = self.hub.moderation.kick(user, _str(args, "reason", required=False))
         if count == 0:
             raise NoSuchUser(f"{user!r} is not connected")
         return f"kicked {user} ({count} connection{'s' if count != 1 else ''})", {"closed": count}
 
-    def _target(self, args: Args) -> tuple[str, str]:
+    def _summaries(self) -> list[tuple[str, int, str]]:
+        return [(r.name, r.members, r.topic) for r in self.hub.chat.summaries()]
+
+    def _target(self, args: Args) -> tuple[BanKind, str]:
         target = _str(args, "target")
         try:
             return "ip", str(ipaddress.ip_address(target))
@@ -336,13 +339,13 @@ class CommandSet(AdminRunner):
             raise NoSuchUser(f"there is no user {value!r}")
         until = self._until(args, "duration")
         reason = _str(args, "reason", required=False)
-        closed = self.hub.ban(kind, value, until, reason, actor)  # type: ignore[arg-type]
+        closed = self.hub.moderation.ban(kind, value, until, reason, actor)
         span = "until lifted" if until is None else f"for {parse_duration(args['duration'])} s"
         return f"banned {kind} {value} {span}; closed {closed}", {"closed": closed}
 
     async def _cmd_unban(self, args: Args, actor: str) -> Result:
         kind, value = self._target(args)
-        if not self.hub.unban(kind, value):  # type: ignore[arg-type]
+        if not self.hub.moderation.unban(kind, value):
             raise InvalidField(f"{value} is not banned")
         return f"unbanned {kind} {value}", None
 
@@ -369,24 +372,24 @@ class CommandSet(AdminRunner):
         if self.hub.store.get_account(user) is None:
             raise NoSuchUser(f"there is no user {user!r}")
         until = self._until(args, "duration")
-        self.hub.mute(user, until, actor)
+        self.hub.moderation.mute(user, until, actor)
         return f"muted {user}", None
 
     async def _cmd_unmute(self, args: Args, actor: str) -> Result:
         user = _str(args, "user")
-        if not self.hub.unmute(user):
+        if not self.hub.moderation.unmute(user):
             raise InvalidField(f"{user} is not muted")
         return f"unmuted {user}", None
 
     async def _cmd_broadcast(self, args: Args, actor: str) -> Result:
-        count = self.hub.broadcast(_str(args, "text"), actor)
+        count = self.hub.moderation.broadcast(_str(args, "text"), actor)
         return f"sent to {count} sessions", {"sessions": count}
 
     async def _cmd_topic(self, args: Args, actor: str) -> Result:
         room = _str(args, "room")
         if not is_room_name(room):
             raise InvalidName(f"{room!r} is not a room name")
-        self.hub.change_topic(room, _str(args, "text", required=False), actor)
+        self.hub.chat.change_topic(room, _str(args, "text", required=False), actor)
         return f"topic of {room} set", None
 
     async def _cmd_stats(self, args: Args, actor: str) -> Result:
@@ -395,7 +398,7 @@ class CommandSet(AdminRunner):
             "connections": self.transports_open(),
             "sessions": len(hub.sessions),
             "authenticated": sum(1 for s in hub.sessions.values() if s.authenticated),
-            "users_online": len(hub.users),
+            "users_online": len(hub.registry.idents),
             "rooms_live": len(hub.rooms),
             "messages_total": hub.stats.messages_total,
             "messages_per_s": round(self.rate.rate(), 2),
@@ -424,27 +427,28 @@ class CommandSet(AdminRunner):
             if store.get_account(name) is not None:
                 raise UserTaken(f"the name {name!r} is taken")
             password = _str(args, "password")
-            hub.check_password(name, password)
+            hub.accounts.check_password(name, password)
             role: Role = "admin" if args.get("admin") is True else "user"
             store.create_account(name, await hub.hasher.hash(password), role)
             return f"added {role} {name}", None
         if store.get_account(name) is None:
             raise NoSuchUser(f"there is no user {name!r}")
         if action == "del":
-            hub.kick(name, "account deleted")
+            hub.moderation.kick(name, "account deleted")
             store.delete_account(name)
             return f"deleted {name}", None
         if action == "passwd":
             password = _str(args, "password")
-            hub.check_password(name, password)
+            hub.accounts.check_password(name, password)
             store.set_password(name, await hub.hasher.hash(password))
             return f"password of {name} changed", None
         if action == "role":
-            new_role = _str(args, "role")
-            if new_role not in ("user", "admin"):
+            given = _str(args, "role")
+            if given not in ("user", "admin"):
                 raise InvalidField("role is 'user' or 'admin'")
-            store.set_role(name, new_role)  # type: ignore[arg-type]
-            hub.set_live_role(name, new_role)  # type: ignore[arg-type]
+            new_role: Role = "admin" if given == "admin" else "user"
+            store.set_role(name, new_role)
+            hub.moderation.set_live_role(name, new_role)
             return f"{name} is now {new_role}", None
         raise InvalidField(f"usage: {COMMANDS['user'].usage}")
 

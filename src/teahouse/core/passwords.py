@@ -23,6 +23,11 @@ import argon2
 from teahouse.errors import Throttled
 
 _T = TypeVar("_T")
+Wanted = Callable[[], bool]
+
+
+class Gone(Throttled):
+    """A queued hash was dropped: the connection that asked for it has closed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,25 +72,46 @@ class PasswordHasher:
         """Hash jobs running or waiting, both lanes."""
         return self._in_flight[True] + self._in_flight[False]
 
-    async def hash(self, password: str, *, suspect: bool = False) -> str:
-        return await self._run(suspect, self.hash_now, password)
+    async def hash(
+        self, password: str, *, suspect: bool = False, wanted: Wanted | None = None
+    ) -> str:
+        """Hash ``password`` in a worker. Raises :class:`Gone` when ``wanted`` says, as the
+        job comes up, that nobody waits for it any more."""
+        return await self._run(suspect, wanted, self.hash_now, password)
 
     async def verify(
-        self, password_hash: str | None, password: str, *, suspect: bool = False
+        self,
+        password_hash: str | None,
+        password: str,
+        *,
+        suspect: bool = False,
+        wanted: Wanted | None = None,
     ) -> bool:
-        """True when ``password`` matches; with no hash, burns the same time and says False."""
-        if password_hash is None:
-            await self._run(suspect, self.verify_now, self._dummy, password + "\x00")
-            return False
-        return await self._run(suspect, self.verify_now, password_hash, password)
+        """True when ``password`` matches; with no hash, burns the same time and says False.
 
-    async def _run(self, suspect: bool, fn: Callable[..., _T], *args: str) -> _T:
+        ``wanted`` is asked in the worker just before the hash starts: a check for a
+        connection that has gone since it queued costs nothing (raises :class:`Gone`).
+        """
+        if password_hash is None:
+            await self._run(suspect, wanted, self.verify_now, self._dummy, password + "\x00")
+            return False
+        return await self._run(suspect, wanted, self.verify_now, password_hash, password)
+
+    async def _run(
+        self, suspect: bool, wanted: Wanted | None, fn: Callable[..., _T], *args: str
+    ) -> _T:
         if self._in_flight[suspect] >= self.queue_limit:
             raise Throttled("the server is busy checking passwords; try again", retry_after=1.0)
         self._in_flight[suspect] += 1
         pool = self._suspect_pool if suspect else self._clean_pool
+
+        def job() -> _T:
+            if wanted is not None and not wanted():
+                raise Gone()
+            return fn(*args)
+
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(pool, job)
         finally:
             self._in_flight[suspect] -= 1
 

@@ -1,15 +1,25 @@
-"""A room with members online: who is in it, by session and by user."""
+"""A room with members online: who is in it, by session and by identity, and its modes."""
 
 from __future__ import annotations
 
-from teahouse.core.session import Session
+from dataclasses import dataclass
+
+from teahouse.core.masks import BanMask
+from teahouse.core.session import Ident, Session
+
+
+@dataclass(frozen=True, slots=True)
+class RoomBan:
+    mask: BanMask
+    by: str
+    at_ms: int
 
 
 class Room:
     """The live side of a room. Persisted facts (topic) are mirrored from the store.
 
-    A user connected twice is one member: ``users`` counts sessions per user, and presence
-    changes only when a user's first session joins or last session leaves.
+    A user connected twice is one member: ``users`` counts sessions per identity, and
+    presence changes only when a user's first session joins or last session leaves.
     """
 
     __slots__ = (
@@ -24,31 +34,37 @@ class Room:
         "sessions",
         "topic",
         "topic_by",
+        "topic_ms",
         "users",
         "voiced",
     )
 
-    def __init__(self, name: str, topic: str, topic_by: str, created_ms: int = 0) -> None:
+    MAX_BANS = 100
+    """Ban masks per room: a security limit on what one operator can make the server hold."""
+
+    def __init__(
+        self, name: str, topic: str, topic_by: str, topic_ms: int = 0, created_ms: int = 0
+    ) -> None:
         self.name = name
         self.topic = topic
         self.topic_by = topic_by
+        self.topic_ms = topic_ms
         self.created_ms = created_ms
         self.sessions: set[Session] = set()
         # Room modes, in memory while the room has members (as on IRC servers):
-        # flags from "imnt", a key (+k), a member limit (+l), operators and voiced users
-        # (folded names), ban masks (+b) and users invited past +i.
+        # flags from "imnst", a key (+k), a member limit (+l), operators and voiced
+        # members (by identity), ban masks (+b) and identities invited past +i.
         # Only +n by default: any member may set the topic, as the native contract lets
         # them; an operator can lock it with +t.
         self.modes: set[str] = {"n"}
         self.key: str | None = None
         self.limit: int | None = None
-        self.ops: set[str] = set()
-        self.voiced: set[str] = set()
-        self.bans: list[tuple[str, str, int]] = []
-        """(mask, set by, set at ms)"""
-        self.invited: set[str] = set()
-        self.users: dict[str, tuple[str, int]] = {}
-        """Folded user name -> (display name, sessions of that user in the room)."""
+        self.ops: set[Ident] = set()
+        self.voiced: set[Ident] = set()
+        self.bans: list[RoomBan] = []
+        self.invited: set[Ident] = set()
+        self.users: dict[Ident, tuple[str, int]] = {}
+        """Identity -> (display name, sessions of that identity in the room)."""
 
     @property
     def member_count(self) -> int:
@@ -66,24 +82,27 @@ class Room:
         return sorted((name for name, _ in self.users.values()), key=str.lower)
 
     def add(self, session: Session) -> bool:
-        """Add a session; True when its user was not in the room before."""
+        """Add a session; True when its identity was not in the room before."""
         if session in self.sessions:
             return False
-        assert session.key is not None and session.user is not None
+        assert session.user is not None
         self.sessions.add(session)
-        name, count = self.users.get(session.key, (session.user, 0))
-        self.users[session.key] = (name, count + 1)
+        name, count = self.users.get(session.ident, (session.user, 0))
+        self.users[session.ident] = (name, count + 1)
         return count == 0
 
     def remove(self, session: Session) -> bool:
-        """Remove a session; True when it was its user's last one in the room."""
+        """Remove a session; True when it was its identity's last one in the room."""
         if session not in self.sessions:
             return False
         self.sessions.discard(session)
-        assert session.key is not None
-        name, count = self.users[session.key]
+        name, count = self.users[session.ident]
         if count <= 1:
-            del self.users[session.key]
+            del self.users[session.ident]
             return True
-        self.users[session.key] = (name, count - 1)
+        self.users[session.ident] = (name, count - 1)
         return False
+
+    def rename(self, ident: Ident, new: str) -> None:
+        if ident in self.users:
+            self.users[ident] = (new, self.users[ident][1])

@@ -4,23 +4,27 @@ A door gives the hub two things per connection:
 
 - an :class:`Outlet`: where bytes for this connection go (buffered, written once per loop
   round) and how to close its transport;
-- an :class:`Encoder`: how this door spells each event as bytes. One encoder serves every
-  connection of a door, so a message to N members is encoded once per door.
+- an :class:`Encoder`: how this door spells each *broadcast* event as bytes. One encoder
+  serves every connection of a door (or of one IRC capability set), so a message to N
+  members is encoded once per door.
 
-The hub never learns JSON or IRC: it asks the encoder for bytes and hands them to outlets.
+Replies to a request are not the encoder's business: hub commands return what happened
+(:mod:`teahouse.core.results`) and each door renders its own replies. The hub never learns
+JSON or IRC.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from typing import Protocol
 
+from teahouse.core.results import ModeChange
 from teahouse.errors import ChatError
 from teahouse.store.base import Role, StoredMessage
 
-Ref = str | int | None
-"""A client's request reference, opaque to the core."""
+Ident = int
+"""Who a session is: an account's id (> 0), or for a guest a number of its own (< 0) that
+dies with the guest's session. Rooms, DMs and grants refer to idents, never to names."""
 
 
 class Outlet(Protocol):
@@ -40,40 +44,20 @@ class Outlet(Protocol):
         """Bytes queued or buffered for this connection and not yet sent."""
 
 
-class RoomSummary(Protocol):
-    name: str
-    topic: str
-
-    @property
-    def member_count(self) -> int: ...
-
-
 class Encoder(Protocol):
-    """How one door spells every event. Each method returns the bytes to write."""
+    """How one door spells the events the hub sends to many sessions.
 
-    def authed(self, user: str, role: Role, ref: Ref) -> bytes: ...
+    Each method returns the bytes to write; the hub calls it once per encoder per event and
+    hands the same bytes to every session that uses this encoder.
+    """
 
-    def joined(self, room: str, topic: str, members: Sequence[str], ref: Ref) -> bytes: ...
-
-    def parted(self, room: str, ref: Ref) -> bytes: ...
-
-    def message(
-        self, message: StoredMessage, *, replay: bool = False, ref: Ref = None
-    ) -> bytes: ...
-
-    def replay_end(
-        self,
-        room: str | None,
-        count: int,
-        truncated: bool,
-        oldest_id: int | None,
-        last_id: int | None = None,
-    ) -> bytes: ...
+    def message(self, message: StoredMessage) -> bytes:
+        """A live message in a room, or a direct message to or from the session's user."""
 
     def presence(
         self,
         room: str,
-        user: str,
+        member: Session,
         state: str,
         reason: str | None,
         *,
@@ -81,17 +65,18 @@ class Encoder(Protocol):
         by: str | None = None,
         text: str | None = None,
     ) -> bytes:
-        """A member joined or left. On ``left``: ``online`` says the user is still connected
-        (in other rooms); a kick carries who did it (``by``) and why (``text``)."""
+        """``member`` joined or left ``room``. On ``left``: ``online`` says the user is
+        still connected (in other rooms); a kick carries who did it (``by``); ``text`` is
+        the member's or the kicker's reason, already cleaned. The member's session may be
+        closing: read its names, never write to it."""
 
-    def room_list(self, rooms: Sequence[tuple[str, int, str]], ref: Ref) -> bytes: ...
+    def topic(self, room: str, text: str, by: str, ts_ms: int) -> bytes: ...
 
-    def members(self, room: str, members: Sequence[str], ref: Ref) -> bytes: ...
+    def mode(self, room: str, by: str, change: ModeChange) -> bytes:
+        """Room modes changed (flags, key, limit, operators, voices, bans)."""
 
-    def history(self, room: str | None, messages: Sequence[StoredMessage], ref: Ref) -> bytes:
-        """A page of a room's messages, or of the user's direct messages (``room`` None)."""
-
-    def topic(self, room: str, text: str, by: str, ref: Ref = None) -> bytes: ...
+    def invited(self, room: str, by: str, target: str) -> bytes:
+        """``by`` invited ``target`` (the receiving session's user) to ``room``."""
 
     def notice(self, text: str, by: str) -> bytes:
         """A server-wide announcement from an operator."""
@@ -100,16 +85,14 @@ class Encoder(Protocol):
         """A guest in ``room`` changed its name from ``old`` to ``new``."""
 
     def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
-        """A live-only message that is not stored: ``kind`` is ``notice`` (IRC NOTICE) or
-        ``ctcp`` (an IRC CTCP request other than ACTION, raw, for IRC clients only)."""
+        """A live-only message that is not stored: ``kind`` is ``notice`` (IRC NOTICE),
+        ``ctcp`` (an IRC CTCP request other than ACTION, raw, for IRC clients only), or
+        ``ops_privmsg``/``ops_notice`` (to a room's operators only: IRC ``@#room``)."""
 
-    def admin_result(self, cmd: str, text: str, data: object, ref: Ref) -> bytes: ...
-
-    def error(self, error: ChatError, ref: Ref = None) -> bytes: ...
+    def error(self, error: ChatError) -> bytes:
+        """The last words before the server closes a connection (a fatal error)."""
 
     def ping(self, t: int) -> bytes: ...
-
-    def bye(self, ref: Ref) -> bytes: ...
 
 
 class SessionState(enum.Enum):
@@ -123,13 +106,18 @@ class Session:
     """One connection as the hub sees it. ``__slots__``: thousands of these live at once."""
 
     __slots__ = (
+        "account_id",
+        "away",
         "bytes_in",
         "bytes_out",
         "connected_at",
         "connected_wall_ms",
+        "door",
         "encoder",
         "guest",
+        "host",
         "id",
+        "ident",
         "ip",
         "key",
         "last_ping",
@@ -154,19 +142,29 @@ class Session:
         port: int,
         now: float,
         wall_ms: int,
+        door: str = "native",
     ) -> None:
         self.id = session_id
         self.outlet = outlet
         self.encoder = encoder
         self.ip = ip
+        self.host = ip
+        """What other users may see of the address (a cloak on IRC; see the hub)."""
         self.port = port
+        self.door = door
+        """Which door the connection came through: ``native``, ``irc`` or ``web``."""
         self.state = SessionState.CONNECTED
         self.user: str | None = None
+        """The display name: the account's name, or the guest's nick."""
         self.key: str | None = None
+        """The folded name, for finding a user by name."""
+        self.ident: Ident = 0
+        self.account_id: int | None = None
         self.role: Role = "user"
         self.guest = False
         """Authenticated by nick only (IRC guests): no account, nothing stored for them."""
         self.rooms: set[str] = set()
+        self.away: str | None = None
         self.connected_at = now
         self.connected_wall_ms = wall_ms
         self.last_received = now

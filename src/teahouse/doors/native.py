@@ -1,28 +1,30 @@
-"""The native front door: TCP (asyncio.Protocol) <-> :mod:`teahouse.protocol.native` <-> hub.
+"""The native front door: TCP <-> :mod:`teahouse.protocol.native` <-> hub.
 
-One :class:`NativeConnection` per TCP connection, with ``__slots__`` and no task or timer
-of its own: bytes arrive through ``data_received``, frames are decoded and dispatched in
-order, and output is queued and written once per loop round by the hub's flush.
+One :class:`NativeConnection` per TCP connection, on the shared
+:class:`~teahouse.doors.connection.Connection` base: frames are decoded and dispatched in
+order, each charged to the frame and byte rate limits; the hub's results are rendered as
+frames carrying the request's ``ref``; broadcasts come through :class:`NativeEncoder`,
+shared by every native connection, so a message to N members is encoded once.
 
 Only ``login``, ``register`` and ``admin`` are asynchronous (password hashing); while one
-runs, the connection stops reading (``pause_reading``) and keeps the rest of what it
-received in its codec, so frames are still handled in order and the buffer stays bounded.
+runs, the connection stops reading and keeps the rest of what it received in its codec,
+so frames are still handled in order and the buffer stays bounded.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Sequence
-from typing import Any, cast
+from typing import Any
 
 from teahouse import __version__
 from teahouse.config import Config
 from teahouse.core.hub import Hub
-from teahouse.core.limits import Rate, cap_send_buffer, take
-from teahouse.core.session import Ref, Session
-from teahouse.doors.outlet import BufferedConnection, Listeners
+from teahouse.core.limits import Rate
+from teahouse.core.results import JoinResult, ModeChange, Replay, RoomState
+from teahouse.core.session import Session
+from teahouse.doors.connection import Charge, Connection
+from teahouse.doors.listeners import Listeners
 from teahouse.doors.tls import TlsContext
 from teahouse.errors import (
     ChatError,
@@ -35,9 +37,11 @@ from teahouse.errors import (
 )
 from teahouse.protocol import frames as f
 from teahouse.protocol.native import PROTOCOL_VERSION, FrameError, ServerCodec, encode
-from teahouse.store.base import Role, StoredMessage
+from teahouse.store.base import StoredMessage
 
 log = logging.getLogger("teahouse.native")
+
+Ref = str | int | None
 
 
 def format_ts(ms: int) -> str:
@@ -59,44 +63,28 @@ def message_frame(m: StoredMessage, *, replay: bool = False, ref: Ref = None) ->
     )
 
 
-class NativeEncoder:
-    """The native door's :class:`~teahouse.core.session.Encoder`: events as JSON lines."""
-
-    def authed(self, user: str, role: Role, ref: Ref) -> bytes:
-        return encode(f.Authed(user=user, role=role, ref=ref))
-
-    def joined(self, room: str, topic: str, members: Sequence[str], ref: Ref) -> bytes:
-        return encode(f.Joined(room=room, topic=topic, members=list(members), ref=ref))
-
-    def parted(self, room: str, ref: Ref) -> bytes:
-        return encode(f.Parted(room=room, ref=ref))
-
-    def message(self, message: StoredMessage, *, replay: bool = False, ref: Ref = None) -> bytes:
-        return encode(message_frame(message, replay=replay, ref=ref))
-
-    def replay_end(
-        self,
-        room: str | None,
-        count: int,
-        truncated: bool,
-        oldest_id: int | None,
-        last_id: int | None = None,
-    ) -> bytes:
-        return encode(
-            f.ReplayEnd(
-                count=count,
-                truncated=truncated,
-                room=room,
-                dm=room is None,
-                oldest_id=oldest_id,
-                last_id=last_id,
-            )
+def error_frame(error: ChatError, ref: Ref = None) -> bytes:
+    return encode(
+        f.Error(
+            code=error.code,
+            message=error.message,
+            fatal=error.fatal,
+            retry_after=error.retry_after,
+            ref=ref,
         )
+    )
+
+
+class NativeEncoder:
+    """The native door's :class:`~teahouse.core.session.Encoder`: broadcasts as JSON lines."""
+
+    def message(self, message: StoredMessage) -> bytes:
+        return encode(message_frame(message))
 
     def presence(
         self,
         room: str,
-        user: str,
+        member: Session,
         state: str,
         reason: str | None,
         *,
@@ -104,137 +92,144 @@ class NativeEncoder:
         by: str | None = None,
         text: str | None = None,
     ) -> bytes:
+        user = member.user or "?"
         return encode(
             f.Presence(room=room, user=user, state=state, reason=reason, by=by, text=text)
         )
 
-    def room_list(self, rooms: Sequence[tuple[str, int, str]], ref: Ref) -> bytes:
-        infos = [f.RoomInfo(room=name, members=count, topic=topic) for name, count, topic in rooms]
-        return encode(f.RoomList(rooms=infos, ref=ref))
+    def topic(self, room: str, text: str, by: str, ts_ms: int) -> bytes:
+        return encode(f.TopicChanged(room=room, text=text, by=by))
 
-    def members(self, room: str, members: Sequence[str], ref: Ref) -> bytes:
-        return encode(f.Members(room=room, members=list(members), ref=ref))
+    def mode(self, room: str, by: str, change: ModeChange) -> bytes:
+        changes, args = change.flags_and_args()
+        return encode(f.ModeChanged(room=room, changes=changes, args=args, by=by))
 
-    def history(self, room: str | None, messages: Sequence[StoredMessage], ref: Ref) -> bytes:
-        frames = [message_frame(m) for m in messages]
-        return encode(f.HistoryPage(messages=frames, room=room, dm=room is None, ref=ref))
-
-    def topic(self, room: str, text: str, by: str, ref: Ref = None) -> bytes:
-        return encode(f.TopicChanged(room=room, text=text, by=by, ref=ref))
+    def invited(self, room: str, by: str, target: str) -> bytes:
+        return encode(f.Invited(room=room, user=target, by=by))
 
     def notice(self, text: str, by: str) -> bytes:
         return encode(f.Notice(text=text, by=by))
 
     def renamed(self, room: str, old: str, new: str) -> bytes:
         # Native clients see a rename as the old name leaving and the new one arriving.
-        if not room:
-            return b""
         return encode(f.Presence(room=room, user=old, state="left", reason="renamed")) + encode(
             f.Presence(room=room, user=new, state="joined")
         )
 
     def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
-        if kind != "notice":
+        if kind == "ctcp":
             return b""  # CTCP means nothing to a native client
         return encode(f.Notice(text=text, by=sender, room=room, to=to))
 
-    def admin_result(self, cmd: str, text: str, data: object, ref: Ref) -> bytes:
-        payload = data if isinstance(data, dict | list) else None
-        return encode(f.AdminResult(cmd=cmd, text=text, data=payload, ref=ref))
-
-    def error(self, error: ChatError, ref: Ref = None) -> bytes:
-        return encode(
-            f.Error(
-                code=error.code,
-                message=error.message,
-                fatal=error.fatal,
-                retry_after=error.retry_after,
-                ref=ref,
-            )
-        )
+    def error(self, error: ChatError) -> bytes:
+        return error_frame(error)
 
     def ping(self, t: int) -> bytes:
         return encode(f.Ping(t=t))
-
-    def pong(self, t: int, ref: Ref) -> bytes:
-        return encode(f.Pong(t=t, ref=ref))
-
-    def bye(self, ref: Ref) -> bytes:
-        return encode(f.Bye(ref=ref))
 
 
 ENCODER = NativeEncoder()
 
 
-class NativeConnection(BufferedConnection):
-    """One client connection of the native door; also the hub's Outlet for it."""
+# -- replies: results rendered as frames -----------------------------------------------
 
-    __slots__ = (
-        "_btokens",
-        "_busy",
-        "_codec",
-        "_door",
-        "_ftokens",
-        "_limited",
-        "_resume",
-        "_stamp",
-        "_strikes",
-        "_throttled_since",
-        "session",
+
+def render_replay(replay: Replay, room: str | None) -> bytes:
+    out = [encode(message_frame(m, replay=True)) for m in replay.messages]
+    out.append(
+        encode(
+            f.ReplayEnd(
+                count=len(replay.messages),
+                truncated=replay.truncated,
+                room=room,
+                dm=room is None,
+                oldest_id=replay.oldest_id,
+                last_id=replay.last_id,
+            )
+        )
     )
+    return b"".join(out)
+
+
+def render_joined(state: RoomState, ref: Ref) -> bytes:
+    return encode(
+        f.Joined(
+            room=state.name,
+            topic=state.topic,
+            members=state.member_names,
+            modes=state.modes,
+            ops=[m.name for m in state.members if m.op],
+            ref=ref,
+        )
+    )
+
+
+def render_join(result: JoinResult, ref: Ref) -> bytes:
+    out = render_joined(result.room, ref)
+    if result.replay is not None:
+        out += render_replay(result.replay, result.room.name)
+    return out
+
+
+def parse_mode_changes(
+    changes: str, args: list[str]
+) -> tuple[list[tuple[str, str, str | None]], list[str]]:
+    """``"+kl-i", ["key", "10"]`` -> ``[("+","k","key"), ("+","l","10"), ("-","i",None)]``,
+    and the letters that were missing their argument."""
+    wanted: list[tuple[str, str, str | None]] = []
+    missing: list[str] = []
+    rest = list(args)
+    sign = "+"
+    for ch in changes:
+        if ch in "+-":
+            sign = ch
+            continue
+        takes = ch in "ovbk" or (ch == "l" and sign == "+")
+        if takes and ch == "k" and sign == "-":
+            arg = rest.pop(0) if rest else None
+            wanted.append((sign, ch, arg))
+            continue
+        if takes:
+            if not rest:
+                missing.append(ch)
+                continue
+            wanted.append((sign, ch, rest.pop(0)))
+        else:
+            wanted.append((sign, ch, None))
+    return wanted, missing
+
+
+class NativeConnection(Connection):
+    """One client connection of the native door."""
+
+    __slots__ = ("_codec",)
 
     _door: NativeDoor
 
     def __init__(self, door: NativeDoor) -> None:
-        self._door = door
-        self._init_outlet()
-        self.session: Session | None = None
+        super().__init__(door)
         self._codec = ServerCodec(door.config.limits.max_frame_preauth)
-        self._busy = False
-        self._strikes: list[float] | None = None
-        # Rate limits: two token buckets in plain floats (no object per connection).
-        self._ftokens = door.frame_rate.burst
-        self._btokens = door.byte_rate.burst
-        self._stamp = 0.0
-        self._throttled_since: float | None = None
-        self._limited: list[float] | None = None
-        self._resume: asyncio.TimerHandle | None = None
 
-    # -- asyncio.Protocol ------------------------------------------------------------
+    # -- the base's hooks --------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # A TCP transport; uvloop's is not an asyncio.Transport subclass, so no isinstance.
-        self._transport = transport = cast(asyncio.Transport, transport)
-        self._door.transports_open += 1
-        peer = transport.get_extra_info("peername") or ("?", 0)
-        ip, port = str(peer[0]), int(peer[1])
-        hub = self._door.hub
-        try:
-            hub.admit(ip)
-        except ChatError as exc:
-            log.info("connection refused peer=%s:%d reason=%s", ip, port, exc.code)
-            self._closed = True
-            transport.write(ENCODER.error(exc))
-            transport.close()
-            return
-        self.session = hub.open_session(self, ENCODER, ip, port)
-        cap_send_buffer(transport, self._door.config.limits.socket_send_buffer)
-        self._stamp = hub.clock.monotonic()
-        log.info("connection opened peer=%s:%d", ip, port)
+    def _encoder(self) -> NativeEncoder:
+        return ENCODER
 
-    def data_received(self, data: bytes) -> None:
-        session = self.session
-        if session is None or session.closed:
-            return
-        self._door.hub.received(session, len(data))
+    def _refusal(self, ip: str, error: ChatError) -> bytes:
+        return error_frame(error)
+
+    def _feed(self, data: bytes) -> None:
         self._codec.receive_data(data)
-        if not self._busy and self._resume is None:
-            self._process(session)
-        if (
-            self._busy
-            and not session.authenticated
-            and self._codec.buffered > self._codec.max_frame
-        ):
+
+    def _next_item(self) -> object | None:
+        return self._codec.next_event()
+
+    @property
+    def _buffered(self) -> int:
+        return self._codec.buffered
+
+    def _unfinished(self, session: Session) -> None:
+        if self._codec.buffered > self._codec.max_frame:
             # A security limit: while a password is checked, an anonymous client may not
             # pile up more than one pre-auth frame's worth of pipelined bytes.
             self._door.hub.close_session(
@@ -243,226 +238,181 @@ class NativeConnection(BufferedConnection):
                 FrameTooLarge("too much sent before the login was answered"),
             )
 
-    def eof_received(self) -> bool | None:
-        return None  # let the transport close; connection_lost does the cleanup
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
-        self._door.transports_open -= 1
-        if self._resume is not None:
-            self._resume.cancel()
-            self._resume = None
-        if self.session is not None:
-            reason = "disconnected" if exc is None else "reset"
-            self._door.hub.close_session(self.session, reason)
-        self._pending.clear()
-
-    # -- frames in -------------------------------------------------------------------
-
-    def _process(self, session: Session) -> None:
-        self._read_frames(session)
-        # Once every complete line is handled, what is still buffered is an unfinished
-        # line: the slowloris clock. (Lines held back by a pause or a login do not count.)
-        if self._busy or self._resume is not None or session.closed:
+    def _on_item(self, session: Session, item: object) -> None:
+        if isinstance(item, FrameError):
+            if item.error.code == "unknown_type":
+                # Unknown types stay non-fatal (forward compatibility), so no strike.
+                self.send_error(session, item.error, item.ref)
+                return
+            if self._strike(session):
+                item.error.fatal = True
+                item.error.message += " (too many bad frames)"
+            self.send_error(session, item.error, item.ref)
             return
-        if self._codec.buffered == 0:
-            session.partial_since = None
-        elif session.partial_since is None:
-            session.partial_since = self._door.hub.clock.monotonic()
-
-    def _read_frames(self, session: Session) -> None:
-        hub = self._door.hub
-        while not self._busy and not session.closed and self._resume is None:
-            try:
-                event = self._codec.next_event()
-            except FrameTooLarge as exc:
-                hub.close_session(session, "frame_too_large", exc)
-                return
-            if event is None:
-                return
-            if isinstance(event, FrameError):
-                if event.error.code == "unknown_type":
-                    # Unknown types stay non-fatal (forward compatibility), so no strike.
-                    session.send(ENCODER.error(event.error, event.ref))
-                else:
-                    self._strike(session, event)
-                continue
-            if not self._charge(session, event.ref):
-                continue
-            try:
-                self._dispatch(session, event)
-            except ChatError as exc:
-                self._fail(session, exc, event.ref)
-            except Exception:
-                log.exception("internal error handling %s from %r", type(event).__name__, session)
-                self._fail(session, Internal(), event.ref)
-
-    def _charge(self, session: Session, ref: Ref) -> bool:
-        """Spend the frame and byte tokens of one frame. False: refused (rate_limited).
-
-        Over the rate, the connection is first slowed down (reading and processing pause
-        until the debt is paid: backpressure). A client still over after
-        ``limits.throttle_grace`` seconds gets ``rate_limited`` for the frames it sends
-        beyond the rate, and after ``limits.rate_limit_strikes`` of those within
-        ``limits.rate_limit_window`` seconds it is disconnected.
-        """
-        door = self._door
-        fr, br = door.frame_rate, door.byte_rate
-        now = door.hub.clock.monotonic()
-        ftokens = take(self._ftokens, self._stamp, now, 1, fr) if fr.enabled else 1.0
-        size = self._codec.last_size
-        btokens = take(self._btokens, self._stamp, now, size, br) if br.enabled else 1.0
-        debt = max(
-            -ftokens / fr.per_second if fr.enabled else 0.0,
-            -btokens / br.per_second if br.enabled else 0.0,
-        )
-        self._stamp = now
-        if debt <= 0:
-            self._ftokens, self._btokens = ftokens, btokens
-            self._throttled_since = None
-            return True
-        if self._throttled_since is None:
-            self._throttled_since = now
-        if now - self._throttled_since < door.config.limits.throttle_grace:
-            self._ftokens, self._btokens = ftokens, btokens
-            self._pause(session, debt)
-            return True
-        # Refund: a refused frame costs nothing but a strike.
-        self._ftokens, self._btokens = ftokens + 1, btokens + size
-        lim = door.config.limits
-        limited = [t for t in (self._limited or []) if now - t < lim.rate_limit_window]
-        limited.append(now)
-        self._limited = limited
-        retry = round(debt, 3)
-        if len(limited) >= lim.rate_limit_strikes:
-            error = RateLimited("still over the rate limit; disconnecting", retry_after=retry)
+        frame: f.ClientFrame = item  # type: ignore[assignment]
+        ref = frame.ref
+        charge, debt = self._charge(session, self._codec.last_size)
+        if charge is Charge.FATAL:
+            error = RateLimited(
+                "still over the rate limit; disconnecting", retry_after=round(debt, 3)
+            )
             error.fatal = True
-            door.hub.close_session(session, "rate_limited", error, ref=ref)
-            return False
-        session.send(ENCODER.error(RateLimited(retry_after=retry), ref))
-        self._pause(session, debt)
-        return False
-
-    def _pause(self, session: Session, seconds: float) -> None:
-        """Stop reading and processing for ``seconds`` (one timer, only while throttled)."""
-        if self._resume is not None or self._transport is None:
+            self.send_error(session, error, ref)
             return
-        self._transport.pause_reading()
-        loop = asyncio.get_running_loop()
-        self._resume = loop.call_later(seconds, self._unpause, session)
-
-    def _unpause(self, session: Session) -> None:
-        self._resume = None
-        if session.closed or self._transport is None:
+        if charge is Charge.REFUSED:
+            self.send_error(session, RateLimited(retry_after=round(debt, 3)), ref)
             return
-        if not self._busy:
-            self._transport.resume_reading()
-            self._process(session)
+        try:
+            self._dispatch(session, frame)
+        except ChatError as exc:
+            self.send_error(session, exc, ref)
+        except Exception:
+            log.exception("internal error handling %s from %r", type(frame).__name__, session)
+            self.send_error(session, Internal(), ref)
 
-    def _strike(self, session: Session, bad: FrameError) -> None:
-        """A bad frame: answer it; too many in the window make this one fatal."""
-        limits = self._door.config.limits
-        now = time.monotonic()
-        strikes = self._strikes if self._strikes is not None else []
-        strikes[:] = [t for t in strikes if now - t < limits.bad_frame_window]
-        if len(strikes) >= limits.bad_frame_strikes:
-            bad.error.fatal = True
-            bad.error.message += " (too many bad frames)"
-        strikes.append(now)
-        self._strikes = strikes
-        self._fail(session, bad.error, bad.ref)
+    # -- replies -----------------------------------------------------------------------
 
-    def _fail(self, session: Session, error: ChatError, ref: Ref) -> None:
+    def send_error(self, session: Session, error: ChatError, ref: Ref) -> None:
+        """Answer a request with an error; a fatal one ends the connection."""
+        session.send(error_frame(error, ref))
         if error.fatal:
-            self._door.hub.close_session(session, error.code, error, ref=ref)
-        else:
-            session.send(ENCODER.error(error, ref))
+            self._door.hub.close_session(session, error.code)
+
+    def _reply(self, session: Session, data: bytes) -> None:
+        session.send(data)
 
     def _dispatch(self, session: Session, frame: f.ClientFrame) -> None:
         hub = self._door.hub
+        chat = hub.chat
+        reply = session.send
         match frame:
             case f.Say(room=room, text=text, nonce=nonce, ref=ref):
-                hub.say(session, room, text, nonce, ref)
+                chat.say(session, room, text, nonce, *self._acks(session, ref))
             case f.Ping(t=t, ref=ref):
-                session.send(ENCODER.pong(t, ref))
+                reply(encode(f.Pong(t=t, ref=ref)))
             case f.Pong(t=t):
                 hub.pong(session, t)
             case f.Hello(proto=proto, ref=ref):
                 if proto != PROTOCOL_VERSION:
                     raise UnsupportedProto(f"this server speaks protocol {PROTOCOL_VERSION}")
-                session.send(self._door.welcome(ref))
+                reply(self._door.welcome(ref))
             case f.Login(user=user, password=password, dm_since=dm_since, ref=ref):
-                hub.check_login(session, user)  # a throttled flood stops here, cheaply
-                self._start(session, hub.login(session, user, password, dm_since, ref), ref)
+                hub.accounts.check_login(session, user)  # a throttled flood stops here, cheaply
+                self._start(
+                    session,
+                    hub.accounts.login(session, user, password),
+                    lambda account: self._authed(session, dm_since, ref),
+                    lambda exc: self.send_error(session, exc, ref),
+                )
             case f.Register(user=user, password=password, invite=invite, ref=ref):
-                self._start(session, hub.register(session, user, password, invite, ref), ref)
+                self._start(
+                    session,
+                    hub.accounts.register(session, user, password, invite),
+                    lambda account: self._authed(session, None, ref),
+                    lambda exc: self.send_error(session, exc, ref),
+                )
             case f.Quit(ref=ref):
-                hub.quit(session, ref)
+                reply(encode(f.Bye(ref=ref)))
+                hub.close_session(session, "quit")
             case _ if not session.authenticated:
                 raise NotAuthed("log in or register first")
-            case f.Join(room=room, since=since, ref=ref):
-                hub.join(session, room, since, ref)
+            case f.Join(room=room, since=since, key=key, ref=ref):
+                reply(render_join(chat.join(session, room, since=since, key=key), ref))
             case f.Part(room=room, ref=ref):
-                hub.part(session, room, ref)
+                chat.part(session, room)
+                reply(encode(f.Parted(room=room, ref=ref)))
             case f.Dm(to=to, text=text, nonce=nonce, ref=ref):
-                hub.dm(session, to, text, nonce, ref)
+                chat.dm(session, to, text, nonce, *self._acks(session, ref))
             case f.Rooms(ref=ref):
-                hub.list_rooms(session, ref)
+                listed = chat.list_rooms(session)
+                infos = [
+                    f.RoomInfo(room=r.name, members=r.members, topic=r.topic) for r in listed.rooms
+                ]
+                reply(encode(f.RoomList(rooms=infos, ref=ref)))
             case f.Who(room=room, ref=ref):
-                hub.who(session, room, ref)
+                reply(encode(f.Members(room=room, members=chat.members(session, room), ref=ref)))
             case f.History(room=None, dm=True, before=before, since=since, limit=limit, ref=ref):
-                hub.dm_history(session, before, since, limit, ref)
+                dms = chat.dm_history(session, before, since, limit)
+                frames = [message_frame(m) for m in dms.messages]
+                reply(encode(f.HistoryPage(messages=frames, dm=True, ref=ref)))
             case f.History(room=str(room), before=before, since=since, limit=limit, ref=ref):
-                hub.history(session, room, before, since, limit, ref)
+                found = chat.history(session, room, before, since, limit)
+                frames = [message_frame(m) for m in found.messages]
+                reply(encode(f.HistoryPage(messages=frames, room=room, ref=ref)))
             case f.History():
                 raise InvalidField("history needs 'room', or 'dm': true")
             case f.Topic(room=room, text=text, ref=ref):
-                hub.set_topic(session, room, text, ref)
+                text, by, _ = chat.set_topic(session, room, text)
+                reply(encode(f.TopicChanged(room=room, text=text, by=by, ref=ref)))
+            case f.Mode(room=room, changes=None, ref=ref):
+                state = chat.state_of(session, room)
+                reply(encode(f.ModeChanged(room=room, modes=state.modes, ref=ref)))
+            case f.Mode(room=room, changes=str(changes), args=args, ref=ref):
+                self._mode(session, room, changes, list(args), ref)
+            case f.Invite(room=room, user=user, ref=ref):
+                shown = chat.invite(session, room, user)
+                reply(encode(f.Invited(room=room, user=shown, by=session.user or "", ref=ref)))
             case f.Admin(cmd=cmd, args=args, ref=ref):
-                self._start(session, hub.run_admin(session, cmd, dict(args), ref), ref)
+                self._start(
+                    session,
+                    hub.run_admin(session, cmd, dict(args)),
+                    lambda result: reply(self._admin_result(cmd, result, ref)),
+                    lambda exc: self.send_error(session, exc, ref),
+                )
 
-    def _start(self, session: Session, work: Coroutine[Any, Any, None], ref: Ref) -> None:
-        """Run ``work`` while this connection stops reading; resume in order afterwards."""
-        assert self._transport is not None
-        self._busy = True
-        self._transport.pause_reading()
-        task = asyncio.get_running_loop().create_task(work)
-        self._door.tasks.add(task)
-        task.add_done_callback(lambda t: self._finished(session, t, ref))
+    def _acks(self, session: Session, ref: Ref) -> tuple[Any, Any]:
+        """The two halves of a message's acknowledgement: the sender's copy, or an error."""
 
-    def _finished(self, session: Session, task: asyncio.Task[None], ref: Ref) -> None:
-        self._door.tasks.discard(task)
-        self._busy = False
-        if session.closed or task.cancelled():
-            return
-        exc = task.exception()
-        if isinstance(exc, ChatError):
-            self._fail(session, exc, ref)
-        elif exc is not None:
-            log.error("internal error in %r", session, exc_info=exc)
-            self._fail(session, Internal(), ref)
-        if session.closed:
-            return
-        if session.authenticated:
-            self._codec.max_frame = self._door.config.limits.max_frame
-        assert self._transport is not None
-        if self._resume is None:
-            self._transport.resume_reading()
-            self._process(session)
+        def done(message: StoredMessage) -> None:
+            session.send(encode(message_frame(message, ref=ref)))
+
+        def failed(exc: Exception) -> None:
+            if isinstance(exc, ChatError):
+                self.send_error(session, exc, ref)
+
+        return done, failed
+
+    def _authed(self, session: Session, dm_since: int | None, ref: Ref) -> None:
+        hub = self._door.hub
+        self._codec.max_frame = self._door.config.limits.max_frame
+        session.send(encode(f.Authed(user=session.user or "", role=session.role, ref=ref)))
+        session.send(render_replay(hub.accounts.replay_dms(session, dm_since), None))
+
+    def _mode(self, session: Session, room: str, changes: str, args: list[str], ref: Ref) -> None:
+        wanted, missing = parse_mode_changes(changes, args)
+        if missing:
+            raise InvalidField(f"mode {''.join(missing)} needs an argument")
+        change, refused = self._door.hub.chat.set_modes(session, room, wanted)
+        if refused and not change:
+            letter, arg, why = refused[0]
+            raise InvalidField(f"mode {letter} {arg or ''} refused: {why}".replace("  ", " "))
+        flags, applied = change.flags_and_args()
+        session.send(
+            encode(f.ModeChanged(room=room, changes=flags, args=applied, by=session.user, ref=ref))
+        )
+
+    @staticmethod
+    def _admin_result(cmd: str, result: tuple[str, object], ref: Ref) -> bytes:
+        text, data = result
+        payload = data if isinstance(data, dict | list) else None
+        return encode(f.AdminResult(cmd=cmd, text=text, data=payload, ref=ref))
 
 
 class NativeDoor:
     """Listens for native-protocol connections and serves them through the hub."""
 
+    name = "native"
+
     def __init__(self, hub: Hub, config: Config) -> None:
         self.hub = hub
         self.config = config
         self.transports_open = 0
-        self.listeners = Listeners(self, lambda: NativeConnection(self))
+        self.listeners = Listeners(hub, config, self.connection)
         self.tasks = self.listeners.tasks
         hb, lim = config.heartbeat, config.limits
-        self.frame_rate = Rate(lim.frames_per_second, lim.frames_burst)
+        self.item_rate = Rate(lim.frames_per_second, lim.frames_burst)
         self.byte_rate = Rate(lim.bytes_per_second, lim.bytes_burst)
+        self.refuse_after: float | None = lim.throttle_grace
         self._welcome = f.Welcome(
             proto=PROTOCOL_VERSION,
             server=f"teahouse/{__version__}",
@@ -477,6 +427,9 @@ class NativeDoor:
             name=config.server.name,
         )
         self._welcome_bytes = encode(self._welcome)
+
+    def connection(self) -> NativeConnection:
+        return NativeConnection(self)
 
     def welcome(self, ref: Ref) -> bytes:
         if ref is None:

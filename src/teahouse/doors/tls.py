@@ -19,6 +19,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from teahouse.core.hub import Hub
 from teahouse.errors import ChatError
@@ -81,7 +82,7 @@ class TlsListener:
         tls: TlsContext,
         make: Callable[[], asyncio.Protocol],
         handshake_deadline: float,
-        tasks: set[asyncio.Task[None]],
+        tasks: set[asyncio.Task[Any]],
     ) -> None:
         self.hub = hub
         self.tls = tls
@@ -111,7 +112,7 @@ class TlsListener:
                 await asyncio.sleep(0.1)  # out of fds: do not spin
                 continue
             try:
-                self.hub.check_address(str(peer[0]))
+                self.hub.moderation.check_address(str(peer[0]))
             except ChatError:
                 conn.close()  # banned: no handshake, fd freed now
                 continue

@@ -52,6 +52,8 @@ class Login(_Frame, frozen=True, tag="login"):
 class Join(_Frame, frozen=True, tag="join"):
     room: str
     since: MessageId | None = None
+    key: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    """The room's key, for a room with one (mode ``k``)."""
     ref: Ref | None = None
 
 
@@ -101,6 +103,26 @@ class Topic(_Frame, frozen=True, tag="topic"):
     ref: Ref | None = None
 
 
+class Mode(_Frame, frozen=True, tag="mode"):
+    """Ask for a room's modes (no ``changes``), or change them (operators):
+    ``changes`` like ``"+k-i"``, ``args`` for the letters that take one, in order."""
+
+    room: str
+    changes: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    args: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=8)
+    ] = []
+    ref: Ref | None = None
+
+
+class Invite(_Frame, frozen=True, tag="invite"):
+    """Let a user into a room (needed for an invite-only room)."""
+
+    room: str
+    user: str
+    ref: Ref | None = None
+
+
 class Admin(_Frame, frozen=True, tag="admin"):
     cmd: str
     args: dict[str, ArgValue] = {}
@@ -134,6 +156,8 @@ ClientFrame = (
     | Who
     | History
     | Topic
+    | Mode
+    | Invite
     | Admin
     | Quit
     | Ping
@@ -180,6 +204,10 @@ class Joined(_Frame, frozen=True, tag="joined"):
     room: str
     topic: str
     members: list[str]
+    modes: str | None = None
+    """The room's modes, like ``"+nt"`` (``k``: it has a key; ``l``: a member limit)."""
+    ops: list[str] | None = None
+    """The members who are room operators."""
     ref: Ref | None = None
 
 
@@ -254,6 +282,28 @@ class TopicChanged(_Frame, frozen=True, tag="topic"):
     ref: Ref | None = None
 
 
+class ModeChanged(_Frame, frozen=True, tag="mode"):
+    """A room's modes: after a change (``by`` who changed them, ``changes`` what changed)
+    or, as the reply to a query, the whole set in ``modes``."""
+
+    room: str
+    changes: str | None = None
+    args: list[str] | None = None
+    by: str | None = None
+    modes: str | None = None
+    ref: Ref | None = None
+
+
+class Invited(_Frame, frozen=True, tag="invited"):
+    """``by`` invited ``user`` to ``room``: sent to the invited user, and with ``ref`` as
+    the inviter's reply."""
+
+    room: str
+    user: str
+    by: str
+    ref: Ref | None = None
+
+
 class Notice(_Frame, frozen=True, tag="notice"):
     """A notice: server-wide from an operator (``broadcast``), or from a user to a room or
     to you (an IRC user's NOTICE). Notices are not stored and never answered."""
@@ -295,6 +345,8 @@ ServerFrame = (
     | Members
     | HistoryPage
     | TopicChanged
+    | ModeChanged
+    | Invited
     | Notice
     | AdminResult
     | Error

@@ -22,6 +22,8 @@ BanKind = Literal["user", "ip"]
 
 @dataclass(frozen=True, slots=True)
 class Account:
+    id: int
+    """Stable and never reused: a later account with the same name gets another id."""
     name: str
     role: Role
     password_hash: str
@@ -50,6 +52,7 @@ class RoomRecord:
     name: str
     topic: str
     topic_by: str
+    topic_ms: int
     created_ms: int
 
 
@@ -74,7 +77,8 @@ class Page:
 
 
 class StoreError(Exception):
-    """Storage failed in a way the caller cannot fix (disk full, corrupt file)."""
+    """Storage failed: the disk is full, the file is locked or broken. What the failed
+    call (or commit) wrote is not kept; reads may still work."""
 
 
 class Store(Protocol):
@@ -83,7 +87,11 @@ class Store(Protocol):
     # -- lifecycle -------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Commit the open transaction, if any. Cheap when there is none."""
+        """Commit the open transaction, if any. Cheap when there is none.
+
+        Raises :class:`StoreError` when the commit fails; the transaction is rolled back
+        and the store stays usable.
+        """
 
     def close(self) -> None:
         """Flush and release the database."""
@@ -111,9 +119,10 @@ class Store(Protocol):
 
     def create_room(self, name: str, now_ms: int) -> RoomRecord: ...
 
-    def set_topic(self, name: str, topic: str, by: str) -> None: ...
+    def set_topic(self, name: str, topic: str, by: str, now_ms: int) -> None: ...
 
-    def list_rooms(self) -> list[RoomRecord]: ...
+    def list_rooms(self, after: str | None, limit: int) -> list[RoomRecord]:
+        """Up to ``limit`` rooms by name, those after ``after`` (from the start when None)."""
 
     # -- messages --------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ processes (``teahouse user add`` while the server runs) write to the same file; 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from pathlib import Path
@@ -15,11 +16,21 @@ from typing import cast
 
 from teahouse.errors import UserTaken
 from teahouse.protocol.names import fold_user
-from teahouse.store.base import Account, Ban, BanKind, Page, Role, RoomRecord, StoredMessage
+from teahouse.store.base import (
+    Account,
+    Ban,
+    BanKind,
+    Page,
+    Role,
+    RoomRecord,
+    StoredMessage,
+    StoreError,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
-    key TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
     password_hash TEXT NOT NULL,
@@ -30,6 +41,7 @@ CREATE TABLE IF NOT EXISTS rooms (
     name TEXT PRIMARY KEY,
     topic TEXT NOT NULL DEFAULT '',
     topic_by TEXT NOT NULL DEFAULT '',
+    topic_ms INTEGER NOT NULL DEFAULT 0,
     created_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS messages (
@@ -72,7 +84,31 @@ CREATE TABLE IF NOT EXISTS invites (
 );
 """
 
+SCHEMA_VERSION = 2
+"""``PRAGMA user_version`` of a database this code wrote. 0 is a database from before
+versions were kept (teahouse 0.1 up to the identity rework), migrated on open."""
+
+_MIGRATE_FROM_0 = """
+CREATE TABLE accounts_v2 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+    password_hash TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    dm_cursor INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO accounts_v2 (key, name, role, password_hash, created_ms, dm_cursor)
+    SELECT key, name, role, password_hash, created_ms, dm_cursor FROM accounts ORDER BY created_ms;
+DROP TABLE accounts;
+ALTER TABLE accounts_v2 RENAME TO accounts;
+ALTER TABLE rooms ADD COLUMN topic_ms INTEGER NOT NULL DEFAULT 0;
+"""
+
+
 _MSG_COLUMNS = "id, sender, text, ts_ms, room, recipient, nonce"
+_ACCOUNT_COLUMNS = "id, name, role, password_hash, created_ms"
+_ROOM_COLUMNS = "name, topic, topic_by, topic_ms, created_ms"
 _Row = tuple[int, str, str, int, str | None, str | None, str | None]
 
 
@@ -94,43 +130,97 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.executescript(_SCHEMA)
+        self._migrate()
         self._in_tx = False
+        self._lost: StoreError | None = None
         row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()
         self._last_id = int(row[0])
+
+    def _migrate(self) -> None:
+        """Bring the file to :data:`SCHEMA_VERSION`, in one transaction."""
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer teahouse (schema {version}, this one "
+                f"knows {SCHEMA_VERSION}); upgrade teahouse"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        steps = []
+        if version == 0 and "accounts" in tables:
+            steps.append(_MIGRATE_FROM_0)
+        steps.append(_SCHEMA)
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for script in steps:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            self._db.execute("ROLLBACK")
+            raise
 
     # -- transactions ----------------------------------------------------------------
 
     def _write(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
-        if not self._in_tx:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._in_tx = True
-        return self._db.execute(sql, params)
+        """Run one write in the open transaction (opening it when needed).
 
-    def flush(self) -> None:
+        Raises :class:`StoreError` when SQLite fails (disk full, I/O error, locked): the
+        whole open transaction is rolled back then, and the next :meth:`flush` says so
+        too, so nothing written before it in this round is reported as kept.
+        """
+        try:
+            if not self._in_tx:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._in_tx = True
+            return self._db.execute(sql, params)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise self._lose(exc) from None
+
+    def _lose(self, exc: sqlite3.Error) -> StoreError:
+        """Roll back the open transaction and remember that its writes are lost."""
+        self._in_tx = False
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+        error = StoreError(f"storage failed: {exc}")
+        self._lost = error
+        return error
+
+    def _commit(self) -> None:
         if not self._in_tx:
             return
         self._in_tx = False
         try:
             self._db.execute("COMMIT")
-        except sqlite3.Error:
+        except sqlite3.Error as exc:
             # Leave no half-open transaction behind, or every later write would fail too.
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
+            raise self._lose(exc) from None
+
+    def flush(self) -> None:
+        self._commit()
+        if self._lost is not None:
+            error, self._lost = self._lost, None
+            raise error
 
     def close(self) -> None:
-        self.flush()
-        self._db.close()
+        try:
+            self._commit()
+        finally:
+            self._db.close()
 
     # -- accounts --------------------------------------------------------------------
 
     def get_account(self, name: str) -> Account | None:
         row = self._db.execute(
-            "SELECT name, role, password_hash, created_ms FROM accounts WHERE key = ?",
-            (fold_user(name),),
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE key = ?", (fold_user(name),)
         ).fetchone()
-        return Account(row[0], row[1], row[2], row[3]) if row else None
+        return Account(*row) if row else None
 
     def create_account(self, name: str, password_hash: str, role: Role) -> Account:
         now = _now_ms()
@@ -142,30 +232,30 @@ class SQLiteStore:
             )
         except sqlite3.IntegrityError:
             raise UserTaken(f"the name {name!r} is taken") from None
-        self.flush()
-        return Account(name, role, password_hash, now)
+        self._commit()
+        account = self.get_account(name)
+        assert account is not None
+        return account
 
     def delete_account(self, name: str) -> bool:
         cur = self._write("DELETE FROM accounts WHERE key = ?", (fold_user(name),))
-        self.flush()
+        self._commit()
         return cur.rowcount > 0
 
     def set_password(self, name: str, password_hash: str) -> bool:
         cur = self._write(
             "UPDATE accounts SET password_hash = ? WHERE key = ?", (password_hash, fold_user(name))
         )
-        self.flush()
+        self._commit()
         return cur.rowcount > 0
 
     def set_role(self, name: str, role: Role) -> bool:
         cur = self._write("UPDATE accounts SET role = ? WHERE key = ?", (role, fold_user(name)))
-        self.flush()
+        self._commit()
         return cur.rowcount > 0
 
     def list_accounts(self) -> list[Account]:
-        rows = self._db.execute(
-            "SELECT name, role, password_hash, created_ms FROM accounts ORDER BY key"
-        ).fetchall()
+        rows = self._db.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY key").fetchall()
         return [Account(*row) for row in rows]
 
     def count_admins(self) -> int:
@@ -176,7 +266,7 @@ class SQLiteStore:
 
     def get_room(self, name: str) -> RoomRecord | None:
         row = self._db.execute(
-            "SELECT name, topic, topic_by, created_ms FROM rooms WHERE name = ?", (name,)
+            f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE name = ?", (name,)
         ).fetchone()
         return RoomRecord(*row) if row else None
 
@@ -186,12 +276,16 @@ class SQLiteStore:
         assert record is not None
         return record
 
-    def set_topic(self, name: str, topic: str, by: str) -> None:
-        self._write("UPDATE rooms SET topic = ?, topic_by = ? WHERE name = ?", (topic, by, name))
+    def set_topic(self, name: str, topic: str, by: str, now_ms: int) -> None:
+        self._write(
+            "UPDATE rooms SET topic = ?, topic_by = ?, topic_ms = ? WHERE name = ?",
+            (topic, by, now_ms, name),
+        )
 
-    def list_rooms(self) -> list[RoomRecord]:
+    def list_rooms(self, after: str | None, limit: int) -> list[RoomRecord]:
         rows = self._db.execute(
-            "SELECT name, topic, topic_by, created_ms FROM rooms ORDER BY name"
+            f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE name > ? ORDER BY name LIMIT ?",
+            (after or "", limit),
         ).fetchall()
         return [RoomRecord(*row) for row in rows]
 
@@ -321,11 +415,11 @@ class SQLiteStore:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (ban.kind, ban.value, ban.until_ms, ban.reason, ban.by, ban.created_ms),
         )
-        self.flush()
+        self._commit()
 
     def remove_ban(self, kind: BanKind, value: str) -> bool:
         cur = self._write("DELETE FROM bans WHERE kind = ? AND value = ?", (kind, value))
-        self.flush()
+        self._commit()
         return cur.rowcount > 0
 
     def active_bans(self, now_ms: int) -> list[Ban]:
@@ -341,11 +435,11 @@ class SQLiteStore:
             "INSERT OR REPLACE INTO mutes (key, until_ms, by) VALUES (?, ?, ?)",
             (fold_user(user), until_ms, by),
         )
-        self.flush()
+        self._commit()
 
     def remove_mute(self, user: str) -> bool:
         cur = self._write("DELETE FROM mutes WHERE key = ?", (fold_user(user),))
-        self.flush()
+        self._commit()
         return cur.rowcount > 0
 
     def active_mutes(self, now_ms: int) -> dict[str, int | None]:
@@ -358,7 +452,7 @@ class SQLiteStore:
         self._write(
             "INSERT INTO invites (code, by, created_ms) VALUES (?, ?, ?)", (code, by, now_ms)
         )
-        self.flush()
+        self._commit()
 
     def invite_available(self, code: str) -> bool:
         row = self._db.execute(
@@ -370,5 +464,5 @@ class SQLiteStore:
         cur = self._write(
             "UPDATE invites SET used_by = ? WHERE code = ? AND used_by IS NULL", (user, code)
         )
-        self.flush()
+        self._commit()
         return cur.rowcount > 0

@@ -1,7 +1,5 @@
 """The IRC front door (RFC 1459/2812 + IRCv3) on the same hub as the native door."""
 
-from teahouse.doors.irc import commands as _commands  # registers the command handlers
 from teahouse.doors.irc.door import IrcDoor
 
 __all__ = ["IrcDoor"]
-del _commands

@@ -1,154 +1,213 @@
-"""The IRC door: listens, shares encoders by capability set, and runs NickServ."""
+"""The IRC door: listens, shares encoders by capability set, names users the IRC way, and
+welcomes registered clients."""
 
 from __future__ import annotations
 
+import itertools
+import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from dataclasses import dataclass
 
+from teahouse import __version__
 from teahouse.config import Config
 from teahouse.core.hub import Hub
+from teahouse.core.limits import Rate
 from teahouse.core.session import Session
+from teahouse.doors.irc import nickserv as ns
+from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.connection import IrcConnection
 from teahouse.doors.irc.encoder import RELEVANT_CAPS, IrcEncoder
-from teahouse.doors.outlet import Listeners
+from teahouse.doors.irc.handlers import queries
+from teahouse.doors.irc.table import COMMANDS
+from teahouse.doors.listeners import Listeners
 from teahouse.doors.tls import TlsContext
 from teahouse.protocol.irc import IrcMessage
 from teahouse.protocol.names import fold_user
+
+log = logging.getLogger("teahouse.irc")
 
 WHOWAS_SIZE = 200
 """Departed users remembered for WHOWAS: a fixed-size ring, never more."""
 
 
+@dataclass(frozen=True, slots=True)
+class Departed:
+    nick: str
+    username: str
+    host: str
+    realname: str
+    left_ms: int
+
+
 class IrcDoor:
+    name = "irc"
+
     def __init__(self, hub: Hub, config: Config) -> None:
         self.hub = hub
         self.config = config
         self.transports_open = 0
-        self.listeners = Listeners(self, lambda: IrcConnection(self))
+        self.listeners = Listeners(hub, config, self.connection)
         self.tasks = self.listeners.tasks
+        irc = config.irc
+        self.server_name = irc.server_name
+        penalty = irc.flood_penalty
+        # RFC 1459's flood control as a token bucket: a line costs `penalty` seconds,
+        # `flood_burst` seconds' worth may be spent at once. 0 turns it off.
+        self.item_rate = Rate(1 / penalty, irc.flood_burst / penalty) if penalty > 0 else Rate(0, 0)
+        self.byte_rate = Rate(0, 0)
+        self.refuse_after: float | None = None
+        self.opers_exempt = irc.flood_exempt_opers
+        self.commands = COMMANDS
         self.connections: dict[int, IrcConnection] = {}
-        """Session id -> connection, for lookups across IRC clients (AWAY, INVITE, WHOIS)."""
-        self.whowas: deque[tuple[str, str, str, str]] = deque(maxlen=WHOWAS_SIZE)
+        self.whowas: deque[Departed] = deque(maxlen=WHOWAS_SIZE)
         self.created = time.strftime("%a %b %d %Y at %H:%M:%S UTC", time.gmtime())
         self._encoders: dict[frozenset[str], IrcEncoder] = {}
+        self._batches = itertools.count(1)
+        self._highest = 0
+
+    def connection(self) -> IrcConnection:
+        return IrcConnection(self)
+
+    # -- encoders and names ------------------------------------------------------------
 
     def encoder_for(self, caps: frozenset[str]) -> IrcEncoder:
         """The shared encoder for connections with these (relevant) capabilities."""
         key = caps & RELEVANT_CAPS
         encoder = self._encoders.get(key)
         if encoder is None:
-            encoder = IrcEncoder(self.hub, self.config.irc.server_name, key)
-            self._encoders[key] = encoder
+            encoder = self._encoders[key] = IrcEncoder(self, key)
         return encoder
 
-    def isupport_chunks(self) -> list[list[str]]:
-        cfg, lim = self.config.irc, self.config.limits
-        tokens = [
+    def mask(self, session: Session) -> str:
+        conn = self.connections.get(session.id)
+        nick = session.user or (conn.reg.nick if conn is not None else None) or "*"
+        username = (conn.reg.username if conn is not None else None) or session.user or "*"
+        return f"{nick}!~{username}@{session.host}"
+
+    def mask_of(self, name: str) -> str:
+        sessions = self.hub.registry.by_name(name)
+        if sessions:
+            return self.mask(min(sessions, key=lambda s: s.id))
+        return f"{name}!~{name}@{self.server_name}"
+
+    def account_of(self, name: str) -> str | None:
+        sessions = self.hub.registry.by_name(name)
+        if sessions and next(iter(sessions)).guest:
+            return None
+        return name
+
+    def ping_timeout(self) -> float:
+        return self.config.heartbeat.timeout
+
+    def now_ms(self) -> int:
+        return self.hub.clock.wall_ms()
+
+    def batch_ref(self) -> str:
+        return f"b{next(self._batches)}"
+
+    # -- connections -------------------------------------------------------------------
+
+    def remember(self, conn: IrcConnection, session: Session) -> None:
+        self.connections[session.id] = conn
+
+    def forget(self, conn: IrcConnection, session: Session) -> None:
+        self.connections.pop(session.id, None)
+        if conn.registered and session.user:
+            self.whowas.appendleft(
+                Departed(
+                    session.user,
+                    "~" + (conn.reg.username or session.user),
+                    session.host,
+                    conn.reg.realname or session.user,
+                    self.hub.clock.wall_ms(),
+                )
+            )
+
+    def whowas_of(self, name: str) -> list[Departed]:
+        key = fold_user(name)
+        return [d for d in self.whowas if fold_user(d.nick) == key]
+
+    def highest_users(self, now: int) -> int:
+        self._highest = max(self._highest, now)
+        return self._highest
+
+    def nickserv(self, conn: IrcConnection, session: Session, text: str) -> None:
+        ns.nickserv(conn, session, text)
+
+    # -- welcome -----------------------------------------------------------------------
+
+    def isupport(self) -> list[str]:
+        irc, lim = self.config.irc, self.config.limits
+        return [
             "AWAYLEN=200",
             "CASEMAPPING=ascii",
             "CHANLIMIT=#:",
-            "CHANMODES=b,k,l,imnt",
+            "CHANMODES=b,k,l,imnst",
             "CHANNELLEN=51",
             "CHANTYPES=#",
             f"CHATHISTORY={lim.max_replay}",
             "ELIST=U",
             "HOSTLEN=64",
-            "KICKLEN=390",
+            "KICKLEN=300",
             "MAXLIST=b:100",
             "MAXTARGETS=4",
             "MODES=4",
             "MSGREFTYPES=msgid",
-            f"NETWORK={cfg.network}",
+            f"NETWORK={irc.network}",
             "NICKLEN=32",
             "PREFIX=(ov)@+",
+            "STATUSMSG=@",
             "TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
             "TOPICLEN=390",
             "USERLEN=32",
             "UTF8ONLY",
         ]
-        return [tokens[i : i + 12] for i in range(0, len(tokens), 12)]
 
-    def remember(self, conn: IrcConnection) -> None:
-        if conn.session is not None:
-            self.connections[conn.session.id] = conn
+    def send_isupport(self, conn: IrcConnection) -> None:
+        tokens = self.isupport()
+        for i in range(0, len(tokens), 12):
+            conn.numeric(n.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
 
-    def forget(self, conn: IrcConnection) -> None:
-        session = conn.session
-        if session is None:
-            return
-        self.connections.pop(session.id, None)
-        if conn.registered and session.user:
-            self.whowas.appendleft(
-                (session.user, conn.username or session.user, session.ip, conn.realname)
+    def welcome(self, conn: IrcConnection, session: Session) -> None:
+        me = conn.me
+        network = self.config.irc.network
+        conn.numeric(n.RPL_WELCOME, f"Welcome to the {network} IRC network {conn.hostmask()}")
+        conn.numeric(
+            n.RPL_YOURHOST,
+            f"Your host is {self.server_name}, running version teahouse-{__version__}",
+        )
+        conn.numeric(n.RPL_CREATED, f"This server was created {self.created}")
+        conn.send(
+            IrcMessage(
+                n.RPL_MYINFO,
+                (me, self.server_name, f"teahouse-{__version__}", "iow", "beiklmnostv", "bklov"),
+                self.server_name,
             )
-
-    def irc_connections_of(self, user: str) -> list[IrcConnection]:
-        out = []
-        for session in self.hub.users.get(fold_user(user), ()):
-            conn = self.connections.get(session.id)
-            if conn is not None:
-                out.append(conn)
-        return out
-
-    def away_of(self, user: str) -> str | None:
-        conns = self.irc_connections_of(user)
-        if conns and all(c.away is not None for c in conns):
-            return conns[0].away
-        return None
-
-    # -- NickServ --------------------------------------------------------------------
-
-    def nickserv(self, conn: IrcConnection, session: Session, text: str) -> None:
-        words = text.split()
-        verb = words[0].upper() if words else "HELP"
-        reply = self._ns_reply(conn)
-        if verb == "IDENTIFY" and len(words) in (2, 3):
-            account, password = (words[1], words[2]) if len(words) == 3 else (conn.me, words[1])
-            conn.start(
-                session,
-                self.hub.login(session, account, password, None, None, replay_dms=False),
-                then=lambda: self._identified(conn, session),
-                on_error=lambda exc: reply(f"Identification failed: {exc.message}"),
+        )
+        self.send_isupport(conn)
+        queries.lusers(conn, session, IrcMessage("LUSERS"))
+        queries.motd(conn, session, IrcMessage("MOTD"))
+        if session.role == "admin":
+            conn.send(IrcMessage("MODE", (me, "+o"), self.server_name))
+        if not session.guest:
+            conn.numeric(
+                n.RPL_LOGGEDIN,
+                conn.hostmask(),
+                session.user or me,
+                f"You are now logged in as {session.user}",
             )
-        elif verb == "REGISTER" and len(words) >= 2:
-            password = words[1]
-            conn.start(
-                session,
-                self.hub.register(session, conn.me, password, None, None, replay_dms=False),
-                then=lambda: self._identified(conn, session),
-                on_error=lambda exc: reply(f"Registration failed: {exc.message}"),
-            )
-        elif verb == "INFO" and len(words) == 2:
-            found = self.hub.store.get_account(words[1])
-            if found is None:
-                reply(f"{words[1]} is not registered.")
-            else:
-                since = time.strftime("%Y-%m-%d", time.gmtime(found.created_ms / 1000))
-                online = "online" if self.hub.users.get(fold_user(found.name)) else "offline"
-                reply(f"{found.name} is registered since {since} ({found.role}, {online}).")
-        else:
-            reply("Commands: REGISTER <password>, IDENTIFY [account] <password>, INFO <nick>")
+        self.replay_dms(conn, session)
+        log.info("irc registered nick=%s guest=%s peer=%s", me, session.guest, session.ip)
 
-    def _ns_reply(self, conn: IrcConnection) -> Callable[[str], None]:
-        def reply(text: str) -> None:
-            conn.send(IrcMessage("NOTICE", (conn.me, text), "NickServ!NickServ@services"))
+    def replay_dms(self, conn: IrcConnection, session: Session) -> None:
+        """Direct messages stored while the user was away, as PRIVMSGs with their time."""
+        replay = self.hub.accounts.replay_dms(session, None)
+        encoder = self.encoder_for(conn.caps | {"server-time"})
+        for message in replay.messages:
+            conn.write_raw(encoder.privmsg_lines(message, message.recipient or conn.me, "PRIVMSG"))
 
-        return reply
-
-    def _identified(self, conn: IrcConnection, session: Session) -> None:
-        name = session.user or conn.me
-        if name != conn.me:
-            conn.send(IrcMessage("NICK", (name,), conn.hostmask()))
-            conn.nick = name
-        self._ns_reply(conn)(f"You are now identified as {name}.")
-        conn.numeric("900", conn.hostmask(), name, f"You are now logged in as {name}")
-        for other in self.connections.values():
-            if other is not conn and "account-notify" in other.caps:
-                other.send(IrcMessage("ACCOUNT", (name,), conn.hostmask()))
-        self.hub.replay_dms(session, None)
-
-    # -- lifetime ------------------------------------------------------------------------
+    # -- lifetime ----------------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         return await self.listeners.start(host, port)

@@ -1,26 +1,21 @@
-"""How the IRC door spells hub events: one :class:`IrcEncoder` per set of capabilities.
+"""How the IRC door spells broadcasts: one :class:`IrcEncoder` per set of capabilities.
 
 Connections that negotiated the same relevant IRCv3 capabilities share one encoder, so a
 message to a room is still encoded once per *variant* (usually one or two per room), not
-once per member. Replies that only one connection sees (numerics) are written by the
-connection itself, so most directed-reply methods here return nothing.
+once per member. Replies to one client's command are rendered by the handlers, not here.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from teahouse.core.session import Ref
-from teahouse.doors.outlet import OnceLine
+from teahouse.core.results import ModeChange
+from teahouse.core.session import Session
+from teahouse.doors.connection import OnceLine
 from teahouse.errors import ChatError, Timeout
 from teahouse.protocol.irc import IrcMessage, serialize
-from teahouse.protocol.names import fold_user
-from teahouse.store.base import Role, StoredMessage
-
-if TYPE_CHECKING:
-    from teahouse.core.hub import Hub
+from teahouse.store.base import StoredMessage
 
 RELEVANT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "extended-join", "echo-message"}
@@ -31,18 +26,38 @@ ACTION_PREFIX = "/me "
 """How the core stores an IRC ``CTCP ACTION`` (and how native clients write one)."""
 
 _QUIT_WORDS = {
-    "quit": "Quit",
     "timeout": "Ping timeout",
     "disconnected": "Connection closed",
     "reset": "Connection reset by peer",
-    "kicked": "Killed",
-    "banned": "Banned",
     "slow_consumer": "SendQ exceeded",
     "shutdown": "Server shutting down",
     "frame_too_large": "Input line too long",
     "bad_frame": "Protocol error",
     "leak": "Connection lost",
+    "login_timeout": "Registration timeout",
+    "slowloris": "Read timeout",
+    "rate_limited": "Excess Flood",
+    "memory_guard": "SendQ exceeded",
 }
+
+
+class Masks(Protocol):
+    """What an encoder needs from its door to name users the IRC way."""
+
+    server_name: str
+
+    def mask(self, session: Session) -> str:
+        """``nick!user@host`` of a session (the host as others may see it)."""
+
+    def mask_of(self, name: str) -> str:
+        """``nick!user@host`` of a user by name, online or not."""
+
+    def account_of(self, name: str) -> str | None:
+        """The account name behind a user name, or None for a guest."""
+
+    def ping_timeout(self) -> float: ...
+
+    def now_ms(self) -> int: ...
 
 
 def irc_time(ts_ms: int) -> str:
@@ -75,12 +90,21 @@ def to_irc_text(text: str) -> str:
     return text
 
 
+def quit_reason(reason: str | None, text: str | None) -> str:
+    """A QUIT line's reason, as IRC clients are used to seeing them."""
+    if reason == "quit":
+        return f"Quit: {text}" if text else "Client Quit"
+    if reason in ("kicked", "banned"):
+        return f"Killed ({text})" if text else "Killed"
+    return _QUIT_WORDS.get(reason or "", reason or "Quit")
+
+
 class IrcEncoder:
     """The hub's Encoder for IRC connections that share one set of capabilities."""
 
-    def __init__(self, hub: Hub, server_name: str, caps: frozenset[str]) -> None:
-        self.hub = hub
-        self.server_name = server_name
+    def __init__(self, masks: Masks, caps: frozenset[str]) -> None:
+        self.masks = masks
+        self.server_name = masks.server_name
         self.caps = caps
         self.tags_ok = "message-tags" in caps
         self.time_ok = "server-time" in caps or self.tags_ok
@@ -88,46 +112,32 @@ class IrcEncoder:
         self.echo = "echo-message" in caps
         self.extended_join = "extended-join" in caps
 
-    # -- who is who ------------------------------------------------------------------
-
-    def source(self, user: str) -> str:
-        """``nick!user@host`` of a user, online or not."""
-        sessions = self.hub.users.get(fold_user(user))
-        if sessions:
-            return self.hub.hostmask(next(iter(sessions)))
-        return f"{user}!{user}@{self.server_name}"
-
-    def account_of(self, user: str) -> str | None:
-        sessions = self.hub.users.get(fold_user(user))
-        if sessions and next(iter(sessions)).guest:
-            return None
-        return user
-
-    def _tags(self, ts_ms: int | None, msgid: int | None, sender: str | None) -> dict[str, str]:
+    def tags(
+        self, ts_ms: int | None, msgid: int | str | None, account: str | None
+    ) -> dict[str, str]:
         tags: dict[str, str] = {}
         if self.time_ok and ts_ms is not None:
             tags["time"] = irc_time(ts_ms)
         if self.tags_ok and msgid is not None:
             tags["msgid"] = str(msgid)
-        if self.account_ok and sender is not None:
-            account = self.account_of(sender)
-            if account is not None:
-                tags["account"] = account
+        if self.account_ok and account is not None:
+            tags["account"] = account
         return tags
 
     # -- broadcast events ------------------------------------------------------------
 
-    def message(self, message: StoredMessage, *, replay: bool = False, ref: Ref = None) -> bytes:
-        if replay and message.room is not None:
-            return b""  # IRC has no replay on JOIN; chathistory serves it instead
-        if ref is not None and not self.echo:
-            return b""  # the sender's own copy, which only echo-message clients want
+    def message(self, message: StoredMessage) -> bytes:
         target = f"#{message.room}" if message.room is not None else (message.recipient or "*")
         return self.privmsg_lines(message, target, "PRIVMSG")
 
-    def privmsg_lines(self, message: StoredMessage, target: str, command: str) -> bytes:
-        source = self.source(message.sender)
-        tags = self._tags(message.ts_ms, message.id, message.sender)
+    def privmsg_lines(
+        self, message: StoredMessage, target: str, command: str, extra: dict[str, str] | None = None
+    ) -> bytes:
+        """A stored message as PRIVMSG (or NOTICE) lines, split to fit 512 bytes."""
+        source = self.masks.mask_of(message.sender)
+        tags = self.tags(message.ts_ms, message.id, self.masks.account_of(message.sender))
+        if extra:
+            tags.update(extra)
         room = 512 - 2 - len(f":{source} {command} {target} :".encode())
         if message.text.startswith(ACTION_PREFIX):  # every piece a whole CTCP ACTION
             body = message.text[len(ACTION_PREFIX) :]
@@ -148,7 +158,7 @@ class IrcEncoder:
     def presence(
         self,
         room: str,
-        user: str,
+        member: Session,
         state: str,
         reason: str | None,
         *,
@@ -156,27 +166,40 @@ class IrcEncoder:
         by: str | None = None,
         text: str | None = None,
     ) -> bytes:
-        source = self.source(user)
+        source = self.masks.mask(member)
         channel = f"#{room}"
-        tags = self._tags(self.hub.clock.wall_ms(), None, None)
+        user = member.user or "*"
+        tags = self.tags(self.masks.now_ms(), None, None)
         if state == "joined":
             if self.extended_join:
-                account = self.account_of(user) or "*"
-                params: tuple[str, ...] = (channel, account, user)
+                account = self.masks.account_of(user) or "*"
+                realname = user
+                params: tuple[str, ...] = (channel, account, realname)
             else:
                 params = (channel,)
             return serialize(IrcMessage("JOIN", params, source, tags))
         if reason == "kicked" and by is not None:
-            kicker = self.source(by)
+            kicker = self.masks.mask_of(by)
             return serialize(IrcMessage("KICK", (channel, user, text or by), kicker, tags))
         if reason == "part" or online:
-            return serialize(IrcMessage("PART", (channel,), source, tags))
-        words = _QUIT_WORDS.get(reason or "", reason or "Quit")
-        return OnceLine(serialize(IrcMessage("QUIT", (words,), source, tags)))
+            params = (channel, text) if text else (channel,)
+            return serialize(IrcMessage("PART", params, source, tags))
+        line = IrcMessage("QUIT", (quit_reason(reason, text),), source, tags)
+        return OnceLine(serialize(line))
 
-    def topic(self, room: str, text: str, by: str, ref: Ref = None) -> bytes:
-        tags = self._tags(self.hub.clock.wall_ms(), None, None)
-        return serialize(IrcMessage("TOPIC", (f"#{room}", text), self.source(by), tags))
+    def topic(self, room: str, text: str, by: str, ts_ms: int) -> bytes:
+        tags = self.tags(ts_ms, None, None)
+        return serialize(IrcMessage("TOPIC", (f"#{room}", text), self.masks.mask_of(by), tags))
+
+    def mode(self, room: str, by: str, change: ModeChange) -> bytes:
+        flags, args = change.flags_and_args()
+        tags = self.tags(self.masks.now_ms(), None, None)
+        source = self.masks.mask_of(by)
+        return serialize(IrcMessage("MODE", (f"#{room}", flags, *args), source, tags))
+
+    def invited(self, room: str, by: str, target: str) -> bytes:
+        tags = self.tags(self.masks.now_ms(), None, None)
+        return serialize(IrcMessage("INVITE", (target, f"#{room}"), self.masks.mask_of(by), tags))
 
     def notice(self, text: str, by: str) -> bytes:
         return serialize(
@@ -184,68 +207,28 @@ class IrcEncoder:
         )
 
     def renamed(self, room: str, old: str, new: str) -> bytes:
-        sessions = self.hub.users.get(fold_user(new))
-        host = sessions and next(iter(sessions)).ip
-        source = f"{old}!{old}@{host or self.server_name}"
-        tags = self._tags(self.hub.clock.wall_ms(), None, None)
+        mask = self.masks.mask_of(new)
+        source = old + mask[mask.index("!") :] if "!" in mask else old
+        tags = self.tags(self.masks.now_ms(), None, None)
         return OnceLine(serialize(IrcMessage("NICK", (new,), source, tags)))
 
     def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
-        command = "NOTICE" if kind == "notice" else "PRIVMSG"
+        command = "NOTICE" if kind in ("notice", "ops_notice") else "PRIVMSG"
         target = f"#{room}" if room is not None else (to or "*")
-        tags = self._tags(self.hub.clock.wall_ms(), None, sender)
-        source = self.source(sender)
+        if kind.startswith("ops_"):
+            target = "@" + target
+        tags = self.tags(self.masks.now_ms(), None, self.masks.account_of(sender))
+        source = self.masks.mask_of(sender)
         return serialize(IrcMessage(command, (target, text), source, tags))
 
     def ping(self, t: int) -> bytes:
         return serialize(IrcMessage("PING", (str(t),), self.server_name))
 
-    def error(self, error: ChatError, ref: Ref = None) -> bytes:
-        if not error.fatal:
-            return b""
+    def error(self, error: ChatError) -> bytes:
         if error.code == "heartbeat_timeout":
-            reason = f"Ping timeout: {self.hub.policy.timeout:g} seconds"
+            reason = f"Ping timeout: {self.masks.ping_timeout():g} seconds"
         elif error.code == "timeout" and error.message == Timeout.default_message:
             reason = "Registration timeout"
         else:
             reason = error.message
         return serialize(IrcMessage("ERROR", (f"Closing Link: {self.server_name} ({reason})",)))
-
-    # -- directed replies: the connection writes numerics itself ---------------------
-
-    def authed(self, user: str, role: Role, ref: Ref) -> bytes:
-        return b""
-
-    def joined(self, room: str, topic: str, members: Sequence[str], ref: Ref) -> bytes:
-        return b""
-
-    def parted(self, room: str, ref: Ref) -> bytes:
-        return b""
-
-    def replay_end(
-        self,
-        room: str | None,
-        count: int,
-        truncated: bool,
-        oldest_id: int | None,
-        last_id: int | None = None,
-    ) -> bytes:
-        return b""
-
-    def room_list(self, rooms: Sequence[tuple[str, int, str]], ref: Ref) -> bytes:
-        return b""
-
-    def members(self, room: str, members: Sequence[str], ref: Ref) -> bytes:
-        return b""
-
-    def history(self, room: str | None, messages: Sequence[StoredMessage], ref: Ref) -> bytes:
-        return b""
-
-    def admin_result(self, cmd: str, text: str, data: object, ref: Ref) -> bytes:
-        lines = text.splitlines() or [""]
-        return b"".join(
-            serialize(IrcMessage("NOTICE", ("*", line), self.server_name)) for line in lines
-        )
-
-    def bye(self, ref: Ref) -> bytes:
-        return b""

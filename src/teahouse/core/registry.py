@@ -1,0 +1,213 @@
+"""Who is here: sessions, identities online, live rooms; fan-out; the one cleanup routine.
+
+The registry is the part of the hub every other part leans on. It knows which sessions
+exist, which identity each authenticated session is, which names are taken online, and
+which rooms are live; it sends one event to many sessions (encoded once per encoder), and
+:meth:`Registry.close_session` is the only way a session is released.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from teahouse.core.outbox import Outbox
+from teahouse.core.room import Room
+from teahouse.core.session import Encoder, Ident, Session, SessionState
+from teahouse.errors import ChatError
+from teahouse.protocol.names import fold_user
+
+log = logging.getLogger("teahouse.hub")
+
+
+@dataclass(slots=True)
+class Stats:
+    connections_total: int = 0
+    messages_total: int = 0
+    deliveries_total: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    janitor_repairs: int = 0
+    logins_ok: int = 0
+    logins_failed: int = 0
+    closed: Counter[str] = field(default_factory=Counter)
+    limits_hit: Counter[str] = field(default_factory=Counter)
+
+
+class Registry:
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self.sessions: dict[int, Session] = {}
+        self.idents: dict[Ident, set[Session]] = {}
+        """Authenticated sessions by identity."""
+        self.names: dict[str, Ident] = {}
+        """Folded display name -> the identity that holds it online."""
+        self.rooms: dict[str, Room] = {}
+        self.ip_counts: dict[str, int] = {}
+        self.stats = Stats()
+
+    # -- sessions and identities -----------------------------------------------------
+
+    def add(self, session: Session) -> None:
+        self.sessions[session.id] = session
+        self.ip_counts[session.ip] = self.ip_counts.get(session.ip, 0) + 1
+        self.stats.connections_total += 1
+
+    def bind(self, session: Session, ident: Ident, name: str) -> None:
+        """``session`` is now ``ident``, shown as ``name``."""
+        session.ident = ident
+        session.user = name
+        session.key = fold_user(name)
+        session.state = SessionState.AUTHED
+        self.idents.setdefault(ident, set()).add(session)
+        self.names[session.key] = ident
+
+    def unbind(self, session: Session) -> None:
+        """Forget ``session`` as its identity (it stays registered as a connection)."""
+        peers = self.idents.get(session.ident)
+        if peers is None:
+            return
+        peers.discard(session)
+        if not peers:
+            del self.idents[session.ident]
+            if session.key is not None and self.names.get(session.key) == session.ident:
+                del self.names[session.key]
+
+    def online(self, ident: Ident) -> set[Session]:
+        return self.idents.get(ident, set())
+
+    def by_name(self, name: str) -> set[Session]:
+        """The sessions of whoever holds ``name`` online (an account or a guest)."""
+        ident = self.names.get(fold_user(name))
+        return self.idents.get(ident, set()) if ident is not None else set()
+
+    def rename(self, ident: Ident, new: str) -> None:
+        """Every session of ``ident`` is shown as ``new`` from now on."""
+        sessions = self.idents.get(ident, set())
+        for session in sessions:
+            old_key = session.key
+            session.user, session.key = new, fold_user(new)
+            if old_key is not None and self.names.get(old_key) == ident:
+                del self.names[old_key]
+        self.names[fold_user(new)] = ident
+
+    # -- fan-out ---------------------------------------------------------------------
+
+    def fanout(
+        self,
+        sessions: Iterable[Session],
+        spell: Callable[[Encoder], bytes],
+        exclude: Session | None = None,
+    ) -> int:
+        """Send one event to many sessions, encoded once per encoder. Returns deliveries."""
+        last_encoder: Encoder | None = None
+        data = b""
+        cache: dict[int, bytes] = {}
+        sent = 0
+        for session in sessions:
+            if session is exclude:
+                continue
+            encoder = session.encoder
+            if encoder is not last_encoder:
+                last_encoder = encoder
+                found = cache.get(id(encoder))
+                if found is None:
+                    found = cache[id(encoder)] = spell(encoder)
+                data = found
+            if data:
+                session.outlet.write(data)
+                sent += 1
+        return sent
+
+    def presence(
+        self,
+        room: Room,
+        member: Session,
+        state: str,
+        reason: str | None,
+        exclude: Session | None = None,
+        *,
+        online: bool = False,
+        by: str | None = None,
+        text: str | None = None,
+    ) -> None:
+        self.fanout(
+            room.sessions,
+            lambda enc: enc.presence(
+                room.name, member, state, reason, online=online, by=by, text=text
+            ),
+            exclude,
+        )
+
+    # -- leaving ---------------------------------------------------------------------
+
+    def leave(self, session: Session, name: str, reason: str, text: str | None = None) -> None:
+        """Take ``session`` out of room ``name``; the others see it leave when it was the
+        user's last session there. An empty room is dropped from memory."""
+        session.rooms.discard(name)
+        room = self.rooms.get(name)
+        if room is None:
+            return
+        if room.remove(session) and session.user is not None:
+            online = session.ident in self.idents
+            self.presence(room, session, "left", reason, online=online, text=text)
+        if not room.sessions:
+            del self.rooms[name]
+
+    def leave_all(self, departures: list[tuple[Session, str, str | None]]) -> None:
+        """Take many sessions out of every room at once: the members who stay hear one
+        ``left`` per user, and no presence goes to a session that is leaving too."""
+        for session, _, _ in departures:
+            self.unbind(session)
+        gone: list[tuple[Room, Session, str, str | None]] = []
+        for session, reason, text in departures:
+            for name in session.rooms:
+                room = self.rooms.get(name)
+                if room is not None and room.remove(session) and session.user is not None:
+                    gone.append((room, session, reason, text))
+            session.rooms.clear()
+        for room, session, reason, text in gone:
+            online = session.ident in self.idents
+            self.presence(room, session, "left", reason, online=online, text=text)
+            if not room.sessions:
+                self.rooms.pop(room.name, None)
+
+    def close_session(
+        self,
+        session: Session,
+        reason: str,
+        error: ChatError | None = None,
+        *,
+        abort: bool = False,
+        text: str | None = None,
+    ) -> None:
+        """The one cleanup routine. Idempotent.
+
+        Sends ``error`` (best effort) when given, leaves every room (others see presence
+        ``left`` with ``reason``, and ``text``: a quit message), forgets the session, and
+        closes its transport: after writing what is queued, or at once with ``abort``.
+        """
+        if session.state is SessionState.CLOSED:
+            return
+        if error is not None and not abort:
+            session.outlet.write(session.encoder.error(error))
+        if session.rooms or session.ident in self.idents:
+            self.leave_all([(session, reason, text)])
+        session.state = SessionState.CLOSED
+        self.sessions.pop(session.id, None)
+        left = self.ip_counts.get(session.ip, 0) - 1
+        if left > 0:
+            self.ip_counts[session.ip] = left
+        else:
+            self.ip_counts.pop(session.ip, None)
+        self.stats.closed[reason] += 1
+        session.outlet.close_transport(abort)
+        log.info(
+            "connection closed peer=%s:%d user=%s reason=%s",
+            session.ip,
+            session.port,
+            session.user or "-",
+            reason,
+        )

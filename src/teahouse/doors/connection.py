@@ -1,0 +1,423 @@
+"""The one connection base every door builds on: input, limits, pausing, and output.
+
+A :class:`Connection` is an ``asyncio.Protocol`` with ``__slots__`` and no task or timer
+of its own while idle. What it does for every door, written once:
+
+- **admission**: ``connection_made`` asks the hub (bans, caps, rates, memory guard) before
+  anything is read, and opens the session;
+- **input**: bytes go to the door's codec; complete items (frames, lines) are taken one
+  at a time, in order, while the connection is not paused; what stays buffered once every
+  complete item is handled is an unfinished line, and starts the slowloris clock;
+- **rate limits**: every item is charged to two token buckets (items and bytes) on the
+  hub's clock, from the first byte. Over the rate, reading pauses until the debt is paid
+  (backpressure); a door may also refuse items after a grace period and disconnect after
+  repeated refusals (:meth:`_charge`);
+- **strikes**: bad input is counted in a window and ends the connection past a limit;
+- **async work** (password checks): :meth:`_start` pauses reading while it runs and
+  resumes, in order, afterwards;
+- **output**: the hub's :class:`~teahouse.core.session.Outlet`: bytes are queued during
+  a loop round and written in one ``transport.write`` when the hub flushes; a peer whose
+  transport buffer passes the high-water mark is dropped as a slow consumer.
+
+A door's subclass supplies the codec (:meth:`_feed`, :meth:`_next_item`,
+:attr:`_buffered`), what an item means (:meth:`_on_item`), and how to say no at the door
+(:meth:`_refusal`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol, TypeVar, cast
+
+from teahouse.config import Config
+from teahouse.core.hub import Hub
+from teahouse.core.limits import Rate, cap_send_buffer, take
+from teahouse.core.session import Encoder, Session
+from teahouse.errors import ChatError, Internal, SlowConsumer
+
+log = logging.getLogger("teahouse.doors")
+
+_R = TypeVar("_R")
+
+
+class OnceLine(bytes):
+    """A line a client should get once per round even when the hub sends it per room (the
+    IRC QUIT of a user who was in several shared rooms; a NICK change). A type, not a
+    parse: the outlet tells it apart with one ``type()`` check per delivery."""
+
+    __slots__ = ()
+
+
+class Door(Protocol):
+    """What a connection needs from its door."""
+
+    name: str
+    hub: Hub
+    config: Config
+    transports_open: int
+    tasks: set[asyncio.Task[Any]]
+    item_rate: Rate
+    byte_rate: Rate
+    refuse_after: float | None
+    """Seconds over the rate before items are refused; None: only ever slowed down."""
+
+
+class Charge(enum.Enum):
+    OK = "ok"
+    REFUSED = "refused"
+    """Over the rate past the grace period: not handled; the peer should be told."""
+    FATAL = "fatal"
+    """Refused too often: the connection must end."""
+
+
+class Connection(asyncio.Protocol):
+    """One client connection of a door; also the hub's Outlet for it."""
+
+    __slots__ = (
+        "_btokens",
+        "_busy",
+        "_capture",
+        "_closed",
+        "_door",
+        "_itokens",
+        "_last_once",
+        "_limited",
+        "_pending",
+        "_pending_size",
+        "_resume",
+        "_stamp",
+        "_strikes",
+        "_throttled_since",
+        "_transport",
+        "session",
+    )
+
+    def __init__(self, door: Door) -> None:
+        self._door = door
+        self.session: Session | None = None
+        self._transport: asyncio.Transport | None = None
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._closed = False
+        self._capture: list[bytes] | None = None
+        """While set, output is collected here instead of sent (IRC labeled-response)."""
+        self._last_once: bytes | None = None
+        self._busy = False
+        self._resume: Any = None
+        """The timer handle that ends a throttle pause; exists only while paused."""
+        self._itokens = door.item_rate.burst
+        self._btokens = door.byte_rate.burst
+        self._stamp = 0.0
+        self._throttled_since: float | None = None
+        self._limited: list[float] | None = None
+        self._strikes: list[float] | None = None
+
+    # -- what a door supplies ----------------------------------------------------------
+
+    def _encoder(self) -> Encoder:
+        raise NotImplementedError
+
+    def _refusal(self, ip: str, error: ChatError) -> bytes:
+        """What to write to a connection refused at the door (then it is closed)."""
+        raise NotImplementedError
+
+    def _feed(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _next_item(self) -> object | None:
+        """The next complete item, or None. May raise a fatal :class:`ChatError`."""
+        raise NotImplementedError
+
+    @property
+    def _buffered(self) -> int:
+        raise NotImplementedError
+
+    def _on_item(self, session: Session, item: object) -> None:
+        raise NotImplementedError
+
+    def _opened(self, session: Session) -> None:
+        """Called once the session exists (a door may remember the connection)."""
+
+    def _lost(self, session: Session) -> None:
+        """Called after the session was closed because the transport went away."""
+
+    def _unfinished(self, session: Session) -> None:
+        """Called when the peer's unfinished input grew too large while it waited."""
+
+    # -- asyncio.Protocol --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A TCP transport; uvloop's is not an asyncio.Transport subclass, so no isinstance.
+        self._transport = transport = cast(asyncio.Transport, transport)
+        door = self._door
+        door.transports_open += 1
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        ip, port = str(peer[0]), int(peer[1])
+        hub = door.hub
+        try:
+            hub.admit(ip)
+        except ChatError as exc:
+            log.info(
+                "connection refused door=%s peer=%s:%d reason=%s", door.name, ip, port, exc.code
+            )
+            hub.stats.limits_hit[f"admit_{exc.code}"] += 1
+            self._closed = True
+            transport.write(self._refusal(ip, exc))
+            transport.close()
+            return
+        self.session = session = hub.open_session(self, self._encoder(), ip, port, door.name)
+        cap_send_buffer(transport, door.config.limits.socket_send_buffer)
+        self._stamp = hub.clock.monotonic()
+        self._opened(session)
+        log.info("connection opened door=%s peer=%s:%d", door.name, ip, port)
+
+    def data_received(self, data: bytes) -> None:
+        session = self.session
+        if session is None or session.closed:
+            return
+        self._door.hub.received(session, len(data))
+        self._feed(data)
+        if not self._busy and self._resume is None:
+            self._process(session)
+        elif self._busy and not session.authenticated:
+            self._unfinished(session)
+
+    def eof_received(self) -> bool | None:
+        return None  # let the transport close; connection_lost does the cleanup
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._door.transports_open -= 1
+        if self._resume is not None:
+            self._resume.cancel()
+            self._resume = None
+        session = self.session
+        if session is not None:
+            self._door.hub.close_session(session, "disconnected" if exc is None else "reset")
+            self._lost(session)
+        self._pending.clear()
+
+    # -- input -------------------------------------------------------------------------
+
+    def _process(self, session: Session) -> None:
+        self._read_items(session)
+        # Once every complete item is handled, what is still buffered is an unfinished
+        # line: the slowloris clock. (Lines held back by a pause or a login do not count.)
+        if self._busy or self._resume is not None or session.closed:
+            return
+        if self._buffered == 0:
+            session.partial_since = None
+        elif session.partial_since is None:
+            session.partial_since = self._door.hub.clock.monotonic()
+
+    def _read_items(self, session: Session) -> None:
+        while not self._busy and self._resume is None and not session.closed:
+            try:
+                item = self._next_item()
+            except ChatError as exc:
+                self._door.hub.close_session(session, exc.code, exc)
+                return
+            if item is None:
+                return
+            self._on_item(session, item)
+
+    def _charge(self, session: Session, size: int) -> tuple[Charge, float]:
+        """Spend one item's tokens (and ``size`` bytes'). Returns what to do, and the debt
+        in seconds (for ``retry_after``).
+
+        Over the rate, the connection is first slowed down: reading and processing pause
+        until the debt is paid (backpressure), and the item is handled. A door with
+        ``refuse_after`` refuses the items of a peer still over the rate after that many
+        seconds (not handled, no tokens spent), and after ``limits.rate_limit_strikes``
+        refusals within ``limits.rate_limit_window`` seconds the connection must end.
+        """
+        door = self._door
+        ir, br = door.item_rate, door.byte_rate
+        if not (ir.enabled or br.enabled):
+            return Charge.OK, 0.0
+        now = door.hub.clock.monotonic()
+        itokens = take(self._itokens, self._stamp, now, 1, ir) if ir.enabled else 1.0
+        btokens = take(self._btokens, self._stamp, now, size, br) if br.enabled else 1.0
+        debt = max(
+            -itokens / ir.per_second if ir.enabled else 0.0,
+            -btokens / br.per_second if br.enabled else 0.0,
+        )
+        self._stamp = now
+        if debt <= 0:
+            self._itokens, self._btokens = itokens, btokens
+            self._throttled_since = None
+            return Charge.OK, 0.0
+        if self._throttled_since is None:
+            self._throttled_since = now
+            door.hub.stats.limits_hit[f"{door.name}_rate"] += 1
+        grace = door.refuse_after
+        if grace is None or now - self._throttled_since < grace:
+            self._itokens, self._btokens = itokens, btokens
+            self._pause(session, debt)
+            return Charge.OK, debt
+        # Refund: a refused item costs nothing but a strike.
+        self._itokens, self._btokens = itokens + 1, btokens + size
+        lim = door.config.limits
+        limited = [t for t in (self._limited or []) if now - t < lim.rate_limit_window]
+        limited.append(now)
+        self._limited = limited
+        if len(limited) >= lim.rate_limit_strikes:
+            return Charge.FATAL, debt
+        self._pause(session, debt)
+        return Charge.REFUSED, debt
+
+    def _strike(self, session: Session) -> bool:
+        """Count one piece of bad input; True when this one is over the limit (end it)."""
+        limits = self._door.config.limits
+        now = self._door.hub.clock.monotonic()
+        strikes = [t for t in (self._strikes or []) if now - t < limits.bad_frame_window]
+        over = len(strikes) >= limits.bad_frame_strikes
+        strikes.append(now)
+        self._strikes = strikes
+        if over:
+            self._door.hub.stats.limits_hit[f"{self._door.name}_strikes"] += 1
+        return over
+
+    def _pause(self, session: Session, seconds: float) -> None:
+        """Stop reading and processing for ``seconds`` (one timer, only while throttled)."""
+        if self._resume is not None or self._transport is None:
+            return
+        self._transport.pause_reading()
+        self._resume = self._door.hub.scheduler.call_later(seconds, self._unpause)
+
+    def _unpause(self) -> None:
+        self._resume = None
+        session = self.session
+        if session is None or session.closed or self._transport is None:
+            return
+        if self._buffered:
+            # Its lines (a pong among them) wait because we delay them: no silence of its own.
+            self._door.hub.received(session, 0)
+        if not self._busy:
+            self._transport.resume_reading()
+            self._process(session)
+
+    def _start(
+        self,
+        session: Session,
+        work: Coroutine[Any, Any, _R],
+        done: Callable[[_R], None],
+        failed: Callable[[ChatError], None],
+    ) -> None:
+        """Run ``work`` while this connection stops reading; then ``done(result)`` or
+        ``failed(error)`` (never once the session is closed), and resume in order."""
+        assert self._transport is not None
+        self._busy = True
+        self._transport.pause_reading()
+        task = asyncio.get_running_loop().create_task(work)
+        self._door.tasks.add(task)
+        task.add_done_callback(lambda t: self._finished(session, t, done, failed))
+
+    def _finished(
+        self,
+        session: Session,
+        task: asyncio.Task[_R],
+        done: Callable[[_R], None],
+        failed: Callable[[ChatError], None],
+    ) -> None:
+        self._door.tasks.discard(task)
+        self._busy = False
+        if session.closed or task.cancelled():
+            return
+        exc = task.exception()
+        if isinstance(exc, ChatError):
+            failed(exc)
+        elif exc is not None:
+            log.error("internal error in %r", session, exc_info=exc)
+            failed(Internal())
+        else:
+            done(task.result())
+        if session.closed or self._transport is None:
+            return
+        if self._resume is None:
+            self._transport.resume_reading()
+            self._process(session)
+
+    # -- output: the hub's Outlet ------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Outlet.write: queue bytes for this round's flush.
+
+        This runs once per delivery of every fan-out, so it stays one flat function.
+        """
+        if self._closed or not data:
+            return
+        if type(data) is OnceLine:
+            if data == self._last_once:
+                return  # the same departure, heard through another shared room
+            self._last_once = data
+        if self._capture is not None:
+            self._capture.append(data)
+            return
+        if not self._pending:
+            self._door.hub.outbox.want_flush(self)
+        self._pending.append(data)
+        self._pending_size += len(data)
+        # The queue holds references to bytes shared by every member, and it empties at
+        # the end of this round; the real test is the transport's buffer after `flush`.
+        # This cap only stops one round from queueing without bound.
+        if self._pending_size > 4 * self._door.config.limits.output_high_water:
+            self._slow()
+
+    def flush(self) -> None:
+        self._last_once = None
+        if not self._pending or self._closed or self._transport is None:
+            return
+        pending = self._pending
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
+        self._pending_size = 0
+        self._transport.write(data)
+        size = len(data)
+        if self.session is not None:
+            self.session.bytes_out += size
+        self._door.hub.stats.bytes_out += size
+        if self._transport.get_write_buffer_size() > self._door.config.limits.output_high_water:
+            self._slow()
+
+    def _slow(self) -> None:
+        """Over the high-water mark: drop this client, never buffer more for it.
+
+        The close is deferred to the next loop step because we may be inside a fan-out
+        that is iterating over the room this session belongs to.
+        """
+        session = self.session
+        if session is None or self._closed:
+            return
+        self._closed = True
+        self._pending.clear()
+        self._pending_size = 0
+        hub = self._door.hub
+        hub.stats.limits_hit["slow_consumer"] += 1
+        hub.scheduler.call_soon(
+            lambda: hub.close_session(session, "slow_consumer", SlowConsumer(), abort=True)
+        )
+
+    def close_transport(self, abort: bool) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if not abort and not self._closed:
+            self.flush()
+        self._closed = True
+        self._pending.clear()
+        # A peer that is not reading would hold the fd until TCP gives up: free it now.
+        if abort or transport.get_write_buffer_size() > 0:
+            transport.abort()
+        else:
+            transport.close()
+
+    def is_open(self) -> bool:
+        return not self._closed and self._transport is not None and not self._transport.is_closing()
+
+    def backlog(self) -> int:
+        buffered = self._transport.get_write_buffer_size() if self._transport is not None else 0
+        return self._pending_size + buffered

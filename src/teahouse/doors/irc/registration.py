@@ -1,0 +1,218 @@
+"""IRC connection registration as a sans-I/O state machine: CAP, NICK, USER, PASS, SASL.
+
+No sockets, no hub, no clock: the connection feeds it what the client said and asks
+:meth:`Registration.next_step` what to do. The rules (RFC 2812 and IRCv3):
+
+- ``CAP LS`` or ``CAP REQ`` before registration holds it until ``CAP END``;
+- registration needs ``NICK`` and ``USER``;
+- an account comes from SASL PLAIN (checked as it arrives), or from ``PASS
+  account:password`` (or ``PASS password`` for the nick's account), checked once NICK
+  and USER are in; without one the client is a guest, where guests are allowed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+SUPPORTED_CAPS: dict[str, str | None] = {
+    "account-notify": None,
+    "account-tag": None,
+    "away-notify": None,
+    "batch": None,
+    "cap-notify": None,
+    "chghost": None,
+    "draft/account-registration": "before-connect",
+    "draft/chathistory": None,
+    "echo-message": None,
+    "extended-join": None,
+    "invite-notify": None,
+    "labeled-response": None,
+    "message-tags": None,
+    "multi-prefix": None,
+    "sasl": "PLAIN",
+    "server-time": None,
+    "setname": None,
+    "userhost-in-names": None,
+}
+"""Capabilities offered, with their ``CAP LS 302`` values."""
+
+MAX_SASL_CHUNK = 400
+"""Bytes per AUTHENTICATE chunk (IRCv3 SASL)."""
+MAX_SASL_TOTAL = 4096
+"""A security limit on the whole SASL payload."""
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Nothing to do yet: NICK, USER or CAP END is missing, or a check is running."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckPass:
+    """Log in with the ``PASS`` credentials before welcoming the client."""
+
+    account: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """Everything is in: welcome the client (as a guest unless it is logged in)."""
+
+    nick: str
+
+
+Step = Wait | CheckPass | Welcome
+
+
+@dataclass(frozen=True, slots=True)
+class SaslContinue:
+    """Send ``AUTHENTICATE +`` (more, or the first chunk, please)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SaslMore:
+    """A full-size chunk arrived: wait for the next one, say nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class SaslFail:
+    numeric: str
+    """``904`` failed, ``905`` too long, ``906`` aborted, ``908`` + ``904`` bad mechanism."""
+
+
+@dataclass(frozen=True, slots=True)
+class SaslCheck:
+    """The PLAIN payload is complete: check these credentials."""
+
+    account: str
+    password: str
+
+
+SaslEvent = SaslContinue | SaslMore | SaslFail | SaslCheck
+
+
+class SaslPlain:
+    """SASL PLAIN over ``AUTHENTICATE``: chunks of 400 bytes, ``+`` for empty."""
+
+    __slots__ = ("_buffer", "_mechanism")
+
+    def __init__(self) -> None:
+        self._mechanism: str | None = None
+        self._buffer = ""
+
+    @property
+    def active(self) -> bool:
+        return self._mechanism is not None
+
+    def reset(self) -> None:
+        self._mechanism, self._buffer = None, ""
+
+    def feed(self, arg: str) -> SaslEvent:
+        if arg == "*":
+            self.reset()
+            return SaslFail("906")
+        if self._mechanism is None:
+            if arg.upper() != "PLAIN":
+                return SaslFail("908")
+            self._mechanism = "PLAIN"
+            return SaslContinue()
+        if len(arg) > MAX_SASL_CHUNK:
+            self.reset()
+            return SaslFail("905")
+        if arg != "+":
+            self._buffer += arg
+        if len(self._buffer) > MAX_SASL_TOTAL:
+            self.reset()
+            return SaslFail("905")
+        if len(arg) == MAX_SASL_CHUNK:
+            return SaslMore()
+        payload = self._buffer
+        self.reset()
+        try:
+            fields = base64.b64decode(payload, validate=True).decode().split("\0")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return SaslFail("904")
+        if len(fields) != 3:
+            return SaslFail("904")
+        authz, authc, password = fields
+        return SaslCheck(authc or authz, password)
+
+
+class Registration:
+    """The state of one connection's registration."""
+
+    __slots__ = (
+        "cap_version",
+        "caps",
+        "done",
+        "negotiating",
+        "nick",
+        "password",
+        "realname",
+        "sasl",
+        "username",
+    )
+
+    def __init__(self) -> None:
+        self.nick: str | None = None
+        self.username: str | None = None
+        self.realname = ""
+        self.password: str | None = None
+        self.caps: frozenset[str] = frozenset()
+        self.cap_version = 0
+        self.negotiating = False
+        self.done = False
+        self.sasl = SaslPlain()
+
+    # -- CAP ---------------------------------------------------------------------------
+
+    def cap_ls(self, version: str) -> list[str]:
+        """``CAP LS [version]``: the capability tokens to list."""
+        if version.isascii() and version.isdigit() and len(version) < 6:
+            self.cap_version = max(self.cap_version, int(version))
+        if not self.done:
+            self.negotiating = True
+        return [
+            f"{name}={value}" if value and self.cap_version >= 302 else name
+            for name, value in sorted(SUPPORTED_CAPS.items())
+        ]
+
+    def cap_req(self, request: str) -> bool:
+        """``CAP REQ :a -b``: True (ACK) when every capability is known, all applied;
+        False (NAK) otherwise, none applied."""
+        if not self.done:
+            self.negotiating = True
+        wanted = request.split()
+        adds = {w for w in wanted if not w.startswith("-")}
+        drops = {w[1:] for w in wanted if w.startswith("-")}
+        if not wanted or not (adds | drops) <= set(SUPPORTED_CAPS):
+            return False
+        self.caps = frozenset((self.caps | adds) - drops)
+        return True
+
+    def cap_end(self) -> None:
+        self.negotiating = False
+
+    # -- NICK, USER, PASS --------------------------------------------------------------
+
+    def set_user(self, username: str, realname: str) -> None:
+        self.username = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")[:32]
+        self.username = self.username or "user"
+        self.realname = realname[:200]
+
+    def next_step(self, busy: bool, logged_in: bool) -> Step:
+        """What to do now; call after every registration command and check."""
+        if self.done or busy or self.negotiating or self.sasl.active:
+            return Wait()
+        if self.nick is None or self.username is None:
+            return Wait()
+        if self.password is not None and not logged_in:
+            account, _, secret = self.password.partition(":")
+            if not secret:
+                account, secret = self.nick, self.password
+            self.password = None
+            return CheckPass(account, secret)
+        return Welcome(self.nick)

@@ -1,17 +1,21 @@
 """Naming and text rules of protocol v1, as pure predicates.
 
 These are shared by every door: an IRC nick follows the same rules as a native user name,
-and ``#lobby`` is room ``lobby``.
+and ``#lobby`` is room ``lobby``. Which names look alike, and which are reserved, is
+:mod:`teahouse.protocol.lookalike`; :func:`text_problem` lives in
+:mod:`teahouse.protocol.text` with the other text rules and is re-exported here.
 """
 
 from __future__ import annotations
 
 import re
 
+from teahouse.protocol.text import text_problem
+
+__all__ = ["ROOM_NAME", "USER_NAME", "fold_user", "is_room_name", "is_user_name", "text_problem"]
+
 USER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-\[\]\\^{}|]{0,31}")
 ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,49}")
-# Control characters other than tab: C0 (but \t), DEL and C1.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 def is_user_name(name: str) -> bool:
@@ -31,14 +35,3 @@ def fold_user(name: str) -> str:
     CASEMAPPING and the store's uniqueness.
     """
     return name.lower()
-
-
-def text_problem(text: str, max_text: int) -> str | None:
-    """Why ``text`` may not be sent, or None when it is fine."""
-    if not text:
-        return "text is empty"
-    if len(text) > max_text:
-        return f"text is longer than max_text ({max_text} characters)"
-    if _CONTROL.search(text) is not None:
-        return "text holds control characters (only tab is allowed)"
-    return None

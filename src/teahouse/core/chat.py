@@ -24,6 +24,7 @@ from teahouse.core.outbox import Outbox
 from teahouse.core.registry import Registry
 from teahouse.core.results import (
     MODE_FLAGS,
+    MODE_LISTS,
     HistoryPage,
     JoinResult,
     Member,
@@ -46,6 +47,7 @@ from teahouse.errors import (
     NotInRoom,
 )
 from teahouse.protocol.names import fold_user, is_room_name, is_user_name, text_problem
+from teahouse.protocol.text import clean_text
 from teahouse.store.base import Store, StoredMessage, StoreError
 
 DEFAULT_REPLAY = 50
@@ -143,6 +145,14 @@ class Chat:
     def is_op(self, session: Session, room: Room) -> bool:
         return session.role == "admin" or session.ident in room.ops
 
+    def _speaking_room(self, session: Session, name: str) -> Room:
+        """The live room ``session`` may speak in: a member, or anyone when the room is
+        open to messages from outside (``-n``)."""
+        room = self.registry.rooms.get(name)
+        if room is not None and (session in room.sessions or "n" not in room.modes):
+            return room
+        return self._member_room(session, name, "before you speak in it")
+
     def _member_room(self, session: Session, name: str, doing: str) -> Room:
         """The live room ``session`` is in; NotInRoom (or NoSuchRoom) otherwise."""
         room = self.registry.rooms.get(name)
@@ -205,14 +215,15 @@ class Chat:
     def _check_can_join(self, session: Session, room: Room, key: str | None) -> None:
         if session.role == "admin":
             return
-        assert session.user is not None
-        if any(ban.mask.matches(session.user, session.host) for ban in room.bans):
+        name, host = session.user or "", session.host
+        if room.matches("b", name, host) and not room.matches("e", name, host):
             raise Forbidden(f"you are banned from {room.name}", detail="banned")
-        if "i" in room.modes and session.ident not in room.invited:
+        invited = session.ident in room.invited
+        if "i" in room.modes and not (invited or room.matches("I", name, host)):
             raise Forbidden(f"{room.name} is invite only", detail="invite_only")
         if room.key is not None and key != room.key:
             raise Forbidden(f"{room.name} needs a key", detail="bad_key")
-        if room.limit is not None and room.member_count >= room.limit:
+        if room.limit is not None and room.member_count >= room.limit and not invited:
             raise Forbidden(f"{room.name} is full", detail="full")
 
     def part(self, session: Session, name: str, reason: str | None = None) -> None:
@@ -289,6 +300,7 @@ class Chat:
         nonce: str | None,
         done: Done,
         failed: Failed,
+        tags: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """Store a message in a room, then deliver it; ``done(message)`` acknowledges it.
 
@@ -297,13 +309,13 @@ class Chat:
         """
         user, ident = self.authed(session)
         name = self.room_name(name)
-        room = self._member_room(session, name, "before you speak in it")
+        room = self._speaking_room(session, name)
         self.check_text(text)
         self.moderation.check_not_muted(session)
         self._check_can_speak(session, room)
         if nonce is not None and self._resend(session, nonce, (name, ""), done, failed):
             return
-        message = self._new_message(ident, user, text, nonce, room=name)
+        message = self._new_message(ident, user, text, nonce, room=name, tags=tags)
 
         def deliver() -> None:
             live = self.registry.rooms.get(name)
@@ -323,6 +335,7 @@ class Chat:
         nonce: str | None,
         done: Done,
         failed: Failed,
+        tags: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """A direct message: stored for an account (delivered when it is offline too),
         live only to a guest (nothing of a guest is kept)."""
@@ -341,12 +354,15 @@ class Chat:
         if nonce is not None and self._resend(session, nonce, (None, target_key), done, failed):
             return
         message = self._new_message(
-            ident, user, text, nonce, recipient=to_name, keep=account is not None
+            ident, user, text, nonce, recipient=to_name, keep=account is not None, tags=tags
         )
 
         def deliver() -> None:
-            targets = set(self.registry.by_name(to_name)) | self.registry.online(ident)
-            sent = self.registry.fanout(targets, lambda enc: enc.message(message), exclude=session)
+            recipients = self.registry.by_name(to_name)
+            targets = set(recipients) | self.registry.online(ident)
+            # A message to oneself reaches this session too, as any recipient.
+            skip = None if session in recipients else session
+            sent = self.registry.fanout(targets, lambda enc: enc.message(message), exclude=skip)
             self.registry.stats.deliveries_total += sent
             if account is not None and self.registry.by_name(to_name):
                 self.store.set_dm_cursor(account.name, message.id)
@@ -363,6 +379,7 @@ class Chat:
         room: str | None = None,
         recipient: str | None = None,
         keep: bool = True,
+        tags: tuple[tuple[str, str], ...] = (),
     ) -> StoredMessage:
         message = StoredMessage(
             id=self.store.next_message_id(),
@@ -372,6 +389,7 @@ class Chat:
             room=room,
             recipient=recipient,
             nonce=nonce,
+            tags=tags,
         )
         if keep:
             self.store.append_message(message)
@@ -429,7 +447,13 @@ class Chat:
         return True
 
     def relay(
-        self, session: Session, kind: str, room: str | None, to: str | None, text: str
+        self,
+        session: Session,
+        kind: str,
+        room: str | None,
+        to: str | None,
+        text: str,
+        tags: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """Pass a live-only ``notice``/``ctcp`` to a room's members or to a user; not stored.
 
@@ -438,22 +462,32 @@ class Chat:
         """
         user, _ = self.authed(session)
         self.moderation.check_not_muted(session)
-        text = clean_reason(text, self.config.limits.max_text) or ""
-        if not text:
-            raise InvalidField("text is empty")
+        if kind == "ctcp":
+            # A CTCP request keeps its \x01 delimiters; what is inside follows the rules.
+            inner = clean_text(text.strip("\x01"), self.config.limits.max_text)
+            text = f"\x01{inner}\x01"
+        elif kind != "tagmsg":
+            text = clean_text(text, self.config.limits.max_text, formatting=True)
+            if not text:
+                raise InvalidField("text is empty")
         targets: Iterable[Session]
+        skip: Session | None = session
         if room is not None:
             name = self.room_name(room)
-            live = self._member_room(session, name, "before you speak in it")
+            live = self._speaking_room(session, name)
             self._check_can_speak(session, live)
+            if kind == "ctcp" and "C" in live.modes:
+                raise Forbidden(f"{name} takes no CTCP requests (+C)", detail="moderated")
             targets = live.sessions
         else:
             assert to is not None
             targets = self.registry.by_name(to)
             if not targets:
                 raise NoSuchUser(f"{to!r} is not online")
+            if session in targets:
+                skip = None  # to oneself: this session is a recipient like any other
         self.registry.fanout(
-            targets, lambda enc: enc.relay(kind, user, room, to, text), exclude=session
+            targets, lambda enc: enc.relay(kind, user, room, to, text, tags), exclude=skip
         )
 
     def relay_to_ops(self, session: Session, kind: str, room: str, text: str) -> None:
@@ -629,8 +663,9 @@ class Chat:
         for sign, letter, arg in wanted:
             problem = self._apply_mode(room, user, sign, letter, arg)
             if problem is None:
-                shown = arg if letter in "ovbk" or (letter == "l" and sign == "+") else None
-                if letter == "b" and arg is not None:
+                takes = letter in "ovk" or letter in MODE_LISTS or (letter == "l" and sign == "+")
+                shown = arg if takes else None
+                if letter in MODE_LISTS and arg is not None:
                     shown = str(BanMask.parse(arg))
                 if letter == "k" and sign == "-":
                     shown = "*"
@@ -685,28 +720,30 @@ class Chat:
             group = room.ops if letter == "o" else room.voiced
             (group.add if add else group.discard)(targets[0].ident)
             return None
-        if letter == "b":
+        if letter in MODE_LISTS:
             if arg is None:
                 return "needs_arg"
             mask = BanMask.parse(arg)
-            present = [b for b in room.bans if b.mask == mask]
+            entries = room.lists.setdefault(letter, [])
+            present = any(b.mask == mask for b in entries)
             if add:
                 if present:
                     return "unchanged"
-                if len(room.bans) >= Room.MAX_BANS:
+                if len(entries) >= Room.MAX_LIST:
                     return "full"
-                room.bans.append(RoomBan(mask, by, self.clock.wall_ms()))
+                entries.append(RoomBan(mask, by, self.clock.wall_ms()))
             else:
                 if not present:
                     return "unchanged"
-                room.bans[:] = [b for b in room.bans if b.mask != mask]
+                entries[:] = [b for b in entries if b.mask != mask]
             return None
         return "unknown"
 
-    def bans_of(self, session: Session, name: str) -> list[RoomBan]:
+    def mode_list(self, session: Session, name: str, letter: str) -> list[RoomBan]:
+        """The masks of list mode ``letter`` (``b``, ``e`` or ``I``) of a room."""
         self.authed(session)
         room = self.known_room(self.room_name(name))
-        return list(room.bans) if room is not None else []
+        return list(room.lists.get(letter, ())) if room is not None else []
 
     def invite(self, session: Session, name: str, target: str) -> str:
         """Let ``target`` past +i; they are told. Returns the target's display name.

@@ -7,7 +7,8 @@ then lets every dirty outlet write its queue in one call.
 A message is delivered and acknowledged only from an :meth:`after_commit` callback, so
 nobody ever sees a message the store did not keep: when a commit fails, those callbacks'
 ``failed`` halves run instead (each sender is told), and nothing of that round's messages
-reaches anyone.
+reaches anyone. Broadcasts made while a message waits (a part, a notice) wait behind it
+(:meth:`in_order`), so order is kept.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from teahouse.store.base import Store, StoreError
 
 log = logging.getLogger("teahouse.hub")
 
-Committed = Callable[[], None]
-Failed = Callable[[StoreError], None]
+Committed = Callable[[], object]
+Failed = Callable[[StoreError], object]
 
 
 class Outbox:
@@ -43,6 +44,17 @@ class Outbox:
         """Run ``committed`` once what was written to the store so far is committed, or
         ``failed`` (when given) if that commit fails. Callbacks run in the order given."""
         self._waiting.append((committed, failed))
+        self._schedule()
+
+    @property
+    def holding(self) -> bool:
+        """True while something waits for this round's commit: later broadcasts must wait
+        behind it, so everyone sees events in the order they happened."""
+        return bool(self._waiting)
+
+    def in_order(self, fn: Committed) -> None:
+        """Run ``fn`` after what already waits for the commit, whatever the commit's fate."""
+        self._waiting.append((fn, lambda exc: fn()))
         self._schedule()
 
     def _schedule(self) -> None:

@@ -21,6 +21,9 @@ from teahouse.protocol.names import fold_user
 
 log = logging.getLogger("teahouse.hub")
 
+Watcher = Callable[[str, bool, Session], None]
+"""Told when a name comes online (True) or goes offline (False), with one of its sessions."""
+
 
 @dataclass(slots=True)
 class Stats:
@@ -47,6 +50,8 @@ class Registry:
         self.rooms: dict[str, Room] = {}
         self.ip_counts: dict[str, int] = {}
         self.stats = Stats()
+        self.watchers: list[Watcher] = []
+        """Who wants to know when names come and go (IRC MONITOR)."""
 
     # -- sessions and identities -----------------------------------------------------
 
@@ -61,8 +66,11 @@ class Registry:
         session.user = name
         session.key = fold_user(name)
         session.state = SessionState.AUTHED
-        self.idents.setdefault(ident, set()).add(session)
+        peers = self.idents.setdefault(ident, set())
+        peers.add(session)
         self.names[session.key] = ident
+        if len(peers) == 1:
+            self._tell(name, True, session)
 
     def unbind(self, session: Session) -> None:
         """Forget ``session`` as its identity (it stays registered as a connection)."""
@@ -74,6 +82,8 @@ class Registry:
             del self.idents[session.ident]
             if session.key is not None and self.names.get(session.key) == session.ident:
                 del self.names[session.key]
+            if session.user is not None:
+                self._tell(session.user, False, session)
 
     def online(self, ident: Ident) -> set[Session]:
         return self.idents.get(ident, set())
@@ -86,12 +96,21 @@ class Registry:
     def rename(self, ident: Ident, new: str) -> None:
         """Every session of ``ident`` is shown as ``new`` from now on."""
         sessions = self.idents.get(ident, set())
+        old = next(iter(sessions)).user if sessions else None
         for session in sessions:
             old_key = session.key
             session.user, session.key = new, fold_user(new)
             if old_key is not None and self.names.get(old_key) == ident:
                 del self.names[old_key]
         self.names[fold_user(new)] = ident
+        if sessions and old is not None and fold_user(old) != fold_user(new):
+            some = next(iter(sessions))
+            self._tell(old, False, some)
+            self._tell(new, True, some)
+
+    def _tell(self, name: str, online: bool, session: Session) -> None:
+        for watcher in self.watchers:
+            watcher(name, online, session)
 
     # -- fan-out ---------------------------------------------------------------------
 
@@ -101,7 +120,20 @@ class Registry:
         spell: Callable[[Encoder], bytes],
         exclude: Session | None = None,
     ) -> int:
-        """Send one event to many sessions, encoded once per encoder. Returns deliveries."""
+        """Send one event to many sessions, encoded once per encoder. Returns deliveries
+        (0 when it waits behind a message that is being stored: it goes out after it)."""
+        if self.outbox.holding:
+            members = list(sessions)
+            self.outbox.in_order(lambda: self._fanout(members, spell, exclude))
+            return 0
+        return self._fanout(sessions, spell, exclude)
+
+    def _fanout(
+        self,
+        sessions: Iterable[Session],
+        spell: Callable[[Encoder], bytes],
+        exclude: Session | None,
+    ) -> int:
         last_encoder: Encoder | None = None
         data = b""
         cache: dict[int, bytes] = {}

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 
 from teahouse.store.base import StoredMessage
 
-MODE_FLAGS = "imnst"
-"""Room flags without an argument: invite only, moderated, no messages from outside,
-secret, topic locked to operators."""
+MODE_FLAGS = "Cimnst"
+"""Room flags without an argument: no CTCP, invite only, moderated, no messages from
+outside, secret, topic locked to operators."""
+MODE_LISTS = "beI"
+"""Room list modes, each a list of masks: bans, ban exceptions, invite exceptions."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +24,8 @@ class ModeChange:
     """Room modes applied in one request, in order: ``(sign, letter, argument)``.
 
     Letters: the flags of :data:`MODE_FLAGS`, ``k`` (key), ``l`` (member limit), ``o`` and
-    ``v`` (operator, voice: the argument is the member's name), ``b`` (a ban mask).
+    ``v`` (operator, voice: the argument is the member's name), and the list modes of
+    :data:`MODE_LISTS` (the argument is a mask).
     """
 
     changes: tuple[tuple[str, str, str | None], ...]

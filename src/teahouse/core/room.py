@@ -23,11 +23,11 @@ class Room:
     """
 
     __slots__ = (
-        "bans",
         "created_ms",
         "invited",
         "key",
         "limit",
+        "lists",
         "modes",
         "name",
         "ops",
@@ -39,8 +39,9 @@ class Room:
         "voiced",
     )
 
-    MAX_BANS = 100
-    """Ban masks per room: a security limit on what one operator can make the server hold."""
+    MAX_LIST = 100
+    """Masks per list mode per room: a security limit on what one operator can make the
+    server hold."""
 
     def __init__(
         self, name: str, topic: str, topic_by: str, topic_ms: int = 0, created_ms: int = 0
@@ -52,8 +53,9 @@ class Room:
         self.created_ms = created_ms
         self.sessions: set[Session] = set()
         # Room modes, in memory while the room has members (as on IRC servers):
-        # flags from "imnst", a key (+k), a member limit (+l), operators and voiced
-        # members (by identity), ban masks (+b) and identities invited past +i.
+        # flags from "Cimnst", a key (+k), a member limit (+l), operators and voiced
+        # members (by identity), mask lists (+b bans, +e ban exceptions, +I invite
+        # exceptions) and identities invited past +i and +l.
         # Only +n by default: any member may set the topic, as the native contract lets
         # them; an operator can lock it with +t.
         self.modes: set[str] = {"n"}
@@ -61,7 +63,8 @@ class Room:
         self.limit: int | None = None
         self.ops: set[Ident] = set()
         self.voiced: set[Ident] = set()
-        self.bans: list[RoomBan] = []
+        self.lists: dict[str, list[RoomBan]] = {}
+        """Mode letter (``b``, ``e``, ``I``) -> masks, in the order they were set."""
         self.invited: set[Ident] = set()
         self.users: dict[Ident, tuple[str, int]] = {}
         """Identity -> (display name, sessions of that identity in the room)."""
@@ -102,6 +105,10 @@ class Room:
             return True
         self.users[session.ident] = (name, count - 1)
         return False
+
+    def matches(self, letter: str, name: str, host: str) -> bool:
+        """Whether a member with ``name`` and ``host`` matches list mode ``letter``."""
+        return any(entry.mask.matches(name, host) for entry in self.lists.get(letter, ()))
 
     def rename(self, ident: Ident, new: str) -> None:
         if ident in self.users:

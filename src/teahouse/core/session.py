@@ -84,10 +84,20 @@ class Encoder(Protocol):
     def renamed(self, room: str, old: str, new: str) -> bytes:
         """A guest in ``room`` changed its name from ``old`` to ``new``."""
 
-    def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
+    def relay(
+        self,
+        kind: str,
+        sender: str,
+        room: str | None,
+        to: str | None,
+        text: str,
+        tags: tuple[tuple[str, str], ...] = (),
+    ) -> bytes:
         """A live-only message that is not stored: ``kind`` is ``notice`` (IRC NOTICE),
-        ``ctcp`` (an IRC CTCP request other than ACTION, raw, for IRC clients only), or
-        ``ops_privmsg``/``ops_notice`` (to a room's operators only: IRC ``@#room``)."""
+        ``ctcp`` (an IRC CTCP request other than ACTION, raw, for IRC clients only),
+        ``tagmsg`` (IRC TAGMSG: only ``tags``, for IRC clients with message-tags), or
+        ``ops_privmsg``/``ops_notice`` (to a room's operators only: IRC ``@#room``).
+        ``tags`` are client-only tags (``+key``) and an ephemeral ``msgid``."""
 
     def error(self, error: ChatError) -> bytes:
         """The last words before the server closes a connection (a fatal error)."""

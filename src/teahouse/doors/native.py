@@ -116,9 +116,17 @@ class NativeEncoder:
             f.Presence(room=room, user=new, state="joined")
         )
 
-    def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
-        if kind == "ctcp":
-            return b""  # CTCP means nothing to a native client
+    def relay(
+        self,
+        kind: str,
+        sender: str,
+        room: str | None,
+        to: str | None,
+        text: str,
+        tags: tuple[tuple[str, str], ...] = (),
+    ) -> bytes:
+        if kind in ("ctcp", "tagmsg"):
+            return b""  # CTCP and tag-only messages mean nothing to a native client
         return encode(f.Notice(text=text, by=sender, room=room, to=to))
 
     def error(self, error: ChatError) -> bytes:

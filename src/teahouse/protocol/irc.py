@@ -41,6 +41,9 @@ class IrcMessage:
     params: tuple[str, ...] = ()
     prefix: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    valid_utf8: bool = True
+    """False when the line was not UTF-8: it was decoded with U+FFFD in place of the bad
+    bytes, and a server that promises UTF8ONLY refuses to relay it."""
 
     def param(self, index: int, default: str = "") -> str:
         return self.params[index] if index < len(self.params) else default
@@ -196,11 +199,21 @@ class IrcReader:
                 return LineTooLong()
             if not raw.strip():
                 continue
-            text = raw.decode("utf-8", errors="replace")
             try:
-                return parse_line(text)
+                text = raw.decode("utf-8")
+                valid = True
+            except UnicodeDecodeError:
+                text = raw.decode("utf-8", errors="replace")
+                valid = False
+            try:
+                message = parse_line(text)
             except IrcParseError:
                 continue
+            if not valid:
+                return IrcMessage(
+                    message.command, message.params, message.prefix, message.tags, False
+                )
+            return message
 
     def _too_long(self, raw: bytes) -> bool:
         body = raw

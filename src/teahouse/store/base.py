@@ -41,6 +41,9 @@ class StoredMessage:
     room: str | None = None
     recipient: str | None = None
     nonce: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    """Client-only tags (IRCv3 ``+key=value``) that travel with the live delivery; never
+    stored."""
 
     @property
     def is_dm(self) -> bool:

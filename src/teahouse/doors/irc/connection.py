@@ -15,8 +15,9 @@ commands are strikes, and an overlong line ends the connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,6 +62,10 @@ class CommandSpec:
     """Usable before registration completes (else ``451`` and a strike)."""
     oper: bool = False
     """IRC operators only (else ``481``)."""
+    text: bool = False
+    """Carries text others will read: refused (``FAIL ... INVALID_UTF8``) when not UTF-8."""
+    help: str = ""
+    """What HELP says about it: the syntax first."""
 
 
 class IrcServer(Protocol):
@@ -106,6 +111,14 @@ class IrcServer(Protocol):
 
     def nickserv(self, conn: IrcConnection, session: Session, text: str) -> None: ...
 
+    def realname(self, session: Session) -> str: ...
+
+    def monitor(self, conn: IrcConnection, nick: str, add: bool) -> bool: ...
+
+    def monitor_clear(self, conn: IrcConnection) -> None: ...
+
+    def watchers_of(self, nick: str) -> list[IrcConnection]: ...
+
 
 class LabeledReply:
     """The lines answering one labelled command (IRCv3 labeled-response).
@@ -141,7 +154,7 @@ class LabeledReply:
 class IrcConnection(Connection):
     """One IRC client connection; the hub's Outlet for it."""
 
-    __slots__ = ("_reader", "labeled", "reg")
+    __slots__ = ("_reader", "labeled", "monitoring", "reg", "umodes")
 
     _door: IrcServer
 
@@ -151,6 +164,10 @@ class IrcConnection(Connection):
         self.reg = Registration()
         self.labeled: LabeledReply | None = None
         """The reply being collected for the labelled command now running, if any."""
+        self.umodes: set[str] = set()
+        """User modes of this connection: ``i`` (invisible), ``B`` (a bot)."""
+        self.monitoring: set[str] | None = None
+        """Folded nicks this client MONITORs (None until it monitors any)."""
 
     # -- names -------------------------------------------------------------------------
 
@@ -229,6 +246,20 @@ class IrcConnection(Connection):
         self._door.hub.close_session(session, reason)
 
     def _handle(self, session: Session, msg: IrcMessage) -> None:
+        label = msg.tags.get("label") if "labeled-response" in self.reg.caps else None
+        reply = None
+        if label is not None:
+            reply = self.labeled = LabeledReply(self, label)
+            self._capture = reply.lines
+        try:
+            self._run(session, msg)
+        finally:
+            if reply is not None:
+                self._capture = None
+                self.labeled = None
+                reply.release()
+
+    def _run(self, session: Session, msg: IrcMessage) -> None:
         command = msg.command
         spec = self._door.commands.get(command)
         if spec is None:
@@ -243,11 +274,12 @@ class IrcConnection(Connection):
             self.numeric(n.ERR_NOTREGISTERED, "You have not registered")
             self.strike(session)
             return
-        label = msg.tags.get("label") if "labeled-response" in self.reg.caps else None
-        reply = None
-        if label is not None:
-            reply = self.labeled = LabeledReply(self, label)
-            self._capture = reply.lines
+        if not msg.valid_utf8 and spec.text:
+            # UTF8ONLY is announced: text that is not UTF-8 is refused, never relayed.
+            self.send(
+                IrcMessage("FAIL", (command, "INVALID_UTF8", "Message is not UTF-8"), self.server)
+            )
+            return
         try:
             if len(msg.params) < spec.min_params or not all(msg.params[: spec.min_params]):
                 self.numeric(n.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
@@ -260,11 +292,6 @@ class IrcConnection(Connection):
         except Exception:
             log.exception("internal error handling %s from %r", command, session)
             self.numeric(n.ERR_UNKNOWNCOMMAND, command, "Internal error")
-        finally:
-            if reply is not None:
-                self._capture = None
-                self.labeled = None
-                reply.release()
 
     def emit_labeled(self, label: str, captured: list[bytes]) -> None:
         """Send a labelled command's answer: tagged line, batch, or ACK."""
@@ -340,6 +367,16 @@ class IrcConnection(Connection):
             self.numeric(n.ERR_NOPRIVILEGES, f"Permission Denied- {exc.message}")
 
     # -- output --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def uncaptured(self) -> Iterator[None]:
+        """Output in this block is not part of a labelled reply: what this client receives
+        as any other recipient (a message to itself) arrives as a line of its own."""
+        capture, self._capture = self._capture, None
+        try:
+            yield
+        finally:
+            self._capture = capture
 
     def numeric(self, code: str, *params: str) -> None:
         self.send(IrcMessage(code, (self.me, *params), self.server))

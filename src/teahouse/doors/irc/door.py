@@ -65,6 +65,9 @@ class IrcDoor:
         self._encoders: dict[frozenset[str], IrcEncoder] = {}
         self._batches = itertools.count(1)
         self._highest = 0
+        self._watchers: dict[str, set[IrcConnection]] = {}
+        """Folded nick -> the connections that MONITOR it."""
+        hub.registry.watchers.append(self._name_changed)
 
     def connection(self) -> IrcConnection:
         return IrcConnection(self)
@@ -97,6 +100,10 @@ class IrcDoor:
             return None
         return name
 
+    def realname(self, session: Session) -> str:
+        conn = self.connections.get(session.id)
+        return (conn.reg.realname if conn is not None else "") or session.user or "*"
+
     def ping_timeout(self) -> float:
         return self.config.heartbeat.timeout
 
@@ -113,6 +120,7 @@ class IrcDoor:
 
     def forget(self, conn: IrcConnection, session: Session) -> None:
         self.connections.pop(session.id, None)
+        self.monitor_clear(conn)
         if conn.registered and session.user:
             self.whowas.appendleft(
                 Departed(
@@ -135,33 +143,80 @@ class IrcDoor:
     def nickserv(self, conn: IrcConnection, session: Session, text: str) -> None:
         ns.nickserv(conn, session, text)
 
+    # -- MONITOR -----------------------------------------------------------------------
+
+    def monitor(self, conn: IrcConnection, nick: str, add: bool) -> bool:
+        """Start or stop watching ``nick``; False when the client's list is full."""
+        key = fold_user(nick)
+        watching = conn.monitoring if conn.monitoring is not None else set()
+        if add:
+            if key not in watching and len(watching) >= queries.MONITOR_LIMIT:
+                return False
+            watching.add(key)
+            self._watchers.setdefault(key, set()).add(conn)
+        else:
+            watching.discard(key)
+            watchers = self._watchers.get(key)
+            if watchers is not None:
+                watchers.discard(conn)
+                if not watchers:
+                    del self._watchers[key]
+        conn.monitoring = watching or None
+        return True
+
+    def monitor_clear(self, conn: IrcConnection) -> None:
+        for key in list(conn.monitoring or ()):
+            self.monitor(conn, key, False)
+
+    def watchers_of(self, nick: str) -> list[IrcConnection]:
+        return list(self._watchers.get(fold_user(nick), ()))
+
+    def _name_changed(self, name: str, online: bool, session: Session) -> None:
+        watchers = self._watchers.get(fold_user(name))
+        if not watchers:
+            return
+        for conn in list(watchers):
+            if conn.session is session:
+                continue
+            if online:
+                mask = f"{name}!{self.mask(session).split('!', 1)[1]}"
+                conn.numeric("730", mask)
+            else:
+                conn.numeric("731", name)
+
     # -- welcome -----------------------------------------------------------------------
 
     def isupport(self) -> list[str]:
         irc, lim = self.config.irc, self.config.limits
         return [
             "AWAYLEN=200",
+            "BOT=B",
             "CASEMAPPING=ascii",
             "CHANLIMIT=#:",
-            "CHANMODES=b,k,l,imnst",
+            "CHANMODES=Ibe,k,l,Cimnst",
             "CHANNELLEN=51",
             "CHANTYPES=#",
             f"CHATHISTORY={lim.max_replay}",
-            "ELIST=U",
+            "ELIST=MNU",
+            "EXCEPTS=e",
             "HOSTLEN=64",
+            "INVEX=I",
+            "KEYLEN=23",
             "KICKLEN=300",
-            "MAXLIST=b:100",
+            "MAXLIST=beI:100",
             "MAXTARGETS=4",
+            f"MONITOR={queries.MONITOR_LIMIT}",
             "MODES=4",
             "MSGREFTYPES=msgid",
             f"NETWORK={irc.network}",
             "NICKLEN=32",
             "PREFIX=(ov)@+",
             "STATUSMSG=@",
-            "TARGMAX=JOIN:,KICK:1,LIST:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
+            "TARGMAX=JOIN:,KICK:4,LIST:1,NAMES:8,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1,MONITOR:",
             "TOPICLEN=390",
             "USERLEN=32",
             "UTF8ONLY",
+            "WHOX",
         ]
 
     def send_isupport(self, conn: IrcConnection) -> None:
@@ -181,7 +236,14 @@ class IrcDoor:
         conn.send(
             IrcMessage(
                 n.RPL_MYINFO,
-                (me, self.server_name, f"teahouse-{__version__}", "iow", "beiklmnostv", "bklov"),
+                (
+                    me,
+                    self.server_name,
+                    f"teahouse-{__version__}",
+                    "Biow",
+                    "CIbeiklmnostv",
+                    "Ibeklov",
+                ),
                 self.server_name,
             )
         )

@@ -18,7 +18,14 @@ from teahouse.protocol.irc import IrcMessage, serialize
 from teahouse.store.base import StoredMessage
 
 RELEVANT_CAPS = frozenset(
-    {"server-time", "message-tags", "account-tag", "extended-join", "echo-message"}
+    {
+        "server-time",
+        "message-tags",
+        "account-tag",
+        "extended-join",
+        "echo-message",
+        "away-notify",
+    }
 )
 """Capabilities that change how a broadcast event is spelled."""
 
@@ -54,6 +61,9 @@ class Masks(Protocol):
 
     def account_of(self, name: str) -> str | None:
         """The account name behind a user name, or None for a guest."""
+
+    def realname(self, session: Session) -> str:
+        """What the user gave as its real name (IRC ``USER``), else its name."""
 
     def ping_timeout(self) -> float: ...
 
@@ -111,6 +121,7 @@ class IrcEncoder:
         self.account_ok = "account-tag" in caps
         self.echo = "echo-message" in caps
         self.extended_join = "extended-join" in caps
+        self.away_notify = "away-notify" in caps
 
     def tags(
         self, ts_ms: int | None, msgid: int | str | None, account: str | None
@@ -136,6 +147,8 @@ class IrcEncoder:
         """A stored message as PRIVMSG (or NOTICE) lines, split to fit 512 bytes."""
         source = self.masks.mask_of(message.sender)
         tags = self.tags(message.ts_ms, message.id, self.masks.account_of(message.sender))
+        if self.tags_ok and message.tags:
+            tags.update(message.tags)
         if extra:
             tags.update(extra)
         room = 512 - 2 - len(f":{source} {command} {target} :".encode())
@@ -172,20 +185,22 @@ class IrcEncoder:
         tags = self.tags(self.masks.now_ms(), None, None)
         if state == "joined":
             if self.extended_join:
-                account = self.masks.account_of(user) or "*"
-                realname = user
-                params: tuple[str, ...] = (channel, account, realname)
+                account = "*" if member.guest else user
+                params: tuple[str, ...] = (channel, account, self.masks.realname(member))
             else:
                 params = (channel,)
-            return serialize(IrcMessage("JOIN", params, source, tags))
+            line = serialize(IrcMessage("JOIN", params, source, tags))
+            if self.away_notify and member.away is not None:
+                line += serialize(IrcMessage("AWAY", (member.away,), source, tags))
+            return line
         if reason == "kicked" and by is not None:
             kicker = self.masks.mask_of(by)
             return serialize(IrcMessage("KICK", (channel, user, text or by), kicker, tags))
         if reason == "part" or online:
             params = (channel, text) if text else (channel,)
             return serialize(IrcMessage("PART", params, source, tags))
-        line = IrcMessage("QUIT", (quit_reason(reason, text),), source, tags)
-        return OnceLine(serialize(line))
+        quit_line = IrcMessage("QUIT", (quit_reason(reason, text),), source, tags)
+        return OnceLine(serialize(quit_line))
 
     def topic(self, room: str, text: str, by: str, ts_ms: int) -> bytes:
         tags = self.tags(ts_ms, None, None)
@@ -212,14 +227,28 @@ class IrcEncoder:
         tags = self.tags(self.masks.now_ms(), None, None)
         return OnceLine(serialize(IrcMessage("NICK", (new,), source, tags)))
 
-    def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
-        command = "NOTICE" if kind in ("notice", "ops_notice") else "PRIVMSG"
+    def relay(
+        self,
+        kind: str,
+        sender: str,
+        room: str | None,
+        to: str | None,
+        text: str,
+        tags: tuple[tuple[str, str], ...] = (),
+    ) -> bytes:
+        if kind == "tagmsg" and not self.tags_ok:
+            return b""  # a tag-only message means nothing without message-tags
         target = f"#{room}" if room is not None else (to or "*")
         if kind.startswith("ops_"):
             target = "@" + target
-        tags = self.tags(self.masks.now_ms(), None, self.masks.account_of(sender))
+        line_tags = self.tags(self.masks.now_ms(), None, self.masks.account_of(sender))
+        if self.tags_ok:
+            line_tags.update(tags)
         source = self.masks.mask_of(sender)
-        return serialize(IrcMessage(command, (target, text), source, tags))
+        if kind == "tagmsg":
+            return serialize(IrcMessage("TAGMSG", (target,), source, line_tags))
+        command = "NOTICE" if kind in ("notice", "ops_notice") else "PRIVMSG"
+        return serialize(IrcMessage(command, (target, text), source, line_tags))
 
     def ping(self, t: int) -> bytes:
         return serialize(IrcMessage("PING", (str(t),), self.server_name))

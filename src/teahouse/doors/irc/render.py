@@ -29,7 +29,7 @@ def prefixes(member: Member, conn: IrcConnection) -> str:
     return out if multi else out[:1]
 
 
-def send_names(conn: IrcConnection, channel: str, state: RoomState) -> None:
+def send_names(conn: IrcConnection, channel: str, state: RoomState, end: bool = True) -> None:
     long_form = "userhost-in-names" in conn.caps
     symbol = "@" if "s" in state.modes else "="
     line: list[str] = []
@@ -46,7 +46,8 @@ def send_names(conn: IrcConnection, channel: str, state: RoomState) -> None:
         size += len(entry) + 1
     if line:
         conn.numeric(n.RPL_NAMREPLY, symbol, channel, " ".join(line))
-    conn.numeric(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
+    if end:
+        conn.numeric(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
 
 
 def send_topic(conn: IrcConnection, channel: str, state: RoomState, always: bool) -> None:

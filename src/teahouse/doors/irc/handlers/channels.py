@@ -6,6 +6,7 @@ IRC parameters into hub calls and the hub's results into numerics.
 
 from __future__ import annotations
 
+from teahouse.core.masks import glob_match
 from teahouse.core.session import Session
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.connection import IrcConnection
@@ -15,6 +16,15 @@ from teahouse.protocol.irc import IrcMessage
 
 MAX_MODES = 4
 """Mode changes with an argument taken from one MODE line (ISUPPORT MODES)."""
+MAX_NAMES = 8
+"""Channels one NAMES may ask for (ISUPPORT TARGMAX)."""
+MAX_KICKS = 4
+"""Users one KICK may remove (ISUPPORT TARGMAX)."""
+LIST_NUMERICS = {
+    "b": (n.RPL_BANLIST, n.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": ("348", "349", "End of Channel Exception List"),
+    "I": ("346", "347", "End of Channel Invite Exception List"),
+}
 
 
 def join(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
@@ -72,14 +82,16 @@ def topic(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         conn.numeric(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
         return
     chat = conn.door.hub.chat
+    live = conn.door.hub.registry.rooms.get(room_name)
+    if live is None:
+        # On IRC a channel nobody is in does not exist (the room lives on in the store).
+        conn.numeric(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
+        return
     if len(msg.params) == 1:
-        try:
-            chat.check_history_access(session, room_name)
-            state = chat.state_of(session, room_name)
-        except ChatError as exc:
-            conn.chat_error(session, "TOPIC", channel, exc)
+        if "s" in live.modes and session not in live.sessions and session.role != "admin":
+            conn.numeric(n.ERR_NOTONCHANNEL, channel, "You're not on that channel")
             return
-        send_topic(conn, channel, state, always=True)
+        send_topic(conn, channel, chat.room_state(live), always=True)
         return
     text, by, ts = chat.set_topic(session, room_name, msg.params[1])
     encoder = conn.door.encoder_for(conn.caps)
@@ -91,36 +103,69 @@ def names(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     if not msg.params:
         conn.numeric(n.RPL_ENDOFNAMES, "*", "End of /NAMES list")
         return
-    for channel in msg.params[0].split(","):
+    channels = [c for c in msg.params[0].split(",") if c][:MAX_NAMES]
+    for channel in channels:
         room_name = room_of(channel)
         live = conn.door.hub.registry.rooms.get(room_name) if room_name else None
         if room_name is None or live is None or not _visible(session, live.sessions, live.modes):
-            conn.numeric(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
             continue
-        send_names(conn, channel, chat.room_state(live))
+        send_names(conn, channel, chat.room_state(live), end=False)
+    conn.numeric(n.RPL_ENDOFNAMES, ",".join(channels) or "*", "End of /NAMES list")
 
 
 def _visible(session: Session, members: set[Session], modes: set[str]) -> bool:
     return "s" not in modes or session in members or session.role == "admin"
 
 
+class ListFilter:
+    """``LIST`` conditions (ELIST=MNU): ``#a,#b`` names, ``*glob*`` masks, ``!*glob*``
+    negated masks, ``>n`` and ``<n`` member counts; all must hold."""
+
+    def __init__(self, words: str) -> None:
+        self.names: set[str] = set()
+        self.globs: list[str] = []
+        self.not_globs: list[str] = []
+        self.more_than: int | None = None
+        self.fewer_than: int | None = None
+        for word in words.split(","):
+            bound = word[1:]
+            if word[:1] in ("<", ">") and bound.isascii() and bound.isdigit() and len(word) < 9:
+                if word[0] == ">":
+                    self.more_than = int(bound)
+                else:
+                    self.fewer_than = int(bound)
+            elif word.startswith("!"):
+                self.not_globs.append(word[1:])
+            elif "*" in word or "?" in word:
+                self.globs.append(word)
+            elif word:
+                self.names.add(word.lower())
+
+    def __call__(self, name: str, count: int) -> bool:
+        if self.names and name.lower() not in self.names:
+            return False
+        if self.more_than is not None and not count > self.more_than:
+            return False
+        if self.fewer_than is not None and not count < self.fewer_than:
+            return False
+        if any(not glob_match(g, name) for g in self.globs):
+            return False
+        return not any(glob_match(g, name) for g in self.not_globs)
+
+
 def list_(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
-    wanted = (
-        {room_of(c) for c in msg.param(0).split(",")}
-        if msg.params and msg.params[0].startswith("#")
-        else None
-    )
+    wanted = ListFilter(msg.param(0))
     conn.numeric(n.RPL_LISTSTART, "Channel", "Users  Name")
     chat = conn.door.hub.chat
     after: str | None = None
     while True:
         page = chat.list_rooms(session, after)
         for room in page.rooms:
-            if wanted is not None and room.name not in wanted:
+            channel = f"#{room.name}"
+            # On IRC a channel nobody is in does not exist.
+            if room.members == 0 or not wanted(channel, room.members):
                 continue
-            if room.members == 0 and wanted is None:
-                continue
-            conn.numeric(n.RPL_LIST, f"#{room.name}", str(room.members), room.topic)
+            conn.numeric(n.RPL_LIST, channel, str(room.members), room.topic)
         if page.next_after is None:
             break
         after = page.next_after
@@ -157,10 +202,12 @@ def mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         return
     changes = msg.params[1]
     args = list(msg.params[2:])
-    if changes.lstrip("+") == "b" and not args:
-        for ban in hub.chat.bans_of(session, room_name):
-            conn.numeric(n.RPL_BANLIST, target, str(ban.mask), ban.by, str(ban.at_ms // 1000))
-        conn.numeric(n.RPL_ENDOFBANLIST, target, "End of channel ban list")
+    listed = changes.lstrip("+")
+    if listed in LIST_NUMERICS and not args:
+        item, end, text = LIST_NUMERICS[listed]
+        for entry in hub.chat.mode_list(session, room_name, listed):
+            conn.numeric(item, target, str(entry.mask), entry.by, str(entry.at_ms // 1000))
+        conn.numeric(end, target, text)
         return
     wanted: list[tuple[str, str, str | None]] = []
     sign = "+"
@@ -169,11 +216,11 @@ def mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         if ch in "+-":
             sign = ch
             continue
-        takes = ch in "ovbk" or (ch == "l" and sign == "+")
+        takes = ch in "ovbeIk" or (ch == "l" and sign == "+")
         arg: str | None = None
         if takes:
             if not args:
-                if ch == "b":
+                if ch in LIST_NUMERICS:
                     continue  # "+b" alone is a list query, handled above
                 if ch == "k" and sign == "-":
                     wanted.append((sign, ch, None))
@@ -184,7 +231,7 @@ def mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
                 continue
             with_args += 1
             arg = args.pop(0)
-        if ch not in "imnstklovb":
+        if ch not in "CimnstklovbeI":
             conn.numeric(n.ERR_UNKNOWNMODE, ch, "is unknown mode char to me")
             continue
         wanted.append((sign, ch, arg))
@@ -199,10 +246,12 @@ def mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
             conn.chat_error(session, "MODE", target, exc)
         return
     for letter, arg, why in refused:
-        if why == "not_in_room":
+        if why == "not_in_room" and not hub.registry.by_name(arg or ""):
+            conn.numeric(n.ERR_NOSUCHNICK, arg or "*", "No such nick/channel")
+        elif why == "not_in_room":
             conn.numeric(n.ERR_USERNOTINCHANNEL, arg or "*", target, "They aren't on that channel")
         elif why == "bad_arg" and letter == "k":
-            conn.numeric("696", target, "k", arg or "*", "Invalid key")
+            conn.numeric("696", target, "k", "*", "Invalid key")
         elif why == "full":
             conn.numeric("478", target, arg or "*", "Channel ban list is full")
     if change:
@@ -217,30 +266,57 @@ def user_mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         else:
             conn.numeric(n.ERR_NOSUCHNICK, target, "No such nick/channel")
         return
-    flags = "+i" + ("o" if session.role == "admin" else "")
     if len(msg.params) == 1:
-        conn.numeric(n.RPL_UMODEIS, flags)
+        flags = "".join(sorted(conn.umodes | ({"o"} if session.role == "admin" else set())))
+        conn.numeric(n.RPL_UMODEIS, "+" + flags)
         return
-    change = msg.params[1]
-    if any(ch not in "+-iwo" for ch in change):
+    applied = ""
+    sign = "+"
+    last = ""
+    unknown = False
+    for ch in msg.params[1]:
+        if ch in "+-":
+            sign = ch
+            continue
+        if ch in "iBw":
+            if ch == "w":
+                continue  # wallops reach operators only; nothing to switch
+            present = ch in conn.umodes
+            if (sign == "+") == present:
+                continue
+            (conn.umodes.add if sign == "+" else conn.umodes.discard)(ch)
+        elif ch == "o" and sign == "-" and session.role == "admin":
+            session.role = "user"  # de-opering oneself is allowed, opering is OPER's job
+        elif ch == "o":
+            continue
+        else:
+            unknown = True
+            continue
+        if sign != last:
+            applied += sign
+            last = sign
+        applied += ch
+    if unknown:
         conn.numeric(n.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
-        return
-    if "-" in change and "o" in change.split("-", 1)[1] and session.role == "admin":
-        session.role = "user"  # de-opering oneself is allowed, opering is OPER's job
-        conn.send(IrcMessage("MODE", (conn.me, "-o"), conn.hostmask()))
+    if applied:
+        conn.send(IrcMessage("MODE", (conn.me, applied), conn.hostmask()))
 
 
 # -- kicks and invites -----------------------------------------------------------------
 
 
 def kick(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
-    channel = msg.params[0]
-    room_name = room_of(channel)
-    if room_name is None:
-        conn.numeric(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
-        return
+    channels = msg.params[0].split(",")
+    targets = [t for t in msg.params[1].split(",") if t][:MAX_KICKS]
     reason = msg.param(2) or None
-    for target in msg.params[1].split(","):
+    rooms = conn.door.hub.registry.rooms
+    for i, target in enumerate(targets):
+        # One channel for every user, or channel i for user i.
+        channel = channels[0] if len(channels) == 1 else channels[i] if i < len(channels) else ""
+        room_name = room_of(channel)
+        if room_name is None or room_name not in rooms:
+            conn.numeric(n.ERR_NOSUCHCHANNEL, channel or "*", "No such channel")
+            continue
         try:
             conn.door.hub.chat.kick(session, room_name, target, reason)
         except ChatError as exc:
@@ -248,6 +324,15 @@ def kick(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
 
 
 def invite(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
+    if not msg.params:
+        for room in sorted(conn.door.hub.registry.rooms.values(), key=lambda r: r.name):
+            if session.ident in room.invited:
+                conn.numeric("336", f"#{room.name}")
+        conn.numeric("337", "End of INVITE list")
+        return
+    if len(msg.params) < 2:
+        conn.numeric(n.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
+        return
     target, channel = msg.params[0], msg.params[1]
     hub = conn.door.hub
     if not hub.registry.by_name(target):

@@ -1,13 +1,15 @@
 """PRIVMSG, NOTICE and TAGMSG: messages to channels and to users.
 
 A PRIVMSG is stored and then delivered by the hub; the sender's own copy (with
-``echo-message``) and a labelled command's answer wait for that commit. NOTICE is relayed
-live, never stored and never answered with an error (RFC 2812). CTCP requests other than
-ACTION pass between IRC clients live.
+``echo-message``) and a labelled command's answer wait for that commit. NOTICE and TAGMSG
+are relayed live, never stored; NOTICE is never answered with an error (RFC 2812). CTCP
+requests other than ACTION pass between IRC clients live. Client-only tags (``+key``)
+travel with the message to recipients that negotiated ``message-tags``.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 from teahouse.core.session import Session
@@ -23,6 +25,32 @@ from teahouse.store.base import StoredMessage
 
 MAX_TARGETS = 4
 """Targets of one PRIVMSG/NOTICE (ISUPPORT TARGMAX)."""
+MAX_CLIENT_TAGS = 4094
+"""Bytes of client-only tags a message may carry on (IRCv3 message-tags)."""
+
+Tags = tuple[tuple[str, str], ...]
+_live_ids = itertools.count(1)
+"""Ids of messages that are not stored (NOTICE, TAGMSG): ``l<n>``, apart from stored ids."""
+
+
+def client_tags(conn: IrcConnection, msg: IrcMessage) -> Tags:
+    """The client-only tags to pass on (and the ``bot`` tag of a bot); others are dropped."""
+    tags = [(k, v) for k, v in msg.tags.items() if k.startswith("+") and len(k) > 1]
+    if sum(len(k) + len(v) + 2 for k, v in tags) > MAX_CLIENT_TAGS:
+        tags = []
+    if "B" in conn.umodes:
+        tags.append(("bot", ""))
+    return tuple(tags)
+
+
+def fit_line(conn: IrcConnection, command: str, target: str, text: str) -> str:
+    """``text`` cut so ``:<mask> <command> <target> :<text>`` fits in 512 bytes, at a
+    character boundary: one line in, one line out, as IRC servers do."""
+    room = 512 - 2 - len(f":{conn.hostmask()} {command} {target} :".encode())
+    data = text.encode()
+    if len(data) <= room:
+        return text
+    return data[: max(room, 0)].decode(errors="ignore")
 
 
 def privmsg(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
@@ -35,44 +63,56 @@ def privmsg(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         if command == "PRIVMSG":
             conn.numeric(n.ERR_NOTEXTTOSEND, "No text to send")
         return
+    tags = client_tags(conn, msg)
     for given in msg.params[0].split(",")[:MAX_TARGETS]:
         try:
-            say(conn, session, given, msg.params[1], command)
+            say(conn, session, given, msg.params[1], command, tags)
         except ChatError as exc:
             if command == "PRIVMSG":  # NOTICE never gets an automatic answer
                 conn.chat_error(session, command, given, exc)
 
 
-def say(conn: IrcConnection, session: Session, target: str, text: str, command: str) -> None:
+def _target(target: str) -> tuple[str | None, str | None, bool]:
+    """``#room`` -> (room, None, statusmsg); ``nick`` -> (None, nick, False)."""
+    statusmsg = target[:1] in "@+" and target[1:2] == "#"
+    if statusmsg:
+        target = target[1:]
+    if target.startswith("#"):
+        room = room_of(target)
+        if room is None:
+            raise NoSuchRoom()
+        return room, None, statusmsg
+    if not is_user_name(target):
+        raise NoSuchUser()
+    return None, target, False
+
+
+def say(
+    conn: IrcConnection, session: Session, target: str, text: str, command: str, tags: Tags
+) -> None:
     """One PRIVMSG/NOTICE to one target, in core terms."""
     hub = conn.door.hub
     if fold_user(target) == "nickserv":
         if command == "PRIVMSG":
             conn.door.nickserv(conn, session, text)
         return
-    statusmsg = target[:1] in "@+" and target[1:2] == "#"
-    if statusmsg:
-        target = target[1:]
-    room = room_of(target) if target.startswith("#") else None
-    if target.startswith("#") and room is None:
-        raise NoSuchRoom()
-    if room is None and not is_user_name(target):
-        raise NoSuchUser()
-    to = None if room is not None else target
+    room, to, statusmsg = _target(target)
+    text = fit_line(conn, command, target, text)
     if text.startswith("\x01") and not text.upper().startswith("\x01ACTION "):
         # Other CTCP requests pass between IRC clients live, never stored.
-        hub.chat.relay(session, "ctcp", room, to, text)
+        hub.chat.relay(session, "ctcp", room, to, text, tags)
         return
     if command == "NOTICE" or statusmsg:
-        kind = "notice" if command == "NOTICE" else "privmsg"
         plain = strip_irc_formatting(text) or text
-        if statusmsg and room is not None:
-            hub.chat.relay_to_ops(session, kind, room, plain)
-        else:
-            hub.chat.relay(session, "notice", room, to, plain)
+        live = (*tags, ("msgid", f"l{next(_live_ids)}"))
+        with conn.uncaptured():
+            if statusmsg and room is not None:
+                kind = "notice" if command == "NOTICE" else "privmsg"
+                hub.chat.relay_to_ops(session, kind, room, plain)
+            else:
+                hub.chat.relay(session, "notice", room, to, plain, live)
         if "echo-message" in conn.caps:
-            shown = ("@" if statusmsg else "") + target
-            conn.send(IrcMessage(command, (shown, text), conn.hostmask()))
+            conn.write_raw(_echo(conn, command, target, plain, live))
         return
     if text.startswith("\x01"):
         text = ACTION_PREFIX + text.strip("\x01")[7:]
@@ -80,14 +120,24 @@ def say(conn: IrcConnection, session: Session, target: str, text: str, command: 
     if not text:
         conn.numeric(n.ERR_NOTEXTTOSEND, "No text to send")
         return
-    done, failed = _acks(conn, session, target)
+    done, failed = _acks(conn, target)
     if room is not None:
-        hub.chat.say(session, room, text, None, done, failed)
+        hub.chat.say(session, room, text, None, done, failed, tags)
         return
-    hub.chat.dm(session, target, text, None, done, failed)
+    hub.chat.dm(session, target, text, None, done, failed, tags)
     away = away_of(conn, target)
     if away is not None:
         conn.numeric(n.RPL_AWAY, target, away)
+
+
+def _echo(conn: IrcConnection, command: str, target: str, text: str, tags: Tags) -> bytes:
+    """The sender's own copy of a live message, as the others get it (echo-message)."""
+    encoder = conn.door.encoder_for(conn.caps)
+    line_tags = encoder.tags(conn.door.hub.clock.wall_ms(), None, None)
+    if encoder.tags_ok:
+        line_tags.update(tags)
+    params = (target, text) if command != "TAGMSG" else (target,)
+    return serialize(IrcMessage(command, params, conn.hostmask(), line_tags))
 
 
 def away_of(conn: IrcConnection, name: str) -> str | None:
@@ -98,7 +148,7 @@ def away_of(conn: IrcConnection, name: str) -> str | None:
 
 
 def _acks(
-    conn: IrcConnection, session: Session, target: str
+    conn: IrcConnection, target: str
 ) -> tuple[Callable[[StoredMessage], None], Callable[[Exception], None]]:
     """The sender's copy (echo-message) and the error, both after the commit; a labelled
     command's answer waits for them."""
@@ -129,4 +179,16 @@ def _acks(
 
 
 def tagmsg(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
-    """Client-only tags (typing notices) are accepted and not relayed."""
+    """A message of tags only (typing notices, reactions): live to message-tags clients."""
+    tags = client_tags(conn, msg)
+    live = (*tags, ("msgid", f"l{next(_live_ids)}"))
+    for given in msg.params[0].split(",")[:MAX_TARGETS]:
+        try:
+            room, to, _ = _target(given)
+            with conn.uncaptured():
+                conn.door.hub.chat.relay(session, "tagmsg", room, to, "", live)
+        except ChatError as exc:
+            conn.chat_error(session, "TAGMSG", given, exc)
+            continue
+        if "echo-message" in conn.caps and "message-tags" in conn.caps:
+            conn.write_raw(_echo(conn, "TAGMSG", given, "", live))

@@ -13,6 +13,8 @@ from teahouse.protocol.irc import IrcMessage, serialize
 
 WHO_LIMIT = 200
 """Lines a WHO mask (not a channel) may answer: a security limit on one command's output."""
+MONITOR_LIMIT = 100
+"""Nicks one client may MONITOR (ISUPPORT MONITOR): a security limit."""
 
 
 def ping(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
@@ -40,9 +42,77 @@ def away(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     else:
         conn.numeric(n.RPL_NOWAWAY, "You have been marked as being away")
     line = serialize(IrcMessage("AWAY", (session.away,) if session.away else (), conn.hostmask()))
+    told = set()
     for other in shared_irc_peers(conn, session):
         if "away-notify" in other.caps:
             other.write_raw(line)
+            told.add(other)
+    for watcher in conn.door.watchers_of(session.user or ""):
+        caps = watcher.caps
+        if watcher not in told and "extended-monitor" in caps and "away-notify" in caps:
+            watcher.write_raw(line)
+
+
+def setname(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
+    """IRCv3 setname: change one's real name; peers with ``setname`` are told."""
+    name = msg.params[0][:200]
+    conn.reg.realname = name
+    line = serialize(IrcMessage("SETNAME", (name,), conn.hostmask()))
+    if "setname" in conn.caps:
+        conn.write_raw(line)
+    told = {conn}
+    for other in shared_irc_peers(conn, session):
+        if "setname" in other.caps:
+            other.write_raw(line)
+            told.add(other)
+    for watcher in conn.door.watchers_of(session.user or ""):
+        caps = watcher.caps
+        if watcher not in told and "extended-monitor" in caps and "setname" in caps:
+            watcher.write_raw(line)
+
+
+def monitor(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
+    """IRCv3 MONITOR: be told when nicks come online and go."""
+    sub = msg.params[0]
+    door = conn.door
+    if sub in ("+", "-"):
+        if len(msg.params) < 2:
+            conn.numeric(n.ERR_NEEDMOREPARAMS, "MONITOR", "Not enough parameters")
+            return
+        nicks = [t for t in msg.params[1].split(",") if t]
+        if sub == "-":
+            for nick in nicks:
+                door.monitor(conn, nick, False)
+            return
+        online, offline = [], []
+        for nick in nicks:
+            if not door.monitor(conn, nick, True):
+                rest = ",".join(nicks[nicks.index(nick) :])
+                conn.numeric("734", str(MONITOR_LIMIT), rest, "Monitor list is full")
+                break
+            sessions = door.hub.registry.by_name(nick)
+            if sessions:
+                online.append(door.mask(min(sessions, key=lambda s: s.id)))
+            else:
+                offline.append(nick)
+        for mask in online:
+            conn.numeric("730", mask)
+        for nick in offline:
+            conn.numeric("731", nick)
+    elif sub.upper() == "C":
+        door.monitor_clear(conn)
+    elif sub.upper() == "L":
+        names = sorted(conn.monitoring or ())
+        for i in range(0, len(names), 20):
+            conn.numeric("732", ",".join(names[i : i + 20]))
+        conn.numeric("733", "End of MONITOR list")
+    elif sub.upper() == "S":
+        for nick in sorted(conn.monitoring or ()):
+            sessions = door.hub.registry.by_name(nick)
+            if sessions:
+                conn.numeric("730", door.mask(min(sessions, key=lambda s: s.id)))
+            else:
+                conn.numeric("731", nick)
 
 
 def shared_irc_peers(conn: IrcConnection, session: Session) -> list[IrcConnection]:
@@ -60,53 +130,137 @@ def shared_irc_peers(conn: IrcConnection, session: Session) -> list[IrcConnectio
 
 # -- WHO ---------------------------------------------------------------------------------
 
+WHOX_FIELDS = "tcuihsnfdlaor"
+"""WHOX fields in the order they are answered, whatever order they were asked in."""
 
-def who_line(conn: IrcConnection, channel: str, member: Session, op: bool, voiced: bool) -> None:
+
+def _who_fields(conn: IrcConnection, channel: str, member: Session, flags: str) -> dict[str, str]:
     mask = conn.door.mask(member)
     username, host = mask.split("!", 1)[1].split("@", 1)
+    hub = conn.door.hub
+    idle = int(hub.clock.monotonic() - member.last_received)
+    return {
+        "c": channel,
+        "u": username,
+        "i": "255.255.255.255" if member.ip != host else member.ip,
+        "h": host,
+        # One server: its name says nothing a client needs, and "*" keeps topology out.
+        "s": "*",
+        "n": member.user or "*",
+        "f": flags,
+        "d": "0",
+        "l": str(idle),
+        "a": "0" if member.guest else (member.user or "0"),
+        "o": "n/a",
+        "r": conn.door.realname(member),
+    }
+
+
+def who_line(
+    conn: IrcConnection,
+    channel: str,
+    member: Session,
+    op: bool,
+    voiced: bool,
+    whox: tuple[str, str] | None = None,
+) -> None:
     other = conn.door.connections.get(member.id)
-    realname = (other.reg.realname if other is not None else "") or member.user or "*"
-    flags = who_flags(member, op, voiced, "multi-prefix" in conn.caps)
-    conn.numeric(
-        n.RPL_WHOREPLY,
-        channel,
-        username,
-        host,
-        conn.server,
-        member.user or "*",
-        flags,
-        f"0 {realname}",
-    )
+    bot = other is not None and "B" in other.umodes
+    flags = who_flags(member, op, voiced, "multi-prefix" in conn.caps) + ("B" if bot else "")
+    fields = _who_fields(conn, channel, member, flags)
+    if whox is None:
+        conn.numeric(
+            n.RPL_WHOREPLY,
+            fields["c"],
+            fields["u"],
+            fields["h"],
+            fields["s"],
+            fields["n"],
+            flags,
+            f"0 {fields['r']}",
+        )
+        return
+    wanted, token = whox
+    params = [token if f == "t" else fields[f] for f in WHOX_FIELDS if f in wanted]
+    if params and "r" not in wanted and params[-1] == "":
+        params[-1] = "*"
+    conn.numeric("354", *params)
+
+
+def _whox(arg: str) -> tuple[str, str] | None:
+    """``%tcn,42`` -> (``"tcn"``, ``"42"``); None for a plain WHO."""
+    if not arg.startswith("%"):
+        return None
+    fields, _, token = arg[1:].partition(",")
+    return fields, token[:3] or "0"
 
 
 def who(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     mask = msg.param(0, "*")
+    whox = _whox(msg.param(1))
     hub = conn.door.hub
     if mask.startswith("#"):
         room_name = room_of(mask)
         room = hub.registry.rooms.get(room_name) if room_name else None
         if room is not None and ("s" not in room.modes or session in room.sessions):
+            channel = f"#{room.name}"
             for member in hub.chat.room_state(room).members:
                 assert isinstance(member.session, Session)
-                who_line(conn, mask, member.session, member.op, member.voiced)
+                who_line(conn, channel, member.session, member.op, member.voiced, whox)
     else:
-        shown = 0
-        for sessions in list(hub.registry.idents.values()):
-            someone = next(iter(sessions))
-            if someone.user is None:
-                continue
-            if not (
-                glob_match(mask, someone.user)
-                or glob_match(mask, conn.door.mask(someone))
-                or glob_match(mask, someone.host)
-            ):
-                continue
-            channel = f"#{sorted(someone.rooms)[0]}" if someone.rooms else "*"
-            who_line(conn, channel, someone, False, False)
-            shown += 1
-            if shown >= WHO_LIMIT:
-                break
+        exact = hub.registry.by_name(mask) if "*" not in mask and "?" not in mask else set()
+        if exact:
+            someone = min(exact, key=lambda s: s.id)
+            _who_user(conn, session, someone, whox)
+        else:
+            shown = 0
+            for sessions in list(hub.registry.idents.values()):
+                someone = min(sessions, key=lambda s: s.id)
+                if someone.user is None or not _who_matches(conn, mask, someone):
+                    continue
+                if _invisible(conn, someone) and not _shares_room(session, someone):
+                    continue
+                _who_user(conn, session, someone, whox)
+                shown += 1
+                if shown >= WHO_LIMIT:
+                    break
     conn.numeric(n.RPL_ENDOFWHO, mask, "End of WHO list")
+
+
+def _who_matches(conn: IrcConnection, mask: str, someone: Session) -> bool:
+    return (
+        glob_match(mask, someone.user or "")
+        or glob_match(mask, conn.door.mask(someone))
+        or glob_match(mask, someone.host)
+        or glob_match(mask, conn.door.realname(someone))
+    )
+
+
+def _invisible(conn: IrcConnection, someone: Session) -> bool:
+    other = conn.door.connections.get(someone.id)
+    return other is not None and "i" in other.umodes
+
+
+def _shares_room(session: Session, someone: Session) -> bool:
+    return (
+        session.ident == someone.ident
+        or session.role == "admin"
+        or bool(session.rooms & someone.rooms)
+    )
+
+
+def _who_user(
+    conn: IrcConnection, session: Session, someone: Session, whox: tuple[str, str] | None
+) -> None:
+    """A user found by nick or mask: the line names a shared channel, or none."""
+    rooms = conn.door.hub.registry.rooms
+    shared = sorted(session.rooms & someone.rooms)
+    if shared:
+        room = rooms[shared[0]]
+        op = conn.door.hub.chat.is_op(someone, room)
+        who_line(conn, f"#{room.name}", someone, op, someone.ident in room.voiced, whox)
+    else:
+        who_line(conn, "*", someone, False, False, whox)
 
 
 # -- WHOIS, WHOWAS -------------------------------------------------------------------------
@@ -146,6 +300,8 @@ def whois(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     conn.numeric(n.RPL_WHOISSERVER, name, conn.server, conn.door.config.irc.network)
     if member.role == "admin":
         conn.numeric(n.RPL_WHOISOPERATOR, name, "is an IRC operator")
+    if other is not None and "B" in other.umodes:
+        conn.numeric("335", name, "is a bot")
     if not member.guest:
         conn.numeric(n.RPL_WHOISACCOUNT, name, name, "is logged in as")
     if member.away is not None:
@@ -222,12 +378,9 @@ def lusers(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     conn.numeric(n.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
     conn.numeric(n.RPL_LUSERCHANNELS, str(len(registry.rooms)), "channels formed")
     conn.numeric(n.RPL_LUSERME, f"I have {users} clients and 0 servers")
-    conn.numeric(
-        n.RPL_LOCALUSERS, str(users), str(highest), f"Current local users {users}, max {highest}"
-    )
-    conn.numeric(
-        n.RPL_GLOBALUSERS, str(users), str(highest), f"Current global users {users}, max {highest}"
-    )
+    # The short forms (Modern): the peak is real, and only the text carries it.
+    conn.numeric(n.RPL_LOCALUSERS, f"Current local users {users}, max {highest}")
+    conn.numeric(n.RPL_GLOBALUSERS, f"Current global users {users}, max {highest}")
 
 
 def version(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
@@ -244,6 +397,11 @@ def info(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     for line in (f"teahouse {__version__}", "A self-hosted chat server: native protocol and IRC."):
         conn.numeric(n.RPL_INFO, line)
     conn.numeric(n.RPL_ENDOFINFO, "End of /INFO list")
+
+
+def links(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
+    """One server, and its links are nobody's business: the list is empty."""
+    conn.numeric("365", "*", "End of /LINKS list")
 
 
 def admin(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:

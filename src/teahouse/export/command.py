@@ -28,13 +28,6 @@ from teahouse.export.source import (
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SUFFIXES = {
-    ".html": Format.HTML,
-    ".htm": Format.HTML,
-    ".jsonl": Format.JSONL,
-    ".txt": Format.TEXT,
-    ".log": Format.TEXT,
-}
 
 
 def parse_bound(text: str, *, option: str, end: bool) -> int:
@@ -78,7 +71,7 @@ def format_for(fmt: str | None, output: str) -> Format:
     HTML."""
     if fmt is not None:
         return Format(fmt)
-    return _SUFFIXES.get(Path(output).suffix.lower(), Format.HTML)
+    return Format.of_file(output) or Format.HTML
 
 
 def title_of(selection: Selection) -> str:

@@ -31,6 +31,7 @@ import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from pathlib import PurePath
 from typing import TextIO
 
 import msgspec
@@ -58,7 +59,22 @@ class Format(enum.StrEnum):
 
     @property
     def suffix(self) -> str:
+        """The usual file name suffix: ``.html``, ``.jsonl``, ``.txt``."""
         return {"html": ".html", "jsonl": ".jsonl", "text": ".txt"}[self.value]
+
+    @classmethod
+    def of_file(cls, name: str) -> Format | None:
+        """The format a file name's suffix names (``.htm`` and ``.log`` too), or None."""
+        return _BY_SUFFIX.get(PurePath(name).suffix.lower())
+
+
+_BY_SUFFIX = {
+    ".html": Format.HTML,
+    ".htm": Format.HTML,
+    ".jsonl": Format.JSONL,
+    ".txt": Format.TEXT,
+    ".log": Format.TEXT,
+}
 
 
 # -- HTML -------------------------------------------------------------------------------

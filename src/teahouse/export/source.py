@@ -24,6 +24,8 @@ from teahouse.protocol.names import fold_user
 PAGE = 1000
 """Messages read per query."""
 
+_COLUMNS = "id, room, sender, recipient, text, ts_ms"
+
 _NEEDS = {
     "messages": {"id", "room", "sender", "sender_key", "recipient", "recipient_key", "text"},
     "rooms": {"name"},
@@ -146,22 +148,29 @@ class MessageSource:
 
         Raises :class:`ExportError` if the database fails while it is read.
         """
-        where, params = self._where(selection)
+        bounds = ""
+        bound_params: tuple[int, ...] = ()
         if span.start_ms is not None:
-            where += " AND ts_ms >= ?"
-            params += (span.start_ms,)
+            bounds, bound_params = " AND ts_ms >= ?", (span.start_ms,)
         if span.end_ms is not None:
-            where += " AND ts_ms < ?"
-            params += (span.end_ms,)
+            bounds, bound_params = bounds + " AND ts_ms < ?", (*bound_params, span.end_ms)
+        # One ordered index scan per arm, each limited to a page, merged: a direct
+        # conversation is two arms (each way), which an OR would read whole for every page.
+        arms = self._arms(selection)
+        sql = " UNION ALL ".join(
+            f"SELECT * FROM (SELECT {_COLUMNS} FROM messages WHERE {where}{bounds}"
+            " AND id > ? AND id <= ? ORDER BY id LIMIT ?)"
+            for where, _ in arms
+        )
+        sql += " ORDER BY id LIMIT ?"
         try:
             newest = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]
             after = 0
             while True:
-                rows = self._db.execute(
-                    "SELECT id, room, sender, recipient, text, ts_ms FROM messages"
-                    f" WHERE {where} AND id > ? AND id <= ? ORDER BY id LIMIT ?",
-                    (*params, after, newest, PAGE),
-                ).fetchall()
+                params: list[object] = []
+                for _, arm_params in arms:
+                    params += [*arm_params, *bound_params, after, newest, PAGE]
+                rows = self._db.execute(sql, (*params, PAGE)).fetchall()
                 for id_, room, sender, recipient, stored, ts_ms in rows:
                     text, action = split_action(stored)
                     yield TranscriptMessage(
@@ -180,14 +189,11 @@ class MessageSource:
             raise ExportError(f"reading the database failed: {exc}") from None
 
     @staticmethod
-    def _where(selection: Selection) -> tuple[str, tuple[object, ...]]:
+    def _arms(selection: Selection) -> list[tuple[str, tuple[object, ...]]]:
         match selection:
             case Room(name):
-                return "room = ?", (name,)
+                return [("room = ?", (name,))]
             case DirectPair(first, second):
                 a, b = fold_user(first), fold_user(second)
-                return (
-                    "recipient_key IS NOT NULL AND ((sender_key = ? AND recipient_key = ?)"
-                    " OR (sender_key = ? AND recipient_key = ?))",
-                    (a, b, b, a),
-                )
+                way = "recipient_key IS NOT NULL AND sender_key = ? AND recipient_key = ?"
+                return [(way, (a, b))] if a == b else [(way, (a, b)), (way, (b, a))]

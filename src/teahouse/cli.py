@@ -222,12 +222,12 @@ def user_list(data_dir: str | None, config_file: str | None) -> None:
 
 
 @main.command()
-@click.option("--room", help="Export this room's messages.")
+@click.option("--room", metavar="ROOM", help="Export this room's messages.")
 @click.option("--dm", nargs=2, metavar="USER USER", help="Export the direct messages of two users.")
 @click.option("--from", "start", metavar="DATE", help="From this day (UTC, YYYY-MM-DD) or time.")
 @click.option("--to", "end", metavar="DATE", help="Up to this day (included) or time.")
 @click.option("--format", "fmt", type=click.Choice(["html", "jsonl", "text"]))
-@click.option("-o", "--output", default="-", show_default=True, help="File, or - for stdout.")
+@click.option("-o", "--output", metavar="FILE", default="-", help="File, or - for stdout [-].")
 @_data_dir_option
 @_config_option
 def export(
@@ -241,8 +241,8 @@ def export(
     config_file: str | None,
 ) -> None:
     """Write a room's or a direct conversation's history as HTML, JSON Lines or text
-    (reads the database read-only: works beside a running server). The format follows the
-    -o file's suffix unless --format says; files are created private (0600)."""
+    (reads the database read-only: works beside a running server). Without --format: text
+    on stdout, else by the -o file's suffix (.html, .jsonl, .txt). Files are private (0600)."""
     from teahouse.export.command import run_export
     from teahouse.export.source import ExportError
     from teahouse.server import DB_FILE

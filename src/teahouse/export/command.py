@@ -67,10 +67,12 @@ def selection_of(room: str | None, dm: tuple[str, str] | None) -> Selection:
 
 
 def format_for(fmt: str | None, output: str) -> Format:
-    """``--format``, else the output file's suffix (``.html``, ``.jsonl``, ``.txt``), else
-    HTML."""
+    """``--format``; else the output file's suffix (``.html``, ``.jsonl``, ``.txt``), else
+    HTML for a file and plain text for stdout (``-``)."""
     if fmt is not None:
         return Format(fmt)
+    if output == "-":
+        return Format.TEXT
     return Format.of_file(output) or Format.HTML
 
 

@@ -204,3 +204,17 @@ def test_another_sqlite_file_is_not_a_teahouse_database(tmp_path: Path) -> None:
     other.close()
     with pytest.raises(ExportError, match="not a teahouse database"):
         MessageSource(path)
+
+
+def test_a_long_direct_conversation_in_pages(store: SQLiteStore, db_path: Path) -> None:
+    count = 2 * PAGE + 300
+    for i in range(count):
+        sender, to = ("Alice", "bob") if i % 3 else ("bob", "Alice")
+        post(store, f"d{i}", sender=sender, to=to)
+        if i % 5 == 0:
+            post(store, "other", sender="carol", to="bob")
+    store.flush()
+    with MessageSource(db_path) as source:
+        got = list(source.messages(DirectPair("bob", "alice"), TimeSpan()))
+    assert [m.text for m in got] == [f"d{i}" for i in range(count)]
+    assert [m.id for m in got] == sorted(m.id for m in got)

@@ -57,11 +57,12 @@ def _ms(when: datetime) -> int:
 
 
 def selection_of(room: str | None, dm: tuple[str, str] | None) -> Selection:
-    """``--room lobby`` (or ``#lobby``) or ``--dm alice bob``: exactly one of them."""
+    """``--room lobby`` (or ``#lobby``; room names are lower case) or ``--dm alice bob``:
+    exactly one of them."""
     if (room is None) == (dm is None):
         raise ExportError("give either --room ROOM or --dm USER USER")
     if room is not None:
-        return Room(room.removeprefix("#"))
+        return Room(room.removeprefix("#").lower())
     assert dm is not None
     return DirectPair(*dm)
 

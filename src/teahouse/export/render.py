@@ -138,14 +138,15 @@ def _name_html(name: str, extra_class: str = "") -> str:
 
 def _message_block(m: TranscriptMessage) -> str:
     when = f'<time datetime="{utc_iso(m.ts_ms)}">{utc_clock(m.ts_ms)}</time>'
+    anchor = f"m{int(m.id)}"  # int(): never anything but digits in the attribute
     if m.action:
         return (
-            f'<div class="msg action" id="m{m.id}">{when} <span class="from">*</span> '
+            f'<div class="msg action" id="{anchor}">{when} <span class="from">*</span> '
             f'<bdi class="text">{_name_html(m.sender, "who")} {message_html(m.text)}</bdi>'
             "</div>\n"
         )
     return (
-        f'<div class="msg" id="m{m.id}">{when} {_name_html(m.sender, "from")} '
+        f'<div class="msg" id="{anchor}">{when} {_name_html(m.sender, "from")} '
         f'<bdi class="text">{message_html(m.text)}</bdi></div>\n'
     )
 

@@ -2,8 +2,9 @@
 
 The page allows nothing but this exact style element (by its SHA-256 hash): no script, no
 image, no font, no request of any kind, no inline ``style`` attribute, no form, no
-``<base>``. Sender colours are the desktop client's (:mod:`teahouse.gui.markup`, a pure
-module), light and dark.
+``<base>``. Sender colours are the desktop client's, light and dark, from
+:mod:`teahouse.gui.markup`: a pure module that imports no Qt, so ``teahouse export`` runs
+without the ``gui`` extra (which ``teahouse.gui`` itself must go on allowing).
 """
 
 from __future__ import annotations

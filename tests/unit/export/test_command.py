@@ -117,7 +117,7 @@ def test_a_failed_export_leaves_the_old_file(
 @pytest.mark.parametrize(
     ("args", "error"),
     [
-        (["--room", "attic"], "Error: no such room: attic"),
+        (["--room", "Attic"], "Error: no such room: attic"),
         (["--dm", "alice", "zed"], "Error: no such user: zed"),
         (["--room", "lobby", "--from", "2026-02-30"], "Error: bad date for --from: '2026-02-30'"),
         (["--room", "lobby", "--from", "2026-11-25", "--to", "2026-11-24"], "Error: --from"),
@@ -140,3 +140,17 @@ def test_not_a_teahouse_database(tmp_path: Path) -> None:
     code, out = export(tmp_path / "missing", "--room", "lobby")
     assert code == 1 and out.startswith("Error: no database at ")
     assert not (tmp_path / "missing").exists()  # an export creates nothing
+
+
+def test_needs_no_qt() -> None:
+    """The renderers borrow the desktop client's colours from a pure module: an export must
+    still run where the gui extra (PySide6) is not installed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, teahouse.export.command, teahouse.export.render;"
+        "assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -36,20 +36,18 @@ def parse_bound(text: str, *, option: str, end: bool) -> int:
     A date alone means that day in UTC: its first moment as a start, the moment after it
     as an end (``--to 2026-11-30`` includes the 30th). A time without an offset is UTC.
     """
+    text = text.strip()
     try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        pass
-    else:
-        when = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return _ms(when + timedelta(days=1) if end else when)
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
+        if len(text) == len("2026-11-30"):
+            day = date.fromisoformat(text)
+            when = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return _ms(when + timedelta(days=1) if end else when)
+        when = datetime.fromisoformat(text)
+        return _ms(when if when.tzinfo is not None else when.replace(tzinfo=UTC))
+    except (ValueError, OverflowError):  # not a date; or the day after 9999-12-31
         raise ExportError(
             f"bad date for {option}: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC)"
         ) from None
-    return _ms(when if when.tzinfo is not None else when.replace(tzinfo=UTC))
 
 
 def _ms(when: datetime) -> int:

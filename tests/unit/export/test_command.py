@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,9 +54,11 @@ def test_bounds_in_utc() -> None:
     assert parse_bound("2026-11-24T08:00", option="--to", end=True) == T0
     assert parse_bound("2026-11-24T09:00+01:00", option="--from", end=False) == T0
     assert parse_bound("2026-11-24T08:00:00.5Z", option="--from", end=False) == T0 + 500
-    for bad in ("2026-13-01", "yesterday", "", "24/11/2026"):
+    for bad in ("2026-13-01", "yesterday", "", "24/11/2026", "2026-11-3"):
         with pytest.raises(ExportError, match="bad date for --from"):
             parse_bound(bad, option="--from", end=False)
+    with pytest.raises(ExportError, match="bad date for --to"):
+        parse_bound("9999-12-31", option="--to", end=True)
 
 
 def test_a_day_range_includes_both_days(data_dir: Path) -> None:
@@ -145,9 +149,6 @@ def test_not_a_teahouse_database(tmp_path: Path) -> None:
 def test_needs_no_qt() -> None:
     """The renderers borrow the desktop client's colours from a pure module: an export must
     still run where the gui extra (PySide6) is not installed."""
-    import subprocess
-    import sys
-
     code = (
         "import sys, teahouse.export.command, teahouse.export.render;"
         "assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt imported'"

@@ -1,4 +1,4 @@
-"""The ``teahouse`` command: serve, user, admin, chat."""
+"""The ``teahouse`` command: serve, user, export, admin, chat."""
 
 from __future__ import annotations
 
@@ -216,6 +216,50 @@ def user_role(name: str, role: str, data_dir: str | None, config_file: str | Non
 def user_list(data_dir: str | None, config_file: str | None) -> None:
     """List the accounts and their roles."""
     _run_account_command(config_file, data_dir, ["user", "list"])
+
+
+# -- transcripts ------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--room", metavar="ROOM", help="Export this room's messages.")
+@click.option("--dm", nargs=2, metavar="USER USER", help="Export the direct messages of two users.")
+@click.option("--from", "start", metavar="DATE", help="From this day (UTC, YYYY-MM-DD) or time.")
+@click.option("--to", "end", metavar="DATE", help="Up to this day (included) or time.")
+@click.option("--format", "fmt", type=click.Choice(["html", "jsonl", "text"]))
+@click.option("-o", "--output", metavar="FILE", default="-", help="File, or - for stdout [-].")
+@_data_dir_option
+@_config_option
+def export(
+    room: str | None,
+    dm: tuple[str, str] | None,
+    start: str | None,
+    end: str | None,
+    fmt: str | None,
+    output: str,
+    data_dir: str | None,
+    config_file: str | None,
+) -> None:
+    """Write a room's or a direct conversation's history as HTML, JSON Lines or text
+    (reads the database read-only: works beside a running server). Without --format: text
+    on stdout, else by the -o file's suffix (.html, .jsonl, .txt). Files are private (0600)."""
+    from teahouse.export.command import run_export
+    from teahouse.export.source import ExportError
+    from teahouse.server import DB_FILE
+
+    config = _config(config_file, {"server.data_dir": data_dir})
+    try:
+        run_export(
+            config.data_dir / DB_FILE,
+            room=room,
+            dm=dm or None,
+            start=start,
+            end=end,
+            fmt=fmt,
+            output=output,
+        )
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 # -- admin socket -----------------------------------------------------------------------

@@ -33,11 +33,13 @@ pytest.importorskip("PySide6.QtWidgets", exc_type=ImportError)
 qasync = pytest.importorskip("qasync")
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtWidgets import QApplication, QFileDialog, QWidget  # noqa: E402
 
 from teahouse.client import Client  # noqa: E402
+from teahouse.export.render import Format  # noqa: E402
 from teahouse.gui.app import GuiApp, setup_application  # noqa: E402
 from teahouse.gui.connect_dialog import ConnectDialog, Defaults  # noqa: E402
+from teahouse.gui.export import NAME_FILTERS  # noqa: E402
 from teahouse.gui.main_window import MainWindow  # noqa: E402
 from teahouse.gui.models import WINDOW, ConversationKind  # noqa: E402
 from teahouse.gui.profiles import ProfileStore  # noqa: E402
@@ -595,6 +597,41 @@ def test_topic_part_and_quit_from_the_input_line(gui: Harness, make_server: Any)
         window.submit("/quit off to bed")
         assert await asyncio.wait_for(window.outcome, 5) == "quit"
         await gui.until(lambda: session.link is Link.OFFLINE, what="offline")
+
+    gui.run(body)
+
+
+def test_save_the_open_conversation(gui: Harness, make_server: Any, tmp_path: Path) -> None:
+    """Chat > Save conversation as…: the file dialog, then the transcript, private."""
+    server = make_server(limits=FAST_LIMITS)
+
+    async def body() -> None:
+        window, _ = await gui.login(server.port, "alice")
+        assert window.open_save_dialog() is None  # nothing open yet
+        assert window.statusBar().currentMessage() == "Open a conversation to save it."
+        await gui.join(window, "lobby")
+        bob = await gui.user(server.port, "bob", rooms=("lobby",))
+        await bob.say("lobby", "<script>alert(1)</script>")
+        await bob.say("lobby", "/me pours the tea")
+        await gui.until(lambda: len(ids(window)) == 2, what="bob's lines")
+
+        window.save_action.trigger()
+        dialog = next(w for w in window.findChildren(QFileDialog) if w.isVisible())
+        assert dialog.acceptMode() is QFileDialog.AcceptMode.AcceptSave
+        assert dialog.selectedNameFilter() == NAME_FILTERS[Format.HTML]
+        dialog.selectNameFilter(NAME_FILTERS[Format.TEXT])
+        dialog.filterSelected.emit(NAME_FILTERS[Format.TEXT])
+        dialog.selectFile(str(tmp_path / "lobby"))  # no suffix: the chosen filter's
+        dialog.accept()
+        saved = tmp_path / "lobby.txt"
+        await gui.until(saved.exists, what="the saved file")
+        lines = saved.read_text().splitlines()
+        assert [line.split("] ", 1)[1] for line in lines] == [
+            "<bob> <script>alert(1)</script>",
+            "* bob pours the tea",
+        ]
+        assert saved.stat().st_mode & 0o777 == 0o600
+        assert window.statusBar().currentMessage() == f"Saved 2 messages to {saved}"
 
     gui.run(body)
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QIcon, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
+    QFileDialog,
     QFrame,
     QHBoxLayout,
     QInputDialog,
@@ -24,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from teahouse.export.render import Format
 from teahouse.gui import commands as c
+from teahouse.gui import export
 from teahouse.gui.delegates import ConversationDelegate
 from teahouse.gui.dialogs import AdminPanel, JoinRoomDialog
 from teahouse.gui.models import CONVERSATION_ROLE, Conversation, ConversationKind, MemberModel
@@ -213,10 +218,12 @@ class MainWindow(QMainWindow):
         self.dm_action.setShortcut(QKeySequence("Ctrl+D"))
         self.leave_action = QAction("&Leave this conversation", self)
         self.leave_action.setShortcut(QKeySequence("Ctrl+W"))
+        self.save_action = QAction("&Save conversation as…", self)
+        self.save_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Save))
         self.switch_action = QAction("&Connect to another server…", self)
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
-        for action in (self.join_action, self.dm_action, self.leave_action):
+        for action in (self.join_action, self.dm_action, self.leave_action, self.save_action):
             chat.addAction(action)
         chat.addSeparator()
         chat.addAction(self.switch_action)
@@ -264,6 +271,7 @@ class MainWindow(QMainWindow):
         self.switch_action.triggered.connect(lambda: self._finish("switch"))
         self.quit_action.triggered.connect(self.close)
         self.admin_action.triggered.connect(self.open_admin_panel)
+        self.save_action.triggered.connect(self.open_save_dialog)
         self._clock = QTimer(self)
         self._clock.setInterval(250)
         self._clock.timeout.connect(self._update_status)
@@ -449,6 +457,41 @@ class MainWindow(QMainWindow):
         self._admin_panel.raise_()
         self._admin_panel.refresh()
         return self._admin_panel
+
+    def open_save_dialog(self) -> QFileDialog | None:
+        """Ask where to save the open conversation (see :mod:`teahouse.gui.export`)."""
+        conversation = self.current
+        if conversation is None:
+            self.statusBar().showMessage("Open a conversation to save it.", 8000)
+            return None
+        dialog = QFileDialog(self, f"Save {conversation.title}")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilters(list(export.NAME_FILTERS.values()))
+        dialog.setDefaultSuffix(Format.HTML.suffix.lstrip("."))
+        dialog.selectFile(export.suggested_stem(conversation, datetime.now()))
+        dialog.filterSelected.connect(
+            lambda chosen: dialog.setDefaultSuffix(
+                export.choose_format("", chosen).suffix.lstrip(".")
+            )
+        )
+        dialog.fileSelected.connect(
+            lambda path: self.save_conversation(
+                conversation, Path(path), export.choose_format(path, dialog.selectedNameFilter())
+            )
+        )
+        dialog.open()  # modeless: no nested event loop
+        return dialog
+
+    def save_conversation(self, conversation: Conversation, path: Path, fmt: Format) -> None:
+        """Write what ``conversation`` holds to ``path``; say how it went in the status bar."""
+        try:
+            count = export.save_conversation(conversation, self.session.me, path, fmt)
+        except OSError as exc:
+            self._say_here(f"Could not save {path}: {exc.strerror or exc}", Tone.BAD)
+            return
+        plural = "" if count == 1 else "s"
+        self.statusBar().showMessage(f"Saved {count} message{plural} to {path}", 8000)
 
     def _ask_dm(self) -> None:
         dialog = QInputDialog(self)

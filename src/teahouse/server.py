@@ -27,7 +27,7 @@ from teahouse.config import Config, ConfigError
 from teahouse.core.clock import LoopScheduler, SystemClock
 from teahouse.core.hub import Hub
 from teahouse.core.passwords import HashParams, PasswordHasher
-from teahouse.doors.irc import IrcDoor
+from teahouse.doors.irc.door import IrcDoor
 from teahouse.doors.native import NativeDoor
 from teahouse.doors.tls import TlsContext
 from teahouse.errors import ChatError, ServerShutdown

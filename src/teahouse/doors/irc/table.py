@@ -65,7 +65,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "REGISTER": _c(
         registering.register, 3, "REGISTER <account> * <password>\nCreate an account.", pre=True
     ),
-    "PING": _c(queries.ping, 1, "PING <token>\nThe server answers PONG.", pre=True),
+    "PING": _c(queries.ping, 0, "PING <token>\nThe server answers PONG.", pre=True),
     "PONG": _c(queries.pong, 0, "PONG <token>\nAnswer the server's PING.", pre=True),
     "QUIT": _c(queries.quit_, 0, "QUIT [:reason]\nLeave the server.", pre=True, text=True),
     # channels

@@ -18,6 +18,9 @@ MONITOR_LIMIT = 100
 
 
 def ping(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
+    if not msg.params:
+        conn.numeric(n.ERR_NOORIGIN, "No origin specified")
+        return
     conn.send(IrcMessage("PONG", (conn.server, msg.params[0]), conn.server))
 
 

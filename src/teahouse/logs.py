@@ -1,75 +1,210 @@
-"""Logging set-up: the console and a rotating file in the data dir, text or JSON lines.
+"""Logging set-up: the console and private rotating files in the data dir, text or JSON lines.
 
 Secrets never reach a log: no handler here ever sees a password, because no code logs
 one (frames are logged by type, never whole).
+
+What the rest of the server uses:
+
+- :func:`setup_logging` once at start.
+- ``extra={"peer": ip}`` on every line that a client can cause (:data:`PEER`; the address
+  alone, without the port): repeats are then held back per address, so one address cannot
+  flood the log (see :mod:`teahouse.logsupport.aggregate`). Lines without it are only
+  capped per kind of line, all addresses together.
+- :func:`flush_summaries` once a second, so the "...and N more like this" lines come out
+  when their 10-second window ends rather than with the next line.
+- :func:`log_auth_failure` for every failed or refused login, the one line fail2ban reads.
+
+The audit log (``teahouse.audit``, operator commands) goes to ``audit.log`` and is never
+held back. Every log file is 0600 and the data dir, if teahouse creates it, 0700.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import logging.handlers
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal, TextIO
 
 from teahouse.config import LogSection
+from teahouse.logsupport.aggregate import Aggregator, Policy
+from teahouse.logsupport.files import PrivateRotatingFileHandler, make_private_dir
+from teahouse.logsupport.formatters import (
+    AUDIT_FORMAT,
+    TEXT_FORMAT,
+    JsonFormatter,
+    TextFormatter,
+)
+from teahouse.logsupport.text import address, quote_name, token
+
+__all__ = [
+    "AUTH_LOGGER",
+    "PEER",
+    "TEXT_FORMAT",
+    "AuthDoor",
+    "AuthReason",
+    "ConsoleHandler",
+    "JsonFormatter",
+    "TextFormatter",
+    "flush_summaries",
+    "log_auth_failure",
+    "setup_logging",
+]
+
+PEER = "peer"  # the record attribute (extra={"peer": ip}) that names a line's source
+AUDIT_LOGGER = "teahouse.audit"
+AUTH_LOGGER = "teahouse.auth"
+SUMMARY_WINDOW = 10.0  # seconds
+
+# Every auth failure is written until an address has 10 in one window, above fail2ban's
+# usual maxretry (3 to 5), so fail2ban sees enough lines to ban; after that one line per
+# window carries the count, and it matches the same filter. 300 lines a window from all
+# addresses together bound a flood from very many addresses.
+AUTH_POLICY = Policy(
+    burst=10,
+    cap=300,
+    summaries=50,
+    source_summary="auth failed peer={peer} count={count} window={window:g}s",
+    others_summary="auth failed by {sources} other addresses: count={count} window={window:g}s",
+    sourceless_summary="auth failed without an address: count={count} window={window:g}s",
+)
+
+AuthDoor = Literal["native", "irc"]
+AuthReason = Literal[
+    "bad_credentials",  # wrong password, or no such account (the two are not told apart)
+    "throttled",  # refused by the login throttle before the password was checked
+    "bad_oper_password",  # IRC OPER with a wrong password
+    "bad_sasl",  # IRC SASL PLAIN that failed or could not be parsed
+    "bad_pass",  # IRC PASS with a wrong password
+]
+
+_AUTH_TEMPLATE = "auth failed peer=%s door=%s reason=%s user=%s"
+_auth_log = logging.getLogger(AUTH_LOGGER)
+_log = logging.getLogger("teahouse.logs")
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
+def log_auth_failure(peer: str, user: str | None, door: AuthDoor, reason: AuthReason) -> None:
+    """Log one failed or refused login, in the one format fail2ban's filter matches.
+
+    ``peer`` is the client's IP address (no port), ``user`` the name it tried (``None``
+    if it gave none). The line, at WARNING on ``teahouse.auth``, reads::
+
+        auth failed peer=198.51.100.7 door=native reason=bad_credentials user="alice"
+
+    Fields come in this order; ``user`` is last and JSON-quoted (at most 64 characters,
+    then `` cut_from=N``), so an attempted name cannot forge a field or a line. A peer that
+    is not an IP address is written ``-`` and matches no filter. When an address has had
+    10 lines in a 10-second window, the rest of that window is one line that fail2ban's
+    filter matches too: ``auth failed peer=198.51.100.7 count=37 window=10s``.
+    """
+    ip = address(peer)
+    _auth_log.warning(
+        _AUTH_TEMPLATE, ip, token(door), token(reason), quote_name(user), extra={PEER: ip}
+    )
 
 
-TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+def flush_summaries(now: float | None = None) -> None:
+    """Write the summary lines of a 10-second window that has ended.
+
+    Call it once a second (the server's one-second timer); without it a summary waits for
+    the next line. ``now`` is for tests; by default the aggregator reads its own clock
+    (``time.monotonic``, or the one given to :func:`setup_logging`).
+    """
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, Aggregator):
+            handler.flush_summaries(now)
 
 
-def setup_logging(section: LogSection, data_dir: Path | None) -> None:
-    """Configure the root logger once for the server process."""
+class ConsoleHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is when each record comes.
+
+    The console's ``patch_stdout`` replaces ``sys.stderr`` with prompt_toolkit's proxy,
+    which prints above the prompt; a handler that kept the stream it was made with (the
+    terminal itself) would print over the prompt instead.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+    def flush(self) -> None:
+        self.stream = sys.stderr
+        super().flush()
+
+
+def _remove_handlers(logger: logging.Logger) -> None:
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        if getattr(handler, "_teahouse", False):
+            handler.close()
+
+
+def _ours(handler: logging.Handler) -> logging.Handler:
+    handler._teahouse = True  # type: ignore[attr-defined]  # closed by the next set-up
+    return handler
+
+
+def setup_logging(
+    section: LogSection, data_dir: Path | None, *, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Configure the root logger and the audit logger for this process.
+
+    Calling it again replaces (and closes) what an earlier call set up. ``clock`` is the
+    aggregator's, for tests.
+    """
     level = logging.getLevelName(section.level.upper())
     if not isinstance(level, int):
         raise ValueError(f"unknown log level {section.level!r}")
     formatter: logging.Formatter = (
-        JsonFormatter() if section.format == "json" else logging.Formatter(TEXT_FORMAT)
+        JsonFormatter() if section.format == "json" else TextFormatter(TEXT_FORMAT)
     )
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    _remove_handlers(root)
     root.setLevel(level)
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(formatter)
-    root.addHandler(console)
-    audit = logging.getLogger("teahouse.audit")
+    audit = logging.getLogger(AUDIT_LOGGER)
     audit.setLevel(logging.INFO)
     audit.propagate = False  # operator actions go to audit.log, not to the console
-    for handler in list(audit.handlers):
-        audit.removeHandler(handler)
+    _remove_handlers(audit)
+
+    console = ConsoleHandler()
+    console.setFormatter(formatter)
+    targets: list[logging.Handler] = [console]
+    files: list[PrivateRotatingFileHandler] = []
+    private_dir = True
     if data_dir is not None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    if data_dir is not None and section.file:
-        main_file = logging.handlers.RotatingFileHandler(
-            data_dir / "teahouse.log",
-            maxBytes=section.file_max_bytes,
-            backupCount=section.file_backups,
-            encoding="utf-8",
+        private_dir = make_private_dir(data_dir)
+        if section.file:
+            main_file = PrivateRotatingFileHandler(
+                data_dir / "teahouse.log", section.file_max_bytes, section.file_backups
+            )
+            main_file.setFormatter(formatter)
+            targets.append(main_file)
+            files.append(main_file)
+        audit_file = PrivateRotatingFileHandler(
+            data_dir / "audit.log", section.file_max_bytes, section.file_backups
         )
-        main_file.setFormatter(formatter)
-        root.addHandler(main_file)
-    if data_dir is not None:
-        audit_file = logging.handlers.RotatingFileHandler(
-            data_dir / "audit.log",
-            maxBytes=section.file_max_bytes,
-            backupCount=section.file_backups,
-            encoding="utf-8",
+        audit_file.setFormatter(TextFormatter(AUDIT_FORMAT))
+        audit.addHandler(_ours(audit_file))
+        files.append(audit_file)
+    aggregator = Aggregator(
+        targets,
+        window=SUMMARY_WINDOW,
+        policies={AUTH_LOGGER: AUTH_POLICY},
+        exempt=(AUDIT_LOGGER,),
+        clock=clock,
+    )
+    root.addHandler(_ours(aggregator))
+    if not private_dir:
+        _log.warning(
+            "the data dir %s is open to other users; chmod 700 it (it holds the database)",
+            data_dir,
         )
-        audit_file.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        audit.addHandler(audit_file)
+    for file in files:
+        if not file.private:
+            _log.warning(
+                "cannot make %s private (mode 0600): it belongs to another user", file.path
+            )

@@ -45,7 +45,11 @@ class ConsoleCompleter(Completer):
 
 async def run_console(commands: CommandSet, hub: Hub) -> None:
     session: PromptSession[str] = PromptSession(completer=ConsoleCompleter(hub))
-    with patch_stdout(raw=True):
+    # Log lines reach the proxy because the server's console handler writes to whatever
+    # sys.stderr is at each record (teahouse.logs.ConsoleHandler). Not raw: the proxy then
+    # writes through Output.write, which turns ESC into "?", so no text a user wrote (a
+    # topic in an answer) can drive the operator's terminal.
+    with patch_stdout():
         while True:
             try:
                 line = await session.prompt_async("teahouse> ")

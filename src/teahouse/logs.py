@@ -70,7 +70,7 @@ AUTH_POLICY = Policy(
     sourceless_summary="auth failed without an address: count={count} window={window:g}s",
 )
 
-AuthDoor = Literal["native", "irc"]
+AuthDoor = Literal["native", "irc", "web"] | str
 AuthReason = Literal[
     "bad_credentials",  # wrong password, or no such account (the two are not told apart)
     "throttled",  # refused by the login throttle before the password was checked

@@ -31,6 +31,7 @@ from teahouse.doors.irc.door import IrcDoor
 from teahouse.doors.native import NativeDoor
 from teahouse.doors.tls import TlsContext
 from teahouse.errors import ChatError, ServerShutdown
+from teahouse.logs import flush_summaries
 from teahouse.protocol.names import is_user_name
 from teahouse.store.sqlite import SQLiteStore
 
@@ -218,6 +219,7 @@ class Server:
         trimmer = MemoryTrimmer()
 
         def every_second() -> None:
+            flush_summaries()
             commands.rate.sample(loop.time(), hub.stats.messages_total)
             house.check_memory(rss_bytes())
             trimmer.after_churn(hub.stats.connections_total, len(hub.sessions))

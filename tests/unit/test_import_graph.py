@@ -18,8 +18,8 @@ LAYERS = {
     # a package may import from these teahouse packages (and from itself)
     "protocol": {"errors"},
     "store": {"errors", "protocol"},
-    "core": {"errors", "protocol", "store", "config"},
-    "doors": {"errors", "protocol", "store", "config", "core", "__init__"},
+    "core": {"errors", "protocol", "store", "config", "logs", "logsupport"},
+    "doors": {"errors", "protocol", "store", "config", "core", "logs", "logsupport", "__init__"},
 }
 """Data flows one way: socket -> door -> codec -> core -> store. The core knows no door."""
 
@@ -52,11 +52,12 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
             ]
         else:
             continue
-        for name in names:
-            while name and name not in modules:
-                name = name.rpartition(".")[0]
-            if name and name != here:
-                found.add(name)
+        for imported in names:
+            target = imported
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != here:
+                found.add(target)
     return found
 
 

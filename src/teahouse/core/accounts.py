@@ -32,6 +32,7 @@ from teahouse.errors import (
     UserTaken,
     WeakPassword,
 )
+from teahouse.logs import PEER, AuthReason, log_auth_failure
 from teahouse.protocol.names import fold_user, is_user_name
 from teahouse.store.base import Account, Store
 
@@ -89,13 +90,16 @@ class Accounts:
         keys = self._throttle_keys(session, name)
         wait = self.throttle.retry_after(keys, self.clock.monotonic())
         if wait is not None:
+            log_auth_failure(session.ip, name, session.door, "throttled")
             raise Throttled(retry_after=round(wait, 3))
         return keys
 
-    async def verify(self, session: Session, name: str, password: str) -> Account:
+    async def verify(
+        self, session: Session, name: str, password: str, failure: AuthReason = "bad_credentials"
+    ) -> Account:
         """Check ``name``'s password for ``session``: throttle, hash lane, ban. Every
-        credential check in the server comes here. Raises :class:`BadCredentials`,
-        :class:`Throttled` or :class:`Banned`."""
+        credential check in the server comes here (``failure`` names it in the log when it
+        fails). Raises :class:`BadCredentials`, :class:`Throttled` or :class:`Banned`."""
         keys = self.check_login(session, name)
         account = self.store.get_account(name) if is_user_name(name) else None
         exists = account is not None
@@ -113,16 +117,19 @@ class Accounts:
             # (register says user_taken), and random names would fill the table.
             self.throttle.failure(keys if exists else keys[1:], self.clock.monotonic())
             self.registry.stats.logins_failed += 1
+            log_auth_failure(session.ip, name, session.door, failure)
             raise BadCredentials()
         self.throttle.success(keys)
         if self.moderation.banned("user", fold_user(account.name)):
             raise Banned()
         return account
 
-    async def login(self, session: Session, name: str, password: str) -> Account:
+    async def login(
+        self, session: Session, name: str, password: str, failure: AuthReason = "bad_credentials"
+    ) -> Account:
         """Log ``session`` in to an account (a guest becomes that account's session)."""
         self._require_unauthed(session)
-        account = await self.verify(session, name, password)
+        account = await self.verify(session, name, password, failure)
         if not session.closed:
             self._authenticate(session, account)
         return account
@@ -131,12 +138,18 @@ class Accounts:
         """IRC ``OPER``: the session gains the admin role while ``name`` is an admin
         account whose password it knows. Raises like :meth:`verify`, and
         :class:`Forbidden` for an account that is not an admin."""
-        account = await self.verify(session, name, password)
+        account = await self.verify(session, name, password, "bad_oper_password")
         if account.role != "admin":
             raise Forbidden("that account is not an operator", detail="not_oper")
         if not session.closed:
             session.role = "admin"
-            log.info("oper user=%s as=%s peer=%s", session.user, account.name, session.ip)
+            log.info(
+                "oper user=%s as=%s peer=%s",
+                session.user,
+                account.name,
+                session.ip,
+                extra={PEER: session.ip},
+            )
         return account
 
     async def register(
@@ -169,7 +182,9 @@ class Accounts:
         if mode == "invite" and (not invite or not self.store.use_invite(invite, name)):
             raise RegistrationClosed("registration needs a valid, unused invite code")
         account = self.store.create_account(name, password_hash, "user")
-        log.info("account registered user=%s peer=%s", account.name, session.ip)
+        log.info(
+            "account registered user=%s peer=%s", account.name, session.ip, extra={PEER: session.ip}
+        )
         self._authenticate(session, account)
         return account
 
@@ -206,7 +221,13 @@ class Accounts:
         session.role = account.role
         self.registry.bind(session, account.id, account.name)
         self.registry.stats.logins_ok += 1
-        log.info("login user=%s role=%s peer=%s", account.name, account.role, session.ip)
+        log.info(
+            "login user=%s role=%s peer=%s",
+            account.name,
+            account.role,
+            session.ip,
+            extra={PEER: session.ip},
+        )
 
     # -- guests ------------------------------------------------------------------------
 
@@ -232,7 +253,7 @@ class Accounts:
         session.role = "user"
         session.guest = True
         self.registry.bind(session, next(self._guest_ids), nick)
-        log.info("guest login user=%s peer=%s", nick, session.ip)
+        log.info("guest login user=%s peer=%s", nick, session.ip, extra={PEER: session.ip})
 
     def _check_nick(self, nick: str, mine: str | None = None) -> None:
         problem = self.nick_problem(nick)
@@ -261,7 +282,7 @@ class Accounts:
             room = self.registry.rooms[name]
             room.rename(session.ident, new)
             self.registry.fanout(room.sessions, functools.partial(_spell_rename, name, old, new))
-        log.info("guest renamed %s -> %s", old, new)
+        log.info("guest renamed %s -> %s", old, new, extra={PEER: session.ip})
         return old
 
     # -- direct messages ---------------------------------------------------------------

@@ -17,6 +17,7 @@ from teahouse.core.outbox import Outbox
 from teahouse.core.room import Room
 from teahouse.core.session import Encoder, Ident, Session, SessionState
 from teahouse.errors import ChatError
+from teahouse.logs import PEER
 from teahouse.protocol.names import fold_user
 
 log = logging.getLogger("teahouse.hub")
@@ -242,4 +243,5 @@ class Registry:
             session.port,
             session.user or "-",
             reason,
+            extra={PEER: session.ip},
         )

@@ -37,6 +37,7 @@ from teahouse.core.hub import Hub
 from teahouse.core.limits import Rate, cap_send_buffer, take
 from teahouse.core.session import Encoder, Session
 from teahouse.errors import ChatError, Internal, SlowConsumer
+from teahouse.logs import PEER
 
 log = logging.getLogger("teahouse.doors")
 
@@ -161,7 +162,12 @@ class Connection(asyncio.Protocol):
             hub.admit(ip)
         except ChatError as exc:
             log.info(
-                "connection refused door=%s peer=%s:%d reason=%s", door.name, ip, port, exc.code
+                "connection refused door=%s peer=%s:%d reason=%s",
+                door.name,
+                ip,
+                port,
+                exc.code,
+                extra={PEER: ip},
             )
             hub.stats.limits_hit[f"admit_{exc.code}"] += 1
             self._closed = True
@@ -172,7 +178,7 @@ class Connection(asyncio.Protocol):
         cap_send_buffer(transport, door.config.limits.socket_send_buffer)
         self._stamp = hub.clock.monotonic()
         self._opened(session)
-        log.info("connection opened door=%s peer=%s:%d", door.name, ip, port)
+        log.info("connection opened door=%s peer=%s:%d", door.name, ip, port, extra={PEER: ip})
 
     def data_received(self, data: bytes) -> None:
         session = self.session

@@ -445,7 +445,7 @@ class IrcConnection(Connection):
             accounts = self._door.hub.accounts
             self.run_check(
                 session,
-                accounts.login(session, step.account, step.password),
+                accounts.login(session, step.account, step.password, "bad_pass"),
                 then=lambda: None,
                 on_error=lambda exc: self._pass_failed(session, exc),
             )

@@ -22,6 +22,7 @@ from teahouse.doors.irc.handlers import queries
 from teahouse.doors.irc.table import COMMANDS
 from teahouse.doors.listeners import Listeners
 from teahouse.doors.tls import TlsContext
+from teahouse.logs import PEER
 from teahouse.protocol.irc import IrcMessage
 from teahouse.protocol.names import fold_user
 
@@ -260,7 +261,13 @@ class IrcDoor:
                 f"You are now logged in as {session.user}",
             )
         self.replay_dms(conn, session)
-        log.info("irc registered nick=%s guest=%s peer=%s", me, session.guest, session.ip)
+        log.info(
+            "irc registered nick=%s guest=%s peer=%s",
+            me,
+            session.guest,
+            session.ip,
+            extra={PEER: session.ip},
+        )
 
     def replay_dms(self, conn: IrcConnection, session: Session) -> None:
         """Direct messages stored while the user was away, as PRIVMSGs with their time."""

@@ -152,7 +152,7 @@ def _sasl_check(conn: IrcConnection, session: Session, check: SaslCheck) -> None
 
     conn.run_check(
         session,
-        conn.door.hub.accounts.login(session, check.account, check.password),
+        conn.door.hub.accounts.login(session, check.account, check.password, "bad_sasl"),
         then=ok,
         on_error=failed,
     )

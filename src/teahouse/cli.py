@@ -123,8 +123,8 @@ def _run_account_command(config_file: str | None, data_dir: str | None, words: l
     from teahouse.core.clock import InlineScheduler, SystemClock
     from teahouse.core.hub import Hub
     from teahouse.errors import ChatError
-    from teahouse.server import ADMIN_SOCKET, DB_FILE, make_hasher
-    from teahouse.store.sqlite import SQLiteStore
+    from teahouse.server import ADMIN_SOCKET, lock_data_dir, make_hasher, open_store
+    from teahouse.store.base import StoreError
 
     config = _config(config_file, {"server.data_dir": data_dir})
     try:
@@ -142,9 +142,19 @@ def _run_account_command(config_file: str | None, data_dir: str | None, words: l
         return
     from teahouse.logs import setup_logging
 
+    lock = lock_data_dir(config.data_dir)
+    if lock is None:
+        raise click.ClickException(
+            f"a teahouse server is running on {config.data_dir} and its admin socket is off "
+            "(admin.socket = false): turn the socket on, or stop the server, then try again"
+        )
     # Offline changes go to the same audit log as the server's (no console output).
     setup_logging(msgspec.structs.replace(config.log, file=False, level="warning"), config.data_dir)
-    store = SQLiteStore(config.data_dir / DB_FILE)
+    try:
+        store = open_store(config)
+    except StoreError as exc:
+        lock.close()
+        raise click.ClickException(str(exc)) from None
     hasher = make_hasher(config)
     hub = Hub(config, store, hasher, SystemClock(), InlineScheduler())
     commands = CommandSet(hub, transports_open=lambda: 0, shutdown=lambda grace: None)
@@ -155,6 +165,7 @@ def _run_account_command(config_file: str | None, data_dir: str | None, words: l
     finally:
         store.close()
         hasher.close()
+        lock.close()
     click.echo(text)
 
 

@@ -107,6 +107,23 @@ class AccountsSection(_Section):
     login_max_delay: float = 300.0
 
 
+class RoomsSection(_Section):
+    first_joiner_ops: Literal["never", "new", "guest_rooms", "always"] = "guest_rooms"
+    max_joined: int = 100
+    create_per_hour: float = 10.0
+    max_rooms: int = 10000
+
+
+class StorageSection(_Section):
+    min_free_mb: int = 64
+    write_timeout: float = 10.0
+    retention_days: float = 0.0
+    retention_messages: int = 0
+    dm_retention_days: float = 0.0
+    messages_per_hour: int = 2000
+    bytes_per_hour: int = 4 * 1024 * 1024
+
+
 class AdminSection(_Section):
     socket: bool = True
     console: bool = True
@@ -132,6 +149,8 @@ class Config(_Section):
     heartbeat: HeartbeatSection = msgspec.field(default_factory=HeartbeatSection)
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
     accounts: AccountsSection = msgspec.field(default_factory=AccountsSection)
+    rooms: RoomsSection = msgspec.field(default_factory=RoomsSection)
+    storage: StorageSection = msgspec.field(default_factory=StorageSection)
     admin: AdminSection = msgspec.field(default_factory=AdminSection)
     log: LogSection = msgspec.field(default_factory=LogSection)
 

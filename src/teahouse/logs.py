@@ -20,6 +20,7 @@ held back. Every log file is 0600 and the data dir, if teahouse creates it, 0700
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -48,6 +49,7 @@ __all__ = [
     "JsonFormatter",
     "TextFormatter",
     "flush_summaries",
+    "log_audit",
     "log_auth_failure",
     "setup_logging",
 ]
@@ -102,6 +104,13 @@ def log_auth_failure(peer: str, user: str | None, door: AuthDoor, reason: AuthRe
     _auth_log.warning(
         _AUTH_TEMPLATE, ip, token(door), token(reason), quote_name(user), extra={PEER: ip}
     )
+
+
+def log_audit(actor: str, entrance: str, cmd: str, **fields: object) -> None:
+    """One line in ``audit.log``: who (a name, or ``server``), through which entrance, did
+    what, with which arguments (never a password), as JSON."""
+    entry = {"actor": actor, "entrance": entrance, "cmd": cmd, **fields}
+    logging.getLogger(AUDIT_LOGGER).info(json.dumps(entry, default=str, ensure_ascii=False))
 
 
 def flush_summaries(now: float | None = None) -> None:

@@ -7,13 +7,13 @@ one; the integration tests run one in a subprocess.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import ctypes.util
 import fcntl
 import gc
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -32,7 +32,9 @@ from teahouse.doors.native import NativeDoor
 from teahouse.doors.tls import TlsContext
 from teahouse.errors import ChatError, ServerShutdown
 from teahouse.logs import flush_summaries
+from teahouse.logsupport.files import make_private_dir
 from teahouse.protocol.names import is_user_name
+from teahouse.store.base import StoreError
 from teahouse.store.sqlite import SQLiteStore
 
 log = logging.getLogger("teahouse.server")
@@ -40,6 +42,7 @@ log = logging.getLogger("teahouse.server")
 DB_FILE = "teahouse.db"
 ADMIN_SOCKET = "admin.sock"
 LOCK_FILE = "teahouse.lock"
+CLOAK_FILE = "cloak.key"
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -90,6 +93,47 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
+def lock_data_dir(data_dir: Path) -> IO[str] | None:
+    """Take the data dir's lock (held while the returned file stays open), or None when a
+    running server holds it: one writer at a time, never behind a server's back."""
+    make_private_dir(data_dir)
+    # Append: a second server that fails to lock must not wipe the first one's pid.
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    lock = os.fdopen(fd, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
+def open_store(config: Config, *, threaded: bool = False) -> SQLiteStore:
+    """The data dir's database, with the storage settings (raises StoreError)."""
+    storage = config.storage
+    return SQLiteStore(
+        Path(config.server.data_dir) / DB_FILE,
+        threaded=threaded,
+        min_free_bytes=storage.min_free_mb << 20,
+        write_timeout=storage.write_timeout,
+    )
+
+
+def cloak_key(data_dir: Path) -> bytes:
+    """The secret behind host cloaks, made once per data dir (0600): without it nobody can
+    tell a cloak's address by trying addresses."""
+    path = data_dir / CLOAK_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key)
+    return key
+
+
 def make_hasher(config: Config) -> PasswordHasher:
     acc = config.accounts
     return PasswordHasher(
@@ -130,17 +174,19 @@ class Server:
         self._lock: IO[str] | None = None
 
     def _take_lock(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        # "a+": a second server that fails to lock must not wipe the first one's pid.
-        lock = open(self.data_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the process
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
+        if not make_private_dir(self.data_dir):
+            log.warning(
+                "the data dir %s can be read by other users of this machine; make it 0700 "
+                "(chmod 700 %s): it holds password hashes and direct messages",
+                self.data_dir,
+                self.data_dir,
+            )
+        lock = lock_data_dir(self.data_dir)
+        if lock is None:
             raise ConfigError(
                 f"another teahouse server is using {self.data_dir}; stop it or pick another "
                 "--data-dir"
-            ) from None
+            )
         lock.truncate(0)
         lock.write(str(os.getpid()))
         lock.flush()
@@ -158,9 +204,8 @@ class Server:
     def _on_signal(self) -> None:
         self._signals += 1
         if self._signals > 1:
+            # Nothing is lost that anyone was told was kept: acknowledgements follow commits.
             log.warning("second signal: exiting at once")
-            with contextlib.suppress(Exception):
-                self.store.flush()
             os._exit(1)
         log.info("signal received: shutting down (send it again to exit at once)")
         self.request_shutdown(self.config.server.shutdown_grace)
@@ -171,9 +216,19 @@ class Server:
         config = self.config
         self._take_lock()
         self._stop = loop.create_future()
-        self.store = SQLiteStore(self.data_dir / DB_FILE)
+        try:
+            self.store = open_store(config, threaded=True)
+        except StoreError as exc:
+            raise ConfigError(str(exc)) from None
         self.hasher = make_hasher(config)
-        self.hub = hub = Hub(config, self.store, self.hasher, SystemClock(), LoopScheduler(loop))
+        self.hub = hub = Hub(
+            config,
+            self.store,
+            self.hasher,
+            SystemClock(),
+            LoopScheduler(loop),
+            cloak_key=cloak_key(self.data_dir),
+        )
         door = NativeDoor(hub, config)
         self.door = door
         self.irc = IrcDoor(hub, config) if config.irc.enabled else None
@@ -184,7 +239,7 @@ class Server:
             default_grace=config.server.shutdown_grace,
         )
         hub.admin = commands
-        self._initial_admin()
+        await self._initial_admin()
 
         tls = TlsContext(config.tls.cert, config.tls.key) if config.tls.enabled else None
         self.tls = tls
@@ -276,7 +331,7 @@ class Server:
     def _janitor(self) -> None:
         self.hub.housekeeping.janitor(self.transports_open())
 
-    def _initial_admin(self) -> None:
+    async def _initial_admin(self) -> None:
         adm = self.config.admin
         if not adm.initial_user:
             return
@@ -296,7 +351,7 @@ class Server:
             self.hub.accounts.check_password(adm.initial_user, password)
         except ChatError as exc:
             raise ConfigError(f"admin.initial_password: {exc.message}") from None
-        self.store.create_account(adm.initial_user, self.hasher.hash_now(password), "admin")
+        await self.hub.accounts.create(adm.initial_user, self.hasher.hash_now(password), "admin")
         log.info("created the initial admin account %s", adm.initial_user)
 
 

@@ -11,7 +11,6 @@ which entrance, and the arguments, passwords masked.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -23,10 +22,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from teahouse.core.hub import AdminRunner, Hub
+from teahouse.core.moderation import parse_network
 from teahouse.core.session import Session
-from teahouse.errors import ChatError, InvalidField, InvalidName, NoSuchUser, UserTaken
+from teahouse.errors import ChatError, InvalidField, InvalidName, NoSuchUser
 from teahouse.protocol.names import is_room_name, is_user_name
-from teahouse.store.base import BanKind, Role
+from teahouse.store.base import Account, BanKind, Role
 
 audit = logging.getLogger("teahouse.audit")
 
@@ -78,6 +78,8 @@ def parse_words(words: list[str]) -> tuple[str, Args]:
     args: Args = {}
     if cmd == "user":
         return cmd, _parse_user_words(rest)
+    if cmd == "room":
+        return cmd, _parse_room_words(rest)
     rest = list(rest)
     for name in spec.params:
         optional = name.endswith("?")
@@ -121,6 +123,26 @@ def _parse_user_words(rest: list[str]) -> Args:
     return args
 
 
+def _parse_room_words(rest: list[str]) -> Args:
+    usage = COMMANDS["room"].usage
+    if len(rest) < 2 or rest[0] not in ("info", "mode", "owner", "delete"):
+        raise InvalidField(f"usage: {usage}")
+    action, room, more = rest[0], rest[1], rest[2:]
+    args: Args = {"action": action, "room": room}
+    if action == "mode":
+        if not more:
+            raise InvalidField(f"usage: {usage}")
+        args["modes"] = more[0]
+        args["args"] = " ".join(more[1:])
+    elif action == "owner":
+        if len(more) != 1:
+            raise InvalidField(f"usage: {usage}")
+        args["user"] = more[0]
+    elif more:
+        raise InvalidField(f"usage: {usage}")
+    return args
+
+
 @dataclass(frozen=True, slots=True)
 class CommandSpec:
     usage: str
@@ -143,7 +165,11 @@ COMMANDS: dict[str, CommandSpec] = {
     ),
     "unban": CommandSpec("unban USER|IP", "lift a ban", ("target",)),
     "bans": CommandSpec("bans", "list the bans in force", ()),
-    "mute": CommandSpec("mute USER [DURATION]", "stop a user from speaking", ("user", "duration?")),
+    "mute": CommandSpec(
+        "mute USER [DURATION] [REASON]",
+        "stop a user from speaking (told at once, with how long)",
+        ("user", "duration?", "reason*"),
+    ),
     "unmute": CommandSpec("unmute USER", "let a muted user speak again", ("user",)),
     "broadcast": CommandSpec("broadcast TEXT", "a notice to everyone online", ("text*",)),
     "topic": CommandSpec("topic ROOM TEXT", "set a room's topic", ("room", "text*")),
@@ -157,6 +183,16 @@ COMMANDS: dict[str, CommandSpec] = {
         (),
     ),
     "invite": CommandSpec("invite", "make a one-time invite code (registration = invite)", ()),
+    "room": CommandSpec(
+        "room info ROOM | mode ROOM MODES [ARGS] | owner ROOM USER|- | delete ROOM",
+        "a room's owner, operators and modes; give it an owner; delete it with its history",
+        (),
+    ),
+    "purge": CommandSpec(
+        "purge ROOM|dms [OLDER_THAN]",
+        "delete a room's messages (or all direct messages) older than a duration (all: 0)",
+        ("target", "duration?"),
+    ),
     "shutdown": CommandSpec(
         "shutdown [GRACE]",
         "close every connection and stop (GRACE seconds, default server.shutdown_grace)",
@@ -241,7 +277,7 @@ class CommandSet(AdminRunner):
         self.started = time.monotonic()
 
     async def run_for(self, session: Session, cmd: str, args: dict[str, object]) -> Result:
-        return await self.run(cmd, args, actor=session.user or "?", entrance="chat")
+        return await self.run(cmd, args, actor=session.user or "?", entrance=session.door)
 
     async def run_words(self, words: list[str], *, actor: str, entrance: str) -> Result:
         cmd, args = parse_words(words)
@@ -309,23 +345,38 @@ class CommandSet(AdminRunner):
 
     async def _cmd_kick(self, args: Args, actor: str) -> Result:
         user = _str(args, "user")
-        count = self.hub.moderation.kick(user, _str(args, "reason", required=False))
-        if count == 0:
+        sessions = self._sessions_named(user)
+        if not sessions:
             raise NoSuchUser(f"{user!r} is not connected")
+        count = self.hub.moderation.kick(sessions, _str(args, "reason", required=False), actor)
         return f"kicked {user} ({count} connection{'s' if count != 1 else ''})", {"closed": count}
 
+    def _sessions_named(self, name: str) -> list[Session]:
+        """An account's sessions (by its id), or the guest online with that nick."""
+        account = self.hub.store.get_account(name) if is_user_name(name) else None
+        if account is not None:
+            return self.hub.moderation.sessions_of(account.id)
+        return list(self.hub.registry.by_name(name))
+
     def _summaries(self) -> list[tuple[str, int, str]]:
-        return [(r.name, r.members, r.topic) for r in self.hub.chat.summaries()]
+        return [(r.name, r.members, r.topic) for r in self.hub.rooms.summaries()]
+
+    def _account(self, name: str) -> Account:
+        account = self.hub.store.get_account(name) if is_user_name(name) else None
+        if account is None:
+            raise NoSuchUser(f"there is no account {name!r}")
+        return account
 
     def _target(self, args: Args) -> tuple[BanKind, str]:
+        """A ban's target: an address or network (CIDR), or an account (by its id)."""
         target = _str(args, "target")
         try:
-            return "ip", str(ipaddress.ip_address(target))
+            return "ip", str(parse_network(target))
         except ValueError:
             pass
         if not is_user_name(target):
-            raise InvalidName(f"{target!r} is neither a user name nor an IP address")
-        return "user", target
+            raise InvalidName(f"{target!r} is neither a user name nor an address or network")
+        return "user", str(self._account(target).id)
 
     def _until(self, args: Args, key: str) -> int | None:
         if args.get(key) is None:
@@ -335,32 +386,39 @@ class CommandSet(AdminRunner):
 
     async def _cmd_ban(self, args: Args, actor: str) -> Result:
         kind, value = self._target(args)
-        if kind == "user" and self.hub.store.get_account(value) is None:
-            raise NoSuchUser(f"there is no user {value!r}")
         until = self._until(args, "duration")
         reason = _str(args, "reason", required=False)
-        closed = self.hub.moderation.ban(kind, value, until, reason, actor)
+        moderation = self.hub.moderation
+        if kind == "user":
+            closed = moderation.ban_account(int(value), until, reason, actor)
+        else:
+            closed = moderation.ban_address(value, until, reason, actor)
+        shown = _str(args, "target")
         span = "until lifted" if until is None else f"for {parse_duration(args['duration'])} s"
-        return f"banned {kind} {value} {span}; closed {closed}", {"closed": closed}
+        return f"banned {shown} {span}; closed {closed}", {"closed": closed}
 
     async def _cmd_unban(self, args: Args, actor: str) -> Result:
         kind, value = self._target(args)
         if not self.hub.moderation.unban(kind, value):
-            raise InvalidField(f"{value} is not banned")
-        return f"unbanned {kind} {value}", None
+            raise InvalidField(f"{_str(args, 'target')} is not banned")
+        return f"unbanned {_str(args, 'target')}", None
 
     async def _cmd_bans(self, args: Args, actor: str) -> Result:
-        bans = self.hub.store.active_bans(self.hub.clock.wall_ms())
-        rows = [
-            {
-                "kind": b.kind,
-                "value": b.value,
-                "until_ms": b.until_ms,
-                "reason": b.reason,
-                "by": b.by,
-            }
-            for b in bans
-        ]
+        rows = []
+        for ban in self.hub.moderation.bans():
+            shown = ban.value
+            if ban.kind == "user":
+                account = self.hub.store.account_by_id(int(ban.value))
+                shown = account.name if account is not None else f"#{ban.value}"
+            rows.append(
+                {
+                    "kind": ban.kind,
+                    "value": shown,
+                    "until_ms": ban.until_ms,
+                    "reason": ban.reason,
+                    "by": ban.by,
+                }
+            )
         lines = [
             f"{r['kind']:4} {r['value']:24} until {_when(r['until_ms'])}  {r['reason']}"
             for r in rows
@@ -368,18 +426,16 @@ class CommandSet(AdminRunner):
         return "\n".join(lines) or "no bans", rows
 
     async def _cmd_mute(self, args: Args, actor: str) -> Result:
-        user = _str(args, "user")
-        if self.hub.store.get_account(user) is None:
-            raise NoSuchUser(f"there is no user {user!r}")
+        account = self._account(_str(args, "user"))
         until = self._until(args, "duration")
-        self.hub.moderation.mute(user, until, actor)
-        return f"muted {user}", None
+        self.hub.moderation.mute(account.id, until, actor, _str(args, "reason", required=False))
+        return f"muted {account.name}", None
 
     async def _cmd_unmute(self, args: Args, actor: str) -> Result:
-        user = _str(args, "user")
-        if not self.hub.moderation.unmute(user):
-            raise InvalidField(f"{user} is not muted")
-        return f"unmuted {user}", None
+        account = self._account(_str(args, "user"))
+        if not self.hub.moderation.unmute(account.id, actor):
+            raise InvalidField(f"{account.name} is not muted")
+        return f"unmuted {account.name}", None
 
     async def _cmd_broadcast(self, args: Args, actor: str) -> Result:
         count = self.hub.moderation.broadcast(_str(args, "text"), actor)
@@ -389,7 +445,7 @@ class CommandSet(AdminRunner):
         room = _str(args, "room")
         if not is_room_name(room):
             raise InvalidName(f"{room!r} is not a room name")
-        self.hub.chat.change_topic(room, _str(args, "text", required=False), actor)
+        self.hub.rooms.change_topic(room, _str(args, "text", required=False), actor)
         return f"topic of {room} set", None
 
     async def _cmd_stats(self, args: Args, actor: str) -> Result:
@@ -399,7 +455,7 @@ class CommandSet(AdminRunner):
             "sessions": len(hub.sessions),
             "authenticated": sum(1 for s in hub.sessions.values() if s.authenticated),
             "users_online": len(hub.registry.idents),
-            "rooms_live": len(hub.rooms),
+            "rooms_live": len(hub.registry.rooms),
             "messages_total": hub.stats.messages_total,
             "messages_per_s": round(self.rate.rate(), 2),
             "bytes_in": hub.stats.bytes_in,
@@ -422,35 +478,107 @@ class CommandSet(AdminRunner):
             return "\n".join(f"{r['name']:32} {r['role']}" for r in rows) or "no accounts", rows
         name = _str(args, "name")
         if action == "add":
-            if not is_user_name(name):
-                raise InvalidName(f"{name!r} is not a valid user name")
-            if store.get_account(name) is not None:
-                raise UserTaken(f"the name {name!r} is taken")
             password = _str(args, "password")
             hub.accounts.check_password(name, password)
             role: Role = "admin" if args.get("admin") is True else "user"
-            store.create_account(name, await hub.hasher.hash(password), role)
+            await hub.accounts.create(name, await hub.hasher.hash(password), role)
             return f"added {role} {name}", None
-        if store.get_account(name) is None:
-            raise NoSuchUser(f"there is no user {name!r}")
+        account = self._account(name)
+        moderation = hub.moderation
         if action == "del":
-            hub.moderation.kick(name, "account deleted")
-            store.delete_account(name)
-            return f"deleted {name}", None
+            moderation.revoke_oper(account.id)
+            moderation.kick(moderation.sessions_of(account.id), "account deleted", actor)
+            await store.delete_account(account.id)
+            return f"deleted {account.name}", None
         if action == "passwd":
             password = _str(args, "password")
             hub.accounts.check_password(name, password)
-            store.set_password(name, await hub.hasher.hash(password))
-            return f"password of {name} changed", None
+            await store.set_password(account.id, await hub.hasher.hash(password))
+            moderation.revoke_oper(account.id)  # OPER was granted with the old password
+            return f"password of {account.name} changed", None
         if action == "role":
             given = _str(args, "role")
             if given not in ("user", "admin"):
                 raise InvalidField("role is 'user' or 'admin'")
             new_role: Role = "admin" if given == "admin" else "user"
-            store.set_role(name, new_role)
-            hub.moderation.set_live_role(name, new_role)
-            return f"{name} is now {new_role}", None
+            await store.set_role(account.id, new_role)
+            moderation.set_live_role(account.id, new_role)
+            return f"{account.name} is now {new_role}", None
         raise InvalidField(f"usage: {COMMANDS['user'].usage}")
+
+    async def _cmd_room(self, args: Args, actor: str) -> Result:
+        action, name = _str(args, "action"), _str(args, "room").lstrip("#").lower()
+        hub = self.hub
+        if not is_room_name(name):
+            raise InvalidName(f"{name!r} is not a room name")
+        if action == "delete":
+            count = hub.rooms.delete(name)
+            return f"deleted {name} and its history ({count} were in it)", {"members": count}
+        record = hub.store.get_room(name)
+        if record is None:
+            raise InvalidField(f"there is no room {name!r}")
+        if action == "owner":
+            who = _str(args, "user")
+            owner_id = None if who == "-" else self._account(who).id
+            room = hub.rooms.live_room(None, name, create=False)
+            hub.rooms.set_owner(room, owner_id)
+            if not room.sessions:
+                hub.registry.rooms.pop(name, None)
+            return f"{name}: owner {who}", {"owner": None if who == "-" else who}
+        if action == "mode":
+            return self._room_mode(name, _str(args, "modes"), _str(args, "args", False), actor)
+        live = hub.registry.rooms.get(name)
+        grants = hub.store.room_grants(name)
+        names = {
+            a.id: a.name for a in (hub.store.account_by_id(i) for i in grants) if a is not None
+        }
+        modes = live.mode_string() if live is not None else "+n (no one in it)"
+        info = {
+            "room": name,
+            "topic": record.topic,
+            "owner": names.get(record.owner_id or -1),
+            "operators": sorted(names[i] for i, g in grants.items() if g == "op" and i in names),
+            "modes": modes,
+            "members": live.member_names() if live is not None else [],
+            "registered": record.owner_id is not None,
+        }
+        text = "\n".join(f"{k:10} {v}" for k, v in info.items())
+        return text, info
+
+    def _room_mode(self, name: str, modes: str, words: str, actor: str) -> Result:
+        """Room modes from the console: as an operator of every room."""
+        hub = self.hub
+        room = hub.rooms.live_room(None, name, create=False)
+        rest = words.split()
+        wanted: list[tuple[str, str, str | None]] = []
+        sign = "+"
+        for ch in modes:
+            if ch in "+-":
+                sign = ch
+                continue
+            takes = ch in "ovbeIk" or (ch == "l" and sign == "+")
+            wanted.append((sign, ch, rest.pop(0) if takes and rest else None))
+        change, refused = hub.rooms.apply_modes(room, actor, wanted)
+        if not room.sessions:
+            hub.registry.rooms.pop(name, None)
+        flags, applied = change.flags_and_args()
+        problems = ", ".join(f"{letter} {why}" for letter, _, why in refused)
+        text = f"{name}: {flags or 'nothing changed'} {' '.join(applied)}".rstrip()
+        return text + (f" (refused: {problems})" if problems else ""), {"changes": flags}
+
+    async def _cmd_purge(self, args: Args, actor: str) -> Result:
+        target = _str(args, "target").lstrip("#").lower()
+        seconds = parse_duration(args["duration"]) if args.get("duration") is not None else None
+        before = self.hub.clock.wall_ms() - int(seconds * 1000) if seconds else None
+        if target == "dms":
+            self.hub.store.purge_messages(None, before if before else 2**62, None)
+        else:
+            if not is_room_name(target) or self.hub.store.get_room(target) is None:
+                raise InvalidField(f"there is no room {target!r}")
+            self.hub.store.purge_messages(target, before if before else 2**62, None)
+        await self.hub.store.sync()
+        span = "all" if before is None else f"older than {args['duration']}"
+        return f"purged {span} messages of {target}", None
 
     async def _cmd_invite(self, args: Args, actor: str) -> Result:
         code = secrets.token_urlsafe(12)

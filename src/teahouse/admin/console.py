@@ -35,7 +35,7 @@ class ConsoleCompleter(Completer):
         elif words[0] == "user" and len(words) == 2:
             choices = ("add", "del", "passwd", "role", "list")
         elif words[0] in ("topic", "who"):
-            choices = self.hub.rooms
+            choices = self.hub.registry.rooms
         else:
             choices = sorted({s.user for s in self.hub.sessions.values() if s.user})
         for choice in sorted(choices):
@@ -66,7 +66,7 @@ async def run_console(commands: CommandSet, hub: Hub) -> None:
             if not words:
                 continue
             try:
-                text, _ = await commands.run_words(words, actor="console", entrance="console")
+                text, _ = await commands.run_words(words, actor="server", entrance="console")
             except ChatError as exc:
                 print(f"error ({exc.code}): {exc.message}")
                 continue

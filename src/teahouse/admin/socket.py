@@ -48,7 +48,7 @@ class AdminSocketServer:
         uid = _peer_uid(writer)
         try:
             line = await asyncio.wait_for(reader.readline(), timeout=30)
-            answer = await self._answer(line, actor=f"uid:{uid}")
+            answer = await self._answer(line, actor="server", entrance=f"socket uid={uid}")
         except (TimeoutError, ValueError, ConnectionError):
             answer = {"ok": False, "code": "bad_frame", "message": "one JSON line, please"}
         try:
@@ -59,17 +59,17 @@ class AdminSocketServer:
         finally:
             writer.close()
 
-    async def _answer(self, line: bytes, actor: str) -> dict[str, Any]:
+    async def _answer(self, line: bytes, actor: str, entrance: str) -> dict[str, Any]:
         try:
             request = json.loads(line)
             if not isinstance(request, dict):
                 raise InvalidField("the request must be a JSON object")
             words = request.get("words")
             if isinstance(words, list) and all(isinstance(w, str) for w in words):
-                text, data = await self.commands.run_words(words, actor=actor, entrance="socket")
+                text, data = await self.commands.run_words(words, actor=actor, entrance=entrance)
             elif isinstance(request.get("cmd"), str) and isinstance(request.get("args", {}), dict):
                 text, data = await self.commands.run(
-                    request["cmd"], request.get("args", {}), actor=actor, entrance="socket"
+                    request["cmd"], request.get("args", {}), actor=actor, entrance=entrance
                 )
             else:
                 raise InvalidField("send {'words': [...]} or {'cmd': ..., 'args': {...}}")

@@ -1,21 +1,36 @@
 """Accounts and identities: the one login path, registration, guests, OPER, DM replay.
 
-Every password check in the server — native ``login``, SASL, ``PASS``, NickServ, ``OPER``
-— goes through :meth:`Accounts.verify`: the same throttle, the same two hash lanes, the
-same ban check. A session's identity is its account's id (or, for a guest, a number of its
-own that dies with it), never its name.
+Every password check in the server — native ``login``, SASL, ``PASS``, NickServ, ``OPER``,
+the admin socket — goes through :meth:`Accounts.verify`: the same throttle, the same two
+hash lanes, the same ban check, the same log line on failure. A session's identity is its
+account's id (or, for a guest, a number of its own that dies with it), never its name.
+
+Names people can tell apart: a name whose look-alike key (Unicode TR39 skeletons, see
+:mod:`teahouse.protocol.lookalike`) matches another account's, or another user's online,
+is refused, and service and server names are reserved. Registering a name a guest holds
+first moves the guest to a ``Guest…`` nick, so two identities never share a name.
+
+The login throttle keys a failure to the *address and the name together*, and to the
+address: a flood of wrong passwords for alice from one address slows that address down,
+never alice logging in from another one. An address alice logged in from before is
+trusted for her: its checks always take the clean hash lane.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import itertools
 import logging
+import secrets
+from collections import OrderedDict
 
 from teahouse.config import Config
 from teahouse.core.clock import Clock
 from teahouse.core.limits import AddressRate, Allowlist, Rate
 from teahouse.core.moderation import Moderation
+from teahouse.core.outbox import Outbox
 from teahouse.core.passwords import PasswordHasher
 from teahouse.core.registry import Registry
 from teahouse.core.results import Replay
@@ -23,7 +38,6 @@ from teahouse.core.session import Encoder, Session
 from teahouse.core.throttle import LoginThrottle
 from teahouse.errors import (
     BadCredentials,
-    Banned,
     Forbidden,
     InvalidField,
     InvalidName,
@@ -32,7 +46,8 @@ from teahouse.errors import (
     UserTaken,
     WeakPassword,
 )
-from teahouse.logs import PEER, AuthReason, log_auth_failure
+from teahouse.logs import PEER, AuthReason, log_audit, log_auth_failure
+from teahouse.protocol.lookalike import confusable_key, reserved_name
 from teahouse.protocol.names import fold_user, is_user_name
 from teahouse.store.base import Account, Store
 
@@ -40,7 +55,8 @@ log = logging.getLogger("teahouse.hub")
 
 MAX_PASSWORD = 1024
 """Longer passwords are refused before hashing: a security limit on CPU per attempt."""
-RESERVED_NICKS = frozenset({"nickserv", "chanserv"})
+TRUSTED_PAIRS = 50_000
+"""(account, address) pairs remembered as trusted: bounded, oldest forgotten first."""
 
 
 def _spell_rename(room: str, old: str, new: str, encoder: Encoder) -> bytes:
@@ -56,7 +72,9 @@ class Accounts:
         clock: Clock,
         registry: Registry,
         moderation: Moderation,
+        outbox: Outbox,
         allowlist: Allowlist,
+        cloak_key: bytes,
     ) -> None:
         self.config = config
         self.store = store
@@ -64,7 +82,9 @@ class Accounts:
         self.clock = clock
         self.registry = registry
         self.moderation = moderation
+        self.outbox = outbox
         self.allowlist = allowlist
+        self._cloak_key = cloak_key
         acc = config.accounts
         self.throttle = LoginThrottle(
             free_attempts=acc.login_free_attempts,
@@ -74,14 +94,22 @@ class Accounts:
         per_hour = config.limits.registrations_per_ip_per_hour
         self.registration_rate = AddressRate(Rate(per_hour / 3600, max(per_hour, 1.0)))
         self._guest_ids = itertools.count(-1, -1)
+        self._trusted: OrderedDict[tuple[int, str], None] = OrderedDict()
+        self._reserved = (config.server.name, config.irc.network, config.irc.server_name)
+
+    # -- hosts ---------------------------------------------------------------------------
+
+    def cloak(self, ip: str) -> str:
+        """The host others see for an address: a keyed hash, never the address itself."""
+        digest = hmac.new(self._cloak_key, ip.encode(), hashlib.sha256).hexdigest()
+        return f"{digest[:8]}.{digest[8:16]}.ip"
 
     # -- the one login path ------------------------------------------------------------
 
     def _throttle_keys(self, session: Session, name: str) -> list[str]:
-        keys = [f"user:{fold_user(name)}"]
-        if session.ip not in self.allowlist:
-            keys.append(f"ip:{session.ip}")
-        return keys
+        if session.ip in self.allowlist:
+            return [f"user:{fold_user(name)}@{session.ip}"]
+        return [f"user:{fold_user(name)}@{session.ip}", f"ip:{session.ip}"]
 
     def check_login(self, session: Session, name: str) -> list[str]:
         """The cheap checks of a credential, synchronously: a door calls this first, so a
@@ -90,9 +118,16 @@ class Accounts:
         keys = self._throttle_keys(session, name)
         wait = self.throttle.retry_after(keys, self.clock.monotonic())
         if wait is not None:
+            self.registry.stats.limits_hit["login_throttle"] += 1
             log_auth_failure(session.ip, name, session.door, "throttled")
             raise Throttled(retry_after=round(wait, 3))
         return keys
+
+    def _suspect(self, keys: list[str], name: str, session: Session) -> bool:
+        account = self.store.get_account(name) if is_user_name(name) else None
+        if account is not None and (account.id, session.ip) in self._trusted:
+            return False  # where alice logged in before: never behind a flood's queue
+        return self.throttle.suspect([*keys, f"name:{fold_user(name)}"], self.clock.monotonic())
 
     async def verify(
         self, session: Session, name: str, password: str, failure: AuthReason = "bad_credentials"
@@ -105,23 +140,32 @@ class Accounts:
         exists = account is not None
         if len(password) > MAX_PASSWORD:
             account = None
-        suspect = self.throttle.suspect(keys, self.clock.monotonic())
+        suspect = self._suspect(keys, name, session)
         ok = await self.hasher.verify(
             account.password_hash if account else None,
             password,
             suspect=suspect,
             wanted=lambda: not session.closed,
         )
+        now = self.clock.monotonic()
         if not ok or account is None:
             # Per-name entries only for real accounts: names are no secret here
             # (register says user_taken), and random names would fill the table.
-            self.throttle.failure(keys if exists else keys[1:], self.clock.monotonic())
+            failed = keys if exists else keys[1:]
+            if exists:
+                failed = [*failed, f"name:{fold_user(name)}"]  # lanes only, never blocks
+            self.throttle.failure(failed, now)
             self.registry.stats.logins_failed += 1
             log_auth_failure(session.ip, name, session.door, failure)
             raise BadCredentials()
         self.throttle.success(keys)
-        if self.moderation.banned("user", fold_user(account.name)):
-            raise Banned()
+        self._trusted[(account.id, session.ip)] = None
+        self._trusted.move_to_end((account.id, session.ip))
+        while len(self._trusted) > TRUSTED_PAIRS:
+            self._trusted.popitem(last=False)
+        ban = self.moderation.account_ban(account.id)
+        if ban is not None:
+            raise self.moderation.banned_error(ban)
         return account
 
     async def login(
@@ -136,19 +180,24 @@ class Accounts:
 
     async def oper(self, session: Session, name: str, password: str) -> Account:
         """IRC ``OPER``: the session gains the admin role while ``name`` is an admin
-        account whose password it knows. Raises like :meth:`verify`, and
-        :class:`Forbidden` for an account that is not an admin."""
+        account with this password. Raises like :meth:`verify`, and :class:`Forbidden`
+        for an account that is not an admin."""
         account = await self.verify(session, name, password, "bad_oper_password")
         if account.role != "admin":
+            log_auth_failure(session.ip, name, session.door, "bad_oper_password")
             raise Forbidden("that account is not an operator", detail="not_oper")
         if not session.closed:
             session.role = "admin"
+            session.oper_id = account.id
             log.info(
                 "oper user=%s as=%s peer=%s",
                 session.user,
                 account.name,
                 session.ip,
                 extra={PEER: session.ip},
+            )
+            log_audit(
+                session.user or "-", session.door, "oper", account=account.name, peer=session.ip
             )
         return account
 
@@ -162,10 +211,8 @@ class Accounts:
         # Without a valid invite, say nothing about names or passwords.
         if mode == "invite" and (not invite or not self.store.invite_available(invite)):
             raise RegistrationClosed("registration needs a valid, unused invite code")
-        self.check_name(name)
+        self.check_new_name(name)
         self.check_password(name, password)
-        if self.store.get_account(name) is not None:
-            raise UserTaken(f"the name {name!r} is taken")
         if session.ip not in self.allowlist:
             wait = self.registration_rate.allow(session.ip, self.clock.monotonic())
             if wait is not None:
@@ -179,13 +226,26 @@ class Accounts:
         if session.closed:
             raise BadCredentials("the connection closed")
         # Used only now, so a throttled or failed hash does not burn the code.
-        if mode == "invite" and (not invite or not self.store.use_invite(invite, name)):
+        if mode == "invite" and (not invite or not await self.store.use_invite(invite, name)):
             raise RegistrationClosed("registration needs a valid, unused invite code")
-        account = self.store.create_account(name, password_hash, "user")
+        account = await self.create(name, password_hash, "user", keep=session)
         log.info(
             "account registered user=%s peer=%s", account.name, session.ip, extra={PEER: session.ip}
         )
-        self._authenticate(session, account)
+        if not session.closed:
+            self._authenticate(session, account)
+        return account
+
+    async def create(
+        self, name: str, password_hash: str, role: str, keep: Session | None = None
+    ) -> Account:
+        """Create an account (registration, ``user add``): a guest holding the name is
+        moved off it first (``keep``, the registering session itself, stays)."""
+        self.check_new_name(name, for_operator=keep is None)
+        account = await self.store.create_account(
+            name, password_hash, "admin" if role == "admin" else "user"
+        )
+        self.evict_guest(name, keep)
         return account
 
     def check_name(self, name: str) -> None:
@@ -193,8 +253,20 @@ class Accounts:
             raise InvalidName(
                 "user names start with a letter and hold up to 32 letters, digits or _-[]\\^{}|"
             )
-        if fold_user(name) in RESERVED_NICKS:
-            raise InvalidName(f"{name!r} is reserved")
+
+    def check_new_name(self, name: str, for_operator: bool = False) -> None:
+        """May an account take ``name``? Raises :class:`InvalidName` (rules, reserved) or
+        :class:`UserTaken` (taken, or it looks like another account's name)."""
+        self.check_name(name)
+        if not for_operator and reserved_name(name, extra=self._reserved):
+            raise InvalidName(f"{name!r} is reserved for the server and its services")
+        if self.store.get_account(name) is not None:
+            raise UserTaken(f"the name {name!r} is taken")
+        for other in self.store.confusable_accounts(confusable_key(name)):
+            if fold_user(other.name) != fold_user(name):
+                raise UserTaken(
+                    f"{name!r} looks like the existing name {other.name!r}", detail="confusable"
+                )
 
     def check_password(self, name: str, password: str) -> None:
         """Raise :class:`WeakPassword` unless ``password`` is acceptable for ``name``."""
@@ -217,8 +289,11 @@ class Accounts:
             # A guest logging in to an account becomes that account's session.
             self.registry.unbind(session)
             session.guest = False
+        # Whoever else holds the name online as a guest (an IRC nick) moves aside.
+        self.evict_guest(account.name, keep=session)
         session.account_id = account.id
         session.role = account.role
+        session.host = f"user/{account.name}"
         self.registry.bind(session, account.id, account.name)
         self.registry.stats.logins_ok += 1
         log.info(
@@ -231,13 +306,19 @@ class Accounts:
 
     # -- guests ------------------------------------------------------------------------
 
-    def nick_problem(self, nick: str) -> str | None:
-        """Why a guest may not take ``nick`` now: ``invalid``, ``registered`` or ``in_use``."""
-        if not is_user_name(nick) or fold_user(nick) in RESERVED_NICKS:
+    def nick_problem(self, nick: str, mine: Session | None = None) -> str | None:
+        """Why a guest may not take ``nick`` now: ``invalid``, ``registered`` (an account
+        has it, or one like it) or ``in_use`` (someone online has it, or one like it)."""
+        if not is_user_name(nick) or reserved_name(nick, extra=self._reserved):
             return "invalid"
         if self.store.get_account(nick) is not None:
             return "registered"
-        if self.registry.by_name(nick):
+        key = confusable_key(nick)
+        for other in self.store.confusable_accounts(key):
+            if fold_user(other.name) != fold_user(nick):
+                return "registered"
+        holder = self.registry.look_alike(key)
+        if holder is not None and (mine is None or holder != mine.ident):
             return "in_use"
         return None
 
@@ -252,16 +333,17 @@ class Accounts:
         self._check_nick(nick)
         session.role = "user"
         session.guest = True
+        session.host = self.cloak(session.ip)
         self.registry.bind(session, next(self._guest_ids), nick)
         log.info("guest login user=%s peer=%s", nick, session.ip, extra={PEER: session.ip})
 
-    def _check_nick(self, nick: str, mine: str | None = None) -> None:
-        problem = self.nick_problem(nick)
+    def _check_nick(self, nick: str, mine: Session | None = None) -> None:
+        problem = self.nick_problem(nick, mine)
         if problem == "invalid":
-            raise InvalidName("that nick does not follow the naming rules")
+            raise InvalidName("that nick does not follow the naming rules, or is reserved")
         if problem == "registered":
             raise UserTaken("that nick belongs to a registered account", detail="registered")
-        if problem == "in_use" and fold_user(nick) != mine:
+        if problem == "in_use":
             raise UserTaken("that nick is in use", detail="in_use")
 
     def rename_guest(self, session: Session, new: str) -> str:
@@ -276,31 +358,52 @@ class Accounts:
         if not session.guest:
             raise Forbidden("an account's name cannot change", detail="account")
         old = session.user
-        self._check_nick(new, mine=session.key)
+        self._check_nick(new, mine=session)
+        self._rename(session, old, new)
+        return old
+
+    def _rename(self, session: Session, old: str, new: str) -> None:
         self.registry.rename(session.ident, new)
+        told = False
         for name in sorted(session.rooms):
             room = self.registry.rooms[name]
             room.rename(session.ident, new)
             self.registry.fanout(room.sessions, functools.partial(_spell_rename, name, old, new))
+            told = True
+        if not told:
+            session.send(session.encoder.renamed("", old, new))
         log.info("guest renamed %s -> %s", old, new, extra={PEER: session.ip})
-        return old
+
+    def evict_guest(self, name: str, keep: Session | None = None) -> None:
+        """An account now owns ``name``: a guest holding it online moves to ``Guest…``."""
+        for session in list(self.registry.by_name(name)):
+            if not session.guest or session is keep:
+                continue
+            old = session.user or name
+            new = f"Guest{secrets.randbelow(90000) + 10000}"
+            while self.registry.by_name(new):
+                new = f"Guest{secrets.randbelow(90000) + 10000}"
+            self._rename(session, old, new)
+            text = f"{old} is now a registered account; you are {new}"
+            session.send(session.encoder.notice(text, "server"))
 
     # -- direct messages ---------------------------------------------------------------
 
     def replay_dms(self, session: Session, dm_since: int | None) -> Replay:
         """Stored direct messages for a session that just logged in: after ``dm_since``,
         else those never delivered. They count as delivered from now on."""
-        assert session.user is not None
-        if session.guest:
-            return Replay([], False, None, last_id=0)
+        account = session.account_id
+        if account is None:
+            return Replay([], False, None, last_id=0)  # nothing of a guest is kept
         limit = self.config.limits.max_replay
         if dm_since is not None:
-            page = self.store.dms_after(session.user, dm_since, limit, incoming_only=False)
+            page = self.store.dms_after(account, dm_since, limit, incoming_only=False)
         else:
-            cursor = self.store.dm_cursor(session.user)
-            page = self.store.dms_after(session.user, cursor, limit, incoming_only=True)
-        newest = self.store.dms_before(session.user, None, 1).messages
+            cursor = self.store.dm_cursor(account)
+            page = self.store.dms_after(account, cursor, limit, incoming_only=True)
+        newest = self.store.dms_before(account, None, 1).messages
         if page.messages:
-            self.store.set_dm_cursor(session.user, page.messages[-1].id)
+            self.store.set_dm_cursor(account, page.messages[-1].id)
+            self.outbox.wake()
         oldest = page.messages[0].id if page.messages else None
         return Replay(page.messages, page.more, oldest, last_id=newest[0].id if newest else 0)

@@ -9,8 +9,9 @@ requests to the hub's parts, renders what they return, and ends every connection
 - :class:`~teahouse.core.registry.Registry`: sessions, identities online, live rooms,
   fan-out (encode once per encoder) and the one cleanup routine;
 - :class:`~teahouse.core.accounts.Accounts`: the one login path, registration, guests;
-- :class:`~teahouse.core.chat.Chat`: rooms and messages;
-- :class:`~teahouse.core.moderation.Moderation`: bans, mutes, kicks, live roles;
+- :class:`~teahouse.core.rooms.Rooms`: joining, topics, modes, invites, kicks, ownership;
+- :class:`~teahouse.core.messages.Messages`: messages, direct messages, live relays, history;
+- :class:`~teahouse.core.moderation.Moderation`: bans, mutes, kicks, powers that follow roles;
 - :class:`~teahouse.core.housekeeping.Housekeeping`: heartbeat sweep, janitor, memory guard.
 
 Requests either succeed or raise :class:`~teahouse.errors.ChatError`; the door answers
@@ -24,15 +25,15 @@ import logging
 
 from teahouse.config import Config
 from teahouse.core.accounts import Accounts
-from teahouse.core.chat import Chat
 from teahouse.core.clock import Clock, Scheduler
 from teahouse.core.housekeeping import Housekeeping
 from teahouse.core.limits import AddressRate, Allowlist, Rate
+from teahouse.core.messages import Messages
 from teahouse.core.moderation import Moderation
 from teahouse.core.outbox import Outbox
 from teahouse.core.passwords import PasswordHasher
 from teahouse.core.registry import Registry, Stats
-from teahouse.core.room import Room
+from teahouse.core.rooms import Rooms, authed
 from teahouse.core.session import Encoder, Outlet, Session
 from teahouse.errors import ChatError, Forbidden, TooManyConnections
 from teahouse.store.base import Store
@@ -57,6 +58,7 @@ class Hub:
         hasher: PasswordHasher,
         clock: Clock,
         scheduler: Scheduler,
+        cloak_key: bytes = b"",
     ) -> None:
         self.config = config
         self.store = store
@@ -68,13 +70,24 @@ class Hub:
         self.accept_rate = AddressRate(
             Rate(lim.connections_per_ip_per_second, lim.connections_per_ip_burst)
         )
-        self.outbox = Outbox(store, scheduler)
+        self.outbox = Outbox(store, scheduler, clock)
         self.registry = Registry(self.outbox)
-        self.moderation = Moderation(config, store, clock, self.registry)
+        self.moderation = Moderation(config, store, clock, self.registry, self.outbox)
         self.accounts = Accounts(
-            config, store, hasher, clock, self.registry, self.moderation, self.allowlist
+            config,
+            store,
+            hasher,
+            clock,
+            self.registry,
+            self.moderation,
+            self.outbox,
+            self.allowlist,
+            cloak_key or b"teahouse",
         )
-        self.chat = Chat(config, store, clock, self.registry, self.outbox, self.moderation)
+        self.rooms = Rooms(config, store, clock, self.registry, self.outbox)
+        self.messages = Messages(
+            config, store, clock, self.registry, self.outbox, self.moderation, self.rooms
+        )
         self.housekeeping = Housekeeping(config, clock, scheduler, self.registry)
         self.admin: AdminRunner = AdminRunner()
         self.accepting = True
@@ -89,10 +102,6 @@ class Hub:
     @property
     def sessions(self) -> dict[int, Session]:
         return self.registry.sessions
-
-    @property
-    def rooms(self) -> dict[str, Room]:
-        return self.registry.rooms
 
     def want_flush(self, outlet: Outlet) -> None:
         """An outlet has queued bytes: flush it at the end of this loop round."""
@@ -135,6 +144,7 @@ class Hub:
             self.clock.wall_ms(),
             door,
         )
+        session.host = self.accounts.cloak(ip)
         self.registry.add(session)
         return session
 
@@ -170,7 +180,7 @@ class Hub:
         self, session: Session, cmd: str, args: dict[str, object]
     ) -> tuple[str, object]:
         """An operator command from chat: for sessions with the admin role only."""
-        self.chat.authed(session)
+        authed(session)
         if session.role != "admin":
             raise Forbidden("operator commands need the admin role")
         return await self.admin.run_for(session, cmd, args)

@@ -43,6 +43,12 @@ class BanMask:
             nick = ident
         return cls(nick or "*", host or "*")
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """What two masks are compared by: they match case-insensitively, so ``+b Bob`` and
+        ``-b bob`` are the same ban."""
+        return self.name.lower(), self.host.lower()
+
     def matches(self, name: str, host: str) -> bool:
         return glob_match(self.name, name) and glob_match(self.host, host)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from teahouse.core.clock import Scheduler
+from teahouse.core.clock import Clock, Scheduler
 from teahouse.core.session import Outlet
 from teahouse.store.base import Store, StoreError
 
@@ -27,13 +27,22 @@ Failed = Callable[[StoreError], object]
 
 
 class Outbox:
-    def __init__(self, store: Store, scheduler: Scheduler) -> None:
+    def __init__(self, store: Store, scheduler: Scheduler, clock: Clock) -> None:
         self._store = store
         self._scheduler = scheduler
+        self._clock = clock
         self._dirty: list[Outlet] = []
         self._scheduled = False
         self._waiting: list[tuple[Committed, Failed | None]] = []
+        self._inflight: list[tuple[Committed, Failed | None]] | None = None
+        """What waits for the commit now running (one at a time, in order)."""
+        self._started = 0.0
+        self._settling = False
+        """True while the continuations of a commit run: they go out now, in their order."""
         self.commit_failures = 0
+        self.commits = 0
+        self.commit_seconds = 0.0
+        self.last_error: StoreError | None = None
 
     def want_flush(self, outlet: Outlet) -> None:
         """An outlet has queued bytes; it will be flushed at the end of this loop round."""
@@ -48,13 +57,20 @@ class Outbox:
 
     @property
     def holding(self) -> bool:
-        """True while something waits for this round's commit: later broadcasts must wait
-        behind it, so everyone sees events in the order they happened."""
-        return bool(self._waiting)
+        """True while something waits for a commit: later broadcasts must wait behind it,
+        so everyone sees events in the order they happened."""
+        if self._settling:
+            return False
+        return bool(self._waiting) or self._inflight is not None
 
     def in_order(self, fn: Committed) -> None:
-        """Run ``fn`` after what already waits for the commit, whatever the commit's fate."""
+        """Run ``fn`` after what already waits for a commit, whatever the commit's fate."""
         self._waiting.append((fn, lambda exc: fn()))
+        self._schedule()
+
+    def wake(self) -> None:
+        """Something was written to the store with nothing waiting on it (a topic, a
+        cursor): make sure a round's end comes to commit it."""
         self._schedule()
 
     def _schedule(self) -> None:
@@ -63,31 +79,44 @@ class Outbox:
             self._scheduler.call_soon(self.flush)
 
     def flush(self) -> None:
-        """Commit the store, settle what waited for it, then write every dirty outlet."""
-        self._scheduled = False
-        waiting, self._waiting = self._waiting, []
-        error: StoreError | None = None
+        """The end of a round: start committing what was written, write every dirty
+        outlet (nothing in them waits for the commit: acknowledgements come later)."""
         try:
-            self._store.flush()
-        except StoreError as exc:
-            error = exc
+            if self._inflight is None:
+                waiting, self._waiting = self._waiting, []
+                self._inflight = waiting
+                self._started = self._clock.monotonic()
+                self._store.commit(self._settled)
+            self._write_out()
+        finally:
+            # Cleared last: what this round's callbacks queued went out above, no new round.
+            self._scheduled = False
+            if self._dirty or (self._waiting and self._inflight is None):
+                self._schedule()
+
+    def _settled(self, error: StoreError | None) -> None:
+        """The commit is done (or failed): run what waited for it, in order."""
+        waiting, self._inflight = self._inflight or [], None
+        self.commits += 1
+        self.commit_seconds += self._clock.monotonic() - self._started
+        if error is not None:
             self.commit_failures += 1
-            log.error("store commit failed (%s); %d deliveries refused", exc, len(waiting))
-        for committed, failed in waiting:
-            if error is None:
-                committed()
-            elif failed is not None:
-                failed(error)
-        # Callbacks above may have queued more output (and more writes: those commit in
-        # the next round, which their own after_commit waits for).
+            self.last_error = error
+            log.error("store commit failed (%s); %d deliveries refused", error, len(waiting))
+        self._settling = True
+        try:
+            for committed, failed in waiting:
+                if error is None:
+                    committed()
+                elif failed is not None:
+                    failed(error)
+        finally:
+            self._settling = False
+        if self._waiting:
+            self._schedule()  # what came while this commit ran: the next one
+        self._write_out()
+
+    def _write_out(self) -> None:
         dirty, self._dirty = self._dirty, []
         for outlet in dirty:
             outlet.flush()
-
-    def commit_now(self) -> None:
-        """Commit before a connection's last bytes leave (``close_session``)."""
-        try:
-            self._store.flush()
-        except StoreError as exc:
-            self.commit_failures += 1
-            log.error("store commit failed (%s)", exc)

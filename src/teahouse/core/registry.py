@@ -18,6 +18,7 @@ from teahouse.core.room import Room
 from teahouse.core.session import Encoder, Ident, Session, SessionState
 from teahouse.errors import ChatError
 from teahouse.logs import PEER
+from teahouse.protocol.lookalike import confusable_key
 from teahouse.protocol.names import fold_user
 
 log = logging.getLogger("teahouse.hub")
@@ -48,6 +49,8 @@ class Registry:
         """Authenticated sessions by identity."""
         self.names: dict[str, Ident] = {}
         """Folded display name -> the identity that holds it online."""
+        self.look_alikes: dict[str, Ident] = {}
+        """Look-alike key of a name online -> its identity (names people can tell apart)."""
         self.rooms: dict[str, Room] = {}
         self.ip_counts: dict[str, int] = {}
         self.stats = Stats()
@@ -70,6 +73,7 @@ class Registry:
         peers = self.idents.setdefault(ident, set())
         peers.add(session)
         self.names[session.key] = ident
+        self.look_alikes[confusable_key(name)] = ident
         if len(peers) == 1:
             self._tell(name, True, session)
 
@@ -84,7 +88,14 @@ class Registry:
             if session.key is not None and self.names.get(session.key) == session.ident:
                 del self.names[session.key]
             if session.user is not None:
+                key = confusable_key(session.user)
+                if self.look_alikes.get(key) == session.ident:
+                    del self.look_alikes[key]
                 self._tell(session.user, False, session)
+
+    def look_alike(self, key: str) -> Ident | None:
+        """Who is online under a name with this look-alike key, if anyone."""
+        return self.look_alikes.get(key)
 
     def online(self, ident: Ident) -> set[Session]:
         return self.idents.get(ident, set())
@@ -104,6 +115,9 @@ class Registry:
             if old_key is not None and self.names.get(old_key) == ident:
                 del self.names[old_key]
         self.names[fold_user(new)] = ident
+        if old is not None and self.look_alikes.get(confusable_key(old)) == ident:
+            del self.look_alikes[confusable_key(old)]
+        self.look_alikes[confusable_key(new)] = ident
         if sessions and old is not None and fold_user(old) != fold_user(new):
             some = next(iter(sessions))
             self._tell(old, False, some)

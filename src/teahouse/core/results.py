@@ -88,6 +88,8 @@ class RoomState:
     key: str | None
     limit: int | None
     members: list[Member] = field(default_factory=list)
+    owner_id: int | None = None
+    """The account that registered the room (None: unregistered)."""
 
     @property
     def member_names(self) -> list[str]:

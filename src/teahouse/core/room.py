@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from teahouse.core.masks import BanMask
@@ -23,7 +24,9 @@ class Room:
     """
 
     __slots__ = (
+        "community",
         "created_ms",
+        "created_now",
         "invited",
         "key",
         "limit",
@@ -31,6 +34,7 @@ class Room:
         "modes",
         "name",
         "ops",
+        "owner_id",
         "sessions",
         "topic",
         "topic_by",
@@ -46,6 +50,12 @@ class Room:
     def __init__(
         self, name: str, topic: str, topic_by: str, topic_ms: int = 0, created_ms: int = 0
     ) -> None:
+        self.owner_id: int | None = None
+        """The account that registered the room; its operators and modes persist."""
+        self.community = False
+        """An account has been in the room: first comers get no operator status in it."""
+        self.created_now = False
+        """The room was created by the join in progress (it did not exist before)."""
         self.name = name
         self.topic = topic
         self.topic_by = topic_by
@@ -68,6 +78,44 @@ class Room:
         self.invited: set[Ident] = set()
         self.users: dict[Ident, tuple[str, int]] = {}
         """Identity -> (display name, sessions of that identity in the room)."""
+
+    @property
+    def registered(self) -> bool:
+        return self.owner_id is not None
+
+    def saved_modes(self) -> str:
+        """The modes of a registered room as the store keeps them (JSON)."""
+        return json.dumps(
+            {
+                "flags": "".join(sorted(self.modes)),
+                "key": self.key,
+                "limit": self.limit,
+                "lists": {
+                    letter: [[str(e.mask), e.by, e.at_ms] for e in entries]
+                    for letter, entries in self.lists.items()
+                    if entries
+                },
+            },
+            separators=(",", ":"),
+        )
+
+    def restore_modes(self, saved: str) -> None:
+        """Take back modes from :meth:`saved_modes`; anything unreadable is left as it is."""
+        try:
+            data = json.loads(saved)
+            flags = str(data.get("flags", "n"))
+            key = data.get("key")
+            limit = data.get("limit")
+            lists = {
+                str(letter): [RoomBan(BanMask.parse(str(m)), str(by), int(at)) for m, by, at in es]
+                for letter, es in dict(data.get("lists", {})).items()
+            }
+        except (ValueError, TypeError, AttributeError):
+            return
+        self.modes = set(flags)
+        self.key = key if isinstance(key, str) else None
+        self.limit = limit if isinstance(limit, int) else None
+        self.lists = lists
 
     @property
     def member_count(self) -> int:

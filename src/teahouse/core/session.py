@@ -133,6 +133,7 @@ class Session:
         "last_ping",
         "last_ping_t",
         "last_received",
+        "oper_id",
         "outlet",
         "partial_since",
         "port",
@@ -171,6 +172,10 @@ class Session:
         self.ident: Ident = 0
         self.account_id: int | None = None
         self.role: Role = "user"
+        """The power this session has now: its account's role, or ``admin`` from OPER."""
+        self.oper_id: int | None = None
+        """The admin account whose password this session gave to OPER: the power lasts
+        only while that account is an admin with that password."""
         self.guest = False
         """Authenticated by nick only (IRC guests): no account, nothing stored for them."""
         self.rooms: set[str] = set()

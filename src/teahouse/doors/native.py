@@ -37,6 +37,7 @@ from teahouse.errors import (
 )
 from teahouse.protocol import frames as f
 from teahouse.protocol.native import PROTOCOL_VERSION, FrameError, ServerCodec, encode
+from teahouse.protocol.text import for_native
 from teahouse.store.base import StoredMessage
 
 log = logging.getLogger("teahouse.native")
@@ -53,7 +54,7 @@ def message_frame(m: StoredMessage, *, replay: bool = False, ref: Ref = None) ->
     return f.Message(
         id=m.id,
         sender=m.sender,
-        text=m.text,
+        text=for_native(m.text),
         ts=format_ts(m.ts_ms),
         room=m.room,
         dm=m.is_dm,
@@ -93,12 +94,13 @@ class NativeEncoder:
         text: str | None = None,
     ) -> bytes:
         user = member.user or "?"
+        shown = for_native(text) if text else None
         return encode(
-            f.Presence(room=room, user=user, state=state, reason=reason, by=by, text=text)
+            f.Presence(room=room, user=user, state=state, reason=reason, by=by, text=shown)
         )
 
     def topic(self, room: str, text: str, by: str, ts_ms: int) -> bytes:
-        return encode(f.TopicChanged(room=room, text=text, by=by))
+        return encode(f.TopicChanged(room=room, text=for_native(text), by=by))
 
     def mode(self, room: str, by: str, change: ModeChange) -> bytes:
         changes, args = change.flags_and_args()
@@ -108,7 +110,7 @@ class NativeEncoder:
         return encode(f.Invited(room=room, user=target, by=by))
 
     def notice(self, text: str, by: str) -> bytes:
-        return encode(f.Notice(text=text, by=by))
+        return encode(f.Notice(text=for_native(text), by=by))
 
     def renamed(self, room: str, old: str, new: str) -> bytes:
         # Native clients see a rename as the old name leaving and the new one arriving.
@@ -127,7 +129,7 @@ class NativeEncoder:
     ) -> bytes:
         if kind in ("ctcp", "tagmsg"):
             return b""  # CTCP and tag-only messages mean nothing to a native client
-        return encode(f.Notice(text=text, by=sender, room=room, to=to))
+        return encode(f.Notice(text=for_native(text), by=sender, room=room, to=to))
 
     def error(self, error: ChatError) -> bytes:
         return error_frame(error)
@@ -286,16 +288,13 @@ class NativeConnection(Connection):
         if error.fatal:
             self._door.hub.close_session(session, error.code)
 
-    def _reply(self, session: Session, data: bytes) -> None:
-        session.send(data)
-
     def _dispatch(self, session: Session, frame: f.ClientFrame) -> None:
         hub = self._door.hub
-        chat = hub.chat
+        rooms, messages = hub.rooms, hub.messages
         reply = session.send
         match frame:
             case f.Say(room=room, text=text, nonce=nonce, ref=ref):
-                chat.say(session, room, text, nonce, *self._acks(session, ref))
+                messages.say(session, room, text, nonce, *self._acks(session, ref))
             case f.Ping(t=t, ref=ref):
                 reply(encode(f.Pong(t=t, ref=ref)))
             case f.Pong(t=t):
@@ -325,40 +324,40 @@ class NativeConnection(Connection):
             case _ if not session.authenticated:
                 raise NotAuthed("log in or register first")
             case f.Join(room=room, since=since, key=key, ref=ref):
-                reply(render_join(chat.join(session, room, since=since, key=key), ref))
+                reply(render_join(rooms.join(session, room, since=since, key=key), ref))
             case f.Part(room=room, ref=ref):
-                chat.part(session, room)
+                rooms.part(session, room)
                 reply(encode(f.Parted(room=room, ref=ref)))
             case f.Dm(to=to, text=text, nonce=nonce, ref=ref):
-                chat.dm(session, to, text, nonce, *self._acks(session, ref))
+                messages.dm(session, to, text, nonce, *self._acks(session, ref))
             case f.Rooms(ref=ref):
-                listed = chat.list_rooms(session)
+                listed = rooms.list_rooms(session)
                 infos = [
                     f.RoomInfo(room=r.name, members=r.members, topic=r.topic) for r in listed.rooms
                 ]
                 reply(encode(f.RoomList(rooms=infos, ref=ref)))
             case f.Who(room=room, ref=ref):
-                reply(encode(f.Members(room=room, members=chat.members(session, room), ref=ref)))
+                reply(encode(f.Members(room=room, members=rooms.members(session, room), ref=ref)))
             case f.History(room=None, dm=True, before=before, since=since, limit=limit, ref=ref):
-                dms = chat.dm_history(session, before, since, limit)
+                dms = messages.dm_history(session, before, since, limit)
                 frames = [message_frame(m) for m in dms.messages]
                 reply(encode(f.HistoryPage(messages=frames, dm=True, ref=ref)))
             case f.History(room=str(room), before=before, since=since, limit=limit, ref=ref):
-                found = chat.history(session, room, before, since, limit)
+                found = messages.history(session, room, before, since, limit)
                 frames = [message_frame(m) for m in found.messages]
                 reply(encode(f.HistoryPage(messages=frames, room=room, ref=ref)))
             case f.History():
                 raise InvalidField("history needs 'room', or 'dm': true")
             case f.Topic(room=room, text=text, ref=ref):
-                text, by, _ = chat.set_topic(session, room, text)
-                reply(encode(f.TopicChanged(room=room, text=text, by=by, ref=ref)))
+                text, by, _ = rooms.set_topic(session, room, text)
+                reply(encode(f.TopicChanged(room=room, text=for_native(text), by=by, ref=ref)))
             case f.Mode(room=room, changes=None, ref=ref):
-                state = chat.state_of(session, room)
+                state = rooms.state_of(session, room)
                 reply(encode(f.ModeChanged(room=room, modes=state.modes, ref=ref)))
             case f.Mode(room=room, changes=str(changes), args=args, ref=ref):
                 self._mode(session, room, changes, list(args), ref)
             case f.Invite(room=room, user=user, ref=ref):
-                shown = chat.invite(session, room, user)
+                shown = rooms.invite(session, room, user)
                 reply(encode(f.Invited(room=room, user=shown, by=session.user or "", ref=ref)))
             case f.Admin(cmd=cmd, args=args, ref=ref):
                 self._start(
@@ -390,7 +389,7 @@ class NativeConnection(Connection):
         wanted, missing = parse_mode_changes(changes, args)
         if missing:
             raise InvalidField(f"mode {''.join(missing)} needs an argument")
-        change, refused = self._door.hub.chat.set_modes(session, room, wanted)
+        change, refused = self._door.hub.rooms.set_modes(session, room, wanted)
         if refused and not change:
             letter, arg, why = refused[0]
             raise InvalidField(f"mode {letter} {arg or ''} refused: {why}".replace("  ", " "))

@@ -1,23 +1,30 @@
-"""What the core needs from storage: accounts, rooms, messages, bans, mutes, invites.
+"""What the core needs from storage: accounts, rooms, messages, grants, bans, mutes, invites.
 
 :class:`Store` is the interface; :class:`~teahouse.store.sqlite.SQLiteStore` is the
-embedded default. Calls are synchronous and fast (local SQLite): the hub calls them on the
-event loop. Writes join one open transaction that :meth:`Store.flush` commits; the hub
-flushes once per event-loop round, *before* it writes replies to sockets, so a message a
-client saw acknowledged is always on disk (group commit).
+embedded default, and ``tests/contract/`` is the suite every backend must pass.
 
-Times are integer milliseconds since the Unix epoch (``*_ms``). User names are compared by
-their folded key (``teahouse.protocol.names.fold_user``); the store keeps the spelling the
-user registered with for display.
+Three kinds of calls, so the event loop never waits for the disk:
+
+- **reads** return at once (a local read that no writer can block: SQLite's WAL);
+- **batched writes** (``append_message``, ``set_topic``, ...) return at once and join the
+  current batch; :meth:`Store.commit` hands the batch to the writer and calls back when it
+  is durable, or failed. Nothing is acknowledged to anyone before that callback;
+- **account writes** are ``async``: they need the commit's answer (a new id, a row count).
+
+Identities are account ids (:attr:`Account.id`), never names: direct messages, grants,
+bans and mutes refer to ids, so a later account with an old name starts empty. Times are
+integer milliseconds since the Unix epoch (``*_ms``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Role = Literal["user", "admin"]
 BanKind = Literal["user", "ip"]
+Grant = Literal["owner", "op"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +39,12 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """One chat message: in a room (``room`` set) or direct (``recipient`` set)."""
+    """One chat message: in a room (``room`` set) or direct (``recipient`` set).
+
+    ``sender`` and ``recipient`` are the names shown; ``sender_id`` and ``recipient_id``
+    the account ids they were at the time (None for a guest), which is what DMs are found
+    by.
+    """
 
     id: int
     sender: str
@@ -41,6 +53,8 @@ class StoredMessage:
     room: str | None = None
     recipient: str | None = None
     nonce: str | None = None
+    sender_id: int | None = None
+    recipient_id: int | None = None
     tags: tuple[tuple[str, str], ...] = ()
     """Client-only tags (IRCv3 ``+key=value``) that travel with the live delivery; never
     stored."""
@@ -57,13 +71,19 @@ class RoomRecord:
     topic_by: str
     topic_ms: int
     created_ms: int
+    owner_id: int | None = None
+    """The account that registered the room (None: unregistered)."""
+    modes: str = ""
+    """The saved modes of a registered room (see :func:`teahouse.core.room.Room.saved_modes`)."""
+    community: bool = False
+    """An account has been in the room: it no longer behaves as a guests' scratch channel."""
 
 
 @dataclass(frozen=True, slots=True)
 class Ban:
     kind: BanKind
     value: str
-    """A folded user name, or an IP address."""
+    """An account id (as text) or an address or network (CIDR)."""
     until_ms: int | None
     """None: until lifted."""
     reason: str
@@ -80,8 +100,11 @@ class Page:
 
 
 class StoreError(Exception):
-    """Storage failed: the disk is full, the file is locked or broken. What the failed
-    call (or commit) wrote is not kept; reads may still work."""
+    """Storage failed: the disk is full or nearly full, the file is locked or broken. What
+    the failed batch wrote is not kept; reads still work."""
+
+
+Committed = Callable[[StoreError | None], None]
 
 
 class Store(Protocol):
@@ -89,28 +112,35 @@ class Store(Protocol):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Commit the open transaction, if any. Cheap when there is none.
+    def commit(self, done: Committed) -> None:
+        """Commit what was written since the last commit; then ``done(None)``, or
+        ``done(error)`` when it could not be kept (nothing of it is). ``done`` runs on the
+        caller's thread; batches commit in order."""
 
-        Raises :class:`StoreError` when the commit fails; the transaction is rolled back
-        and the store stays usable.
-        """
+    async def sync(self) -> None:
+        """Commit what is pending and wait for it; raises :class:`StoreError`."""
 
     def close(self) -> None:
-        """Flush and release the database."""
+        """Commit what is pending and release the database."""
 
     # -- accounts --------------------------------------------------------------------
 
     def get_account(self, name: str) -> Account | None: ...
 
-    def create_account(self, name: str, password_hash: str, role: Role) -> Account:
+    def account_by_id(self, account_id: int) -> Account | None: ...
+
+    def confusable_accounts(self, key: str) -> list[Account]:
+        """Accounts whose name has this look-alike key (see ``protocol.lookalike``)."""
+
+    async def create_account(self, name: str, password_hash: str, role: Role) -> Account:
         """Create and commit an account; raises :class:`~teahouse.errors.UserTaken`."""
 
-    def delete_account(self, name: str) -> bool: ...
+    async def delete_account(self, account_id: int) -> bool:
+        """Delete an account with its direct messages, grants, mutes and bans."""
 
-    def set_password(self, name: str, password_hash: str) -> bool: ...
+    async def set_password(self, account_id: int, password_hash: str) -> bool: ...
 
-    def set_role(self, name: str, role: Role) -> bool: ...
+    async def set_role(self, account_id: int, role: Role) -> bool: ...
 
     def list_accounts(self) -> list[Account]: ...
 
@@ -120,22 +150,42 @@ class Store(Protocol):
 
     def get_room(self, name: str) -> RoomRecord | None: ...
 
-    def create_room(self, name: str, now_ms: int) -> RoomRecord: ...
+    def create_room(self, name: str, now_ms: int) -> RoomRecord:
+        """Create a room (batched); returns the record it will hold."""
 
     def set_topic(self, name: str, topic: str, by: str, now_ms: int) -> None: ...
 
     def list_rooms(self, after: str | None, limit: int) -> list[RoomRecord]:
         """Up to ``limit`` rooms by name, those after ``after`` (from the start when None)."""
 
+    def count_rooms(self) -> int: ...
+
+    def mark_community(self, name: str) -> None:
+        """Record that an account has been in the room."""
+
+    def register_room(self, name: str, owner_id: int | None, modes: str) -> None:
+        """Give a room an owner (None: unregister it) and save its modes."""
+
+    def save_room_modes(self, name: str, modes: str) -> None: ...
+
+    def room_grants(self, name: str) -> dict[int, Grant]:
+        """Account id -> grant, for a registered room."""
+
+    def set_room_grant(self, name: str, account_id: int, grant: Grant | None) -> None: ...
+
+    def delete_room(self, name: str) -> None:
+        """Delete a room with its messages and grants."""
+
     # -- messages --------------------------------------------------------------------
 
     def next_message_id(self) -> int:
-        """Reserve the next message id: strictly increasing over the whole store."""
+        """Reserve the next message id: strictly increasing over the whole store, never
+        reused, not even after a failed commit or a crash."""
 
     def append_message(self, message: StoredMessage) -> None: ...
 
-    def find_by_nonce(self, sender: str, nonce: str, since_ms: int) -> StoredMessage | None:
-        """The message ``sender`` sent with ``nonce`` at or after ``since_ms``, if any."""
+    def find_by_nonce(self, sender_id: int, nonce: str, since_ms: int) -> StoredMessage | None:
+        """The message account ``sender_id`` sent with ``nonce`` at or after ``since_ms``."""
 
     def room_after(self, room: str, after_id: int, limit: int) -> Page:
         """The *newest* ``limit`` messages with id > ``after_id``, oldest first.
@@ -149,41 +199,45 @@ class Store(Protocol):
     def room_since(self, room: str, after_id: int, limit: int) -> Page:
         """The *oldest* ``limit`` messages with id > ``after_id`` (paging forward)."""
 
-    def dms_after(self, user: str, after_id: int, limit: int, incoming_only: bool) -> Page:
-        """Direct messages to (and, unless ``incoming_only``, from) ``user``, newest
-        ``limit`` with id > ``after_id``, oldest first."""
+    def dms_after(self, user_id: int, after_id: int, limit: int, incoming_only: bool) -> Page:
+        """Direct messages to (and, unless ``incoming_only``, from) account ``user_id``,
+        newest ``limit`` with id > ``after_id``, oldest first."""
 
-    def dms_before(self, user: str, before_id: int | None, limit: int) -> Page:
-        """The newest ``limit`` direct messages to or from ``user`` with id < ``before_id``."""
+    def dms_before(self, user_id: int, before_id: int | None, limit: int) -> Page:
+        """The newest ``limit`` direct messages to or from ``user_id`` with id < ``before_id``."""
 
-    def dms_since(self, user: str, after_id: int, limit: int) -> Page:
-        """The oldest ``limit`` direct messages to or from ``user`` with id > ``after_id``."""
+    def dms_since(self, user_id: int, after_id: int, limit: int) -> Page:
+        """The oldest ``limit`` direct messages to or from ``user_id`` with id > ``after_id``."""
 
-    def dm_cursor(self, user: str) -> int:
-        """The highest direct-message id delivered to any connection of ``user``."""
+    def dm_cursor(self, user_id: int) -> int:
+        """The highest direct-message id delivered to any connection of the account."""
 
-    def set_dm_cursor(self, user: str, message_id: int) -> None:
+    def set_dm_cursor(self, user_id: int, message_id: int) -> None:
         """Raise the cursor to ``message_id`` (never lowers it)."""
+
+    def purge_messages(self, room: str | None, before_ms: int | None, keep: int | None) -> None:
+        """Delete a room's messages (or, ``room`` None, direct messages) older than
+        ``before_ms`` and beyond the newest ``keep``: retention."""
 
     # -- moderation ------------------------------------------------------------------
 
     def add_ban(self, ban: Ban) -> None: ...
 
-    def remove_ban(self, kind: BanKind, value: str) -> bool: ...
+    def remove_ban(self, kind: BanKind, value: str) -> None: ...
 
     def active_bans(self, now_ms: int) -> list[Ban]: ...
 
-    def set_mute(self, user: str, until_ms: int | None, by: str) -> None: ...
+    def set_mute(self, account_id: int, until_ms: int | None, by: str) -> None: ...
 
-    def remove_mute(self, user: str) -> bool: ...
+    def remove_mute(self, account_id: int) -> None: ...
 
-    def active_mutes(self, now_ms: int) -> dict[str, int | None]:
-        """Folded user name -> until (ms), None meaning until lifted."""
+    def active_mutes(self, now_ms: int) -> dict[int, int | None]:
+        """Account id -> until (ms), None meaning until lifted."""
 
     def create_invite(self, code: str, by: str, now_ms: int) -> None: ...
 
     def invite_available(self, code: str) -> bool:
         """True when ``code`` exists and is unused (does not use it)."""
 
-    def use_invite(self, code: str, user: str) -> bool:
+    async def use_invite(self, code: str, user: str) -> bool:
         """Mark an unused invite code used; False when unknown or already used."""

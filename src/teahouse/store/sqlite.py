@@ -1,327 +1,555 @@
-"""The embedded default store: one SQLite file in WAL mode.
+"""The embedded default store: one SQLite file in WAL mode, written by one writer.
 
 Durability: WAL with ``synchronous=NORMAL`` keeps every committed transaction through a
-crash of the process (``kill -9``); only a power loss may cost the last commits. Other
-processes (``teahouse user add`` while the server runs) write to the same file; a short
-``busy_timeout`` covers the server's brief write transactions.
+crash of the process (``kill -9``); only a power loss may cost the last commits.
+
+The event loop never waits for the disk. Reads run on the caller's thread on a connection
+of their own (in WAL mode no writer blocks a reader). Writes are collected into a batch
+and committed by :class:`Writer` — on a thread of its own in the server (``threaded``),
+or at once in tests and one-shot commands — which calls back when the batch is durable or
+failed. A batch that fails is rolled back whole. Another process holding the write lock
+delays the writer, never the loop; past ``write_timeout`` the batch fails with a clear
+error and the next one tries again.
+
+Message ids are handed out from memory, in blocks reserved in the database *in the same
+transaction* as the first message that uses one, so an id is never reused: not after a
+failed commit, not after ``kill -9``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import os
+import queue
 import sqlite3
+import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from teahouse.errors import UserTaken
+from teahouse.protocol.lookalike import confusable_key
 from teahouse.protocol.names import fold_user
 from teahouse.store.base import (
     Account,
     Ban,
     BanKind,
+    Committed,
+    Grant,
     Page,
     Role,
     RoomRecord,
     StoredMessage,
     StoreError,
 )
+from teahouse.store.schema import SCHEMA_VERSION, migrate
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS accounts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
-    password_hash TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    dm_cursor INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS rooms (
-    name TEXT PRIMARY KEY,
-    topic TEXT NOT NULL DEFAULT '',
-    topic_by TEXT NOT NULL DEFAULT '',
-    topic_ms INTEGER NOT NULL DEFAULT 0,
-    created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY,
-    room TEXT,
-    sender TEXT NOT NULL,
-    sender_key TEXT NOT NULL,
-    recipient TEXT,
-    recipient_key TEXT,
-    text TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    nonce TEXT
-);
-CREATE INDEX IF NOT EXISTS messages_room ON messages (room, id) WHERE room IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_to ON messages (recipient_key, id)
-    WHERE recipient_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_dm_from ON messages (sender_key, id)
-    WHERE recipient_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_nonce ON messages (sender_key, nonce)
-    WHERE nonce IS NOT NULL;
-CREATE TABLE IF NOT EXISTS bans (
-    kind TEXT NOT NULL,
-    value TEXT NOT NULL,
-    until_ms INTEGER,
-    reason TEXT NOT NULL,
-    by TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    PRIMARY KEY (kind, value)
-);
-CREATE TABLE IF NOT EXISTS mutes (
-    key TEXT PRIMARY KEY,
-    until_ms INTEGER,
-    by TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS invites (
-    code TEXT PRIMARY KEY,
-    by TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    used_by TEXT
-);
-"""
+log = logging.getLogger("teahouse.store")
 
-SCHEMA_VERSION = 2
-"""``PRAGMA user_version`` of a database this code wrote. 0 is a database from before
-versions were kept (teahouse 0.1 up to the identity rework), migrated on open."""
+ID_BLOCK = 1000
+"""Message ids reserved at a time (one small write per thousand messages)."""
 
-_MIGRATE_FROM_0 = """
-CREATE TABLE accounts_v2 (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
-    password_hash TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    dm_cursor INTEGER NOT NULL DEFAULT 0
-);
-INSERT INTO accounts_v2 (key, name, role, password_hash, created_ms, dm_cursor)
-    SELECT key, name, role, password_hash, created_ms, dm_cursor FROM accounts ORDER BY created_ms;
-DROP TABLE accounts;
-ALTER TABLE accounts_v2 RENAME TO accounts;
-ALTER TABLE rooms ADD COLUMN topic_ms INTEGER NOT NULL DEFAULT 0;
-"""
+Op = Callable[[sqlite3.Connection], object]
+_Job = tuple[list[Op], Callable[["StoreError | None"], None]]
 
-
-_MSG_COLUMNS = "id, sender, text, ts_ms, room, recipient, nonce"
+_MSG_COLUMNS = "id, sender, text, ts_ms, room, recipient, nonce, sender_id, recipient_id"
 _ACCOUNT_COLUMNS = "id, name, role, password_hash, created_ms"
-_ROOM_COLUMNS = "name, topic, topic_by, topic_ms, created_ms"
-_Row = tuple[int, str, str, int, str | None, str | None, str | None]
+_ROOM_COLUMNS = "name, topic, topic_by, topic_ms, created_ms, owner_id, modes, community"
+_Row = tuple[int, str, str, int, str | None, str | None, str | None, int | None, int | None]
 
 
 def _message(row: _Row) -> StoredMessage:
     return StoredMessage(*row)
 
 
+def _room(row: tuple[Any, ...]) -> RoomRecord:
+    name, topic, topic_by, topic_ms, created_ms, owner_id, modes, community = row
+    return RoomRecord(name, topic, topic_by, topic_ms, created_ms, owner_id, modes, bool(community))
+
+
+def _resolver(future: asyncio.Future[StoreError | None]) -> Committed:
+    def resolve(error: StoreError | None) -> None:
+        if not future.done():
+            future.set_result(error)
+
+    return resolve
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+@contextlib.contextmanager
+def _private_umask() -> Iterator[None]:
+    """Files created in this block (the database, its -wal and -shm) are 0600."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def make_private(path: Path) -> None:
+    """Make the database and its companion files 0600, whatever they were."""
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
+
+
+def _connect(path: str, busy_ms: int) -> sqlite3.Connection:
+    uri = path.startswith("file:")
+    with _private_umask():
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, uri=uri)
+    db.execute(f"PRAGMA busy_timeout = {busy_ms}")
+    return db
+
+
+class Writer:
+    """Commits batches of writes, in order, one at a time.
+
+    ``threaded``: on a thread of its own, calling back on the event loop (the server).
+    Otherwise at once, on the caller's thread (tests, the command line).
+    """
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        *,
+        threaded: bool,
+        free_floor: int,
+        directory: str | None,
+    ) -> None:
+        self._db = db
+        self._threaded = threaded
+        self._free_floor = free_floor
+        self._directory = directory
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(target=self._run, name="teahouse-writer", daemon=True)
+            self._thread.start()
+
+    @property
+    def threaded(self) -> bool:
+        return self._threaded
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        return self._db
+
+    def submit(self, ops: list[Op], done: Callable[[StoreError | None], None]) -> None:
+        if self._threaded:
+            loop = asyncio.get_running_loop()
+
+            def back(error: StoreError | None) -> None:
+                loop.call_soon_threadsafe(done, error)
+
+            self._jobs.put((ops, back))
+        else:
+            done(self._commit(ops))
+
+    def commit_now(self, ops: list[Op]) -> StoreError | None:
+        """Commit on the calling thread (no writer thread running, or none at all)."""
+        return self._commit(ops)
+
+    def close_connection(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            ops, back = job
+            back(self._commit(ops))
+
+    def _commit(self, ops: list[Op]) -> StoreError | None:
+        db = self._db
+        try:
+            self._check_space()
+            db.execute("BEGIN IMMEDIATE")
+            for op in ops:
+                op(db)
+            db.execute("COMMIT")
+            return None
+        except (sqlite3.Error, StoreError) as exc:
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            return exc if isinstance(exc, StoreError) else StoreError(_explain(exc))
+
+    def _check_space(self) -> None:
+        if self._free_floor <= 0 or self._directory is None:
+            return
+        stat = os.statvfs(self._directory)
+        free = stat.f_bavail * stat.f_frsize
+        if free < self._free_floor:
+            raise StoreError(
+                f"the disk holding the data has {free >> 20} MiB free, under the floor of "
+                f"{self._free_floor >> 20} MiB (storage.min_free_mb): writes wait for space"
+            )
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+
+def _explain(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "full" in text:
+        return "the disk is full: the server could not store this"
+    if "locked" in text or "busy" in text:
+        return "the database is locked by another program: the server could not store this"
+    return f"storage failed: {text}"
 
 
 class SQLiteStore:
     """:class:`~teahouse.store.base.Store` on one SQLite file (``:memory:`` for tests)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        threaded: bool = False,
+        min_free_bytes: int = 0,
+        write_timeout: float = 10.0,
+    ) -> None:
         self.path = str(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout = 5000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
-        self._in_tx = False
-        self._lost: StoreError | None = None
-        row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()
-        self._last_id = int(row[0])
-
-    def _migrate(self) -> None:
-        """Bring the file to :data:`SCHEMA_VERSION`, in one transaction."""
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
+        memory = self.path == ":memory:"
+        if memory:
+            # One connection for reading and writing: a private in-memory database.
+            self._read = _connect(self.path, 1000)
+            write = self._read
+            threaded = False
+        else:
+            write = _connect(self.path, int(write_timeout * 1000))
+        try:
+            write.execute("PRAGMA journal_mode = WAL")
+            write.execute("PRAGMA synchronous = NORMAL")
+            write.execute("PRAGMA foreign_keys = ON")
+            migrate(write, self.path)
+        except sqlite3.DatabaseError as exc:
+            write.close()
             raise StoreError(
-                f"{self.path} was written by a newer teahouse (schema {version}, this one "
-                f"knows {SCHEMA_VERSION}); upgrade teahouse"
-            )
-        if version == SCHEMA_VERSION:
+                f"{self.path} is not a teahouse database or is damaged ({exc}); restore a "
+                "backup with `teahouse restore FILE`, or move it away to start empty"
+            ) from None
+        if not memory:
+            make_private(Path(self.path))
+            self._read = _connect(self.path, 1000)
+            self._read.execute("PRAGMA query_only = ON")
+        directory = None if memory else os.path.dirname(os.path.abspath(self.path))
+        self._writer = Writer(
+            write, threaded=threaded, free_floor=min_free_bytes, directory=directory
+        )
+        self._batch: list[Op] = []
+        # Read your own writes: what a batch not yet committed changed, newest first.
+        self._gen = 1
+        """The generation of the batch being gathered."""
+        self._rooms_pending: dict[str, tuple[int, RoomRecord | None]] = {}
+        self._cursors_pending: dict[int, tuple[int, int]] = {}
+        row = write.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()
+        reserved = write.execute(
+            "SELECT value FROM meta WHERE key = 'message_ids_reserved'"
+        ).fetchone()
+        self._last_id = max(int(row[0]), int(reserved[0]) if reserved else 0)
+        self._reserved = self._last_id
+        self.schema_version = SCHEMA_VERSION
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def _add(self, op: Op) -> None:
+        self._batch.append(op)
+
+    def _sql(self, sql: str, params: tuple[object, ...] = ()) -> None:
+        self._batch.append(lambda db: db.execute(sql, params))
+
+    def commit(self, done: Committed) -> None:
+        ops, self._batch = self._batch, []
+        gen = self._gen
+        self._gen += 1
+        if not ops:
+            done(None)
             return
-        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
-        steps = []
-        if version == 0 and "accounts" in tables:
-            steps.append(_MIGRATE_FROM_0)
-        steps.append(_SCHEMA)
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for script in steps:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self._db.execute("COMMIT")
-        except sqlite3.Error:
-            self._db.execute("ROLLBACK")
-            raise
 
-    # -- transactions ----------------------------------------------------------------
+        def settled(error: StoreError | None) -> None:
+            # Committed (or lost): from now on the database itself says what is true.
+            self._forget_pending(gen)
+            done(error)
 
-    def _write(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
-        """Run one write in the open transaction (opening it when needed).
+        self._writer.submit(ops, settled)
 
-        Raises :class:`StoreError` when SQLite fails (disk full, I/O error, locked): the
-        whole open transaction is rolled back then, and the next :meth:`flush` says so
-        too, so nothing written before it in this round is reported as kept.
-        """
-        try:
-            if not self._in_tx:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._in_tx = True
-            return self._db.execute(sql, params)
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as exc:
-            raise self._lose(exc) from None
+    def _forget_pending(self, gen: int) -> None:
+        for name, (seen, _) in list(self._rooms_pending.items()):
+            if seen <= gen:
+                del self._rooms_pending[name]
+        for user, (seen, _) in list(self._cursors_pending.items()):
+            if seen <= gen:
+                del self._cursors_pending[user]
 
-    def _lose(self, exc: sqlite3.Error) -> StoreError:
-        """Roll back the open transaction and remember that its writes are lost."""
-        self._in_tx = False
-        if self._db.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
-        error = StoreError(f"storage failed: {exc}")
-        self._lost = error
-        return error
+    def _room_changed(self, name: str, change: Callable[[RoomRecord], RoomRecord]) -> None:
+        current = self.get_room(name)
+        if current is not None:
+            self._rooms_pending[name] = (self._gen, change(current))
 
-    def _commit(self) -> None:
-        if not self._in_tx:
+    async def sync(self) -> None:
+        if not self._batch:
             return
-        self._in_tx = False
-        try:
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            # Leave no half-open transaction behind, or every later write would fail too.
-            raise self._lose(exc) from None
-
-    def flush(self) -> None:
-        self._commit()
-        if self._lost is not None:
-            error, self._lost = self._lost, None
+        future: asyncio.Future[StoreError | None] = asyncio.get_running_loop().create_future()
+        self.commit(_resolver(future))
+        error = await future
+        if error is not None:
             raise error
 
+    async def _write_now(self, op: Callable[[sqlite3.Connection], object]) -> object:
+        """Run ``op`` in a transaction of its own and return its result.
+
+        The pending batch is not part of it: that batch belongs to whoever commits it
+        (the hub, once a round), whose callback must report that batch's fate alone.
+        """
+        result: list[object] = []
+
+        def run(db: sqlite3.Connection) -> None:
+            result.append(op(db))
+
+        if self._writer.threaded:
+            future: asyncio.Future[StoreError | None] = asyncio.get_running_loop().create_future()
+            self._writer.submit([run], _resolver(future))
+            error = await future
+        else:
+            error = self._writer.commit_now([run])
+        if error is not None:
+            raise error
+        return result[0] if result else None
+
     def close(self) -> None:
-        try:
-            self._commit()
-        finally:
-            self._db.close()
+        """Commit what is pending (on this thread: no loop to call back on) and close."""
+        self._writer.close()
+        ops, self._batch = self._batch, []
+        if ops:
+            error = self._writer.commit_now(ops)
+            if error is not None:
+                log.error("the last writes before closing were lost: %s", error)
+        self._writer.close_connection()
+        if self._read is not self._writer.db:
+            with contextlib.suppress(sqlite3.Error):
+                self._read.close()
 
     # -- accounts --------------------------------------------------------------------
 
     def get_account(self, name: str) -> Account | None:
-        row = self._db.execute(
+        row = self._read.execute(
             f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE key = ?", (fold_user(name),)
         ).fetchone()
         return Account(*row) if row else None
 
-    def create_account(self, name: str, password_hash: str, role: Role) -> Account:
+    def account_by_id(self, account_id: int) -> Account | None:
+        row = self._read.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (account_id,)
+        ).fetchone()
+        return Account(*row) if row else None
+
+    def confusable_accounts(self, key: str) -> list[Account]:
+        rows = self._read.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE confusable = ?", (key,)
+        ).fetchall()
+        return [Account(*row) for row in rows]
+
+    async def create_account(self, name: str, password_hash: str, role: Role) -> Account:
         now = _now_ms()
-        try:
-            self._write(
-                "INSERT INTO accounts (key, name, role, password_hash, created_ms, dm_cursor)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (fold_user(name), name, role, password_hash, now, self._last_id),
+
+        def insert(db: sqlite3.Connection) -> object:
+            try:
+                cur = db.execute(
+                    "INSERT INTO accounts (key, name, role, password_hash, created_ms,"
+                    " dm_cursor, confusable) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        fold_user(name),
+                        name,
+                        role,
+                        password_hash,
+                        now,
+                        self._last_id,
+                        confusable_key(name),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                return None
+            return cur.lastrowid
+
+        account_id = await self._write_now(insert)
+        if account_id is None:
+            raise UserTaken(f"the name {name!r} is taken")
+        return Account(cast(int, account_id), name, role, password_hash, now)
+
+    async def delete_account(self, account_id: int) -> bool:
+        def delete(db: sqlite3.Connection) -> object:
+            db.execute(
+                "DELETE FROM messages WHERE room IS NULL AND (sender_id = ? OR recipient_id = ?)",
+                (account_id, account_id),
             )
-        except sqlite3.IntegrityError:
-            raise UserTaken(f"the name {name!r} is taken") from None
-        self._commit()
-        account = self.get_account(name)
-        assert account is not None
-        return account
+            db.execute("DELETE FROM room_grants WHERE account_id = ?", (account_id,))
+            db.execute("UPDATE rooms SET owner_id = NULL WHERE owner_id = ?", (account_id,))
+            db.execute("DELETE FROM mutes WHERE account_id = ?", (account_id,))
+            db.execute("DELETE FROM bans WHERE kind = 'user' AND value = ?", (str(account_id),))
+            return db.execute("DELETE FROM accounts WHERE id = ?", (account_id,)).rowcount
 
-    def delete_account(self, name: str) -> bool:
-        cur = self._write("DELETE FROM accounts WHERE key = ?", (fold_user(name),))
-        self._commit()
-        return cur.rowcount > 0
+        return bool(await self._write_now(delete))
 
-    def set_password(self, name: str, password_hash: str) -> bool:
-        cur = self._write(
-            "UPDATE accounts SET password_hash = ? WHERE key = ?", (password_hash, fold_user(name))
+    async def set_password(self, account_id: int, password_hash: str) -> bool:
+        sql = "UPDATE accounts SET password_hash = ? WHERE id = ?"
+        return bool(
+            await self._write_now(lambda db: db.execute(sql, (password_hash, account_id)).rowcount)
         )
-        self._commit()
-        return cur.rowcount > 0
 
-    def set_role(self, name: str, role: Role) -> bool:
-        cur = self._write("UPDATE accounts SET role = ? WHERE key = ?", (role, fold_user(name)))
-        self._commit()
-        return cur.rowcount > 0
+    async def set_role(self, account_id: int, role: Role) -> bool:
+        sql = "UPDATE accounts SET role = ? WHERE id = ?"
+        return bool(await self._write_now(lambda db: db.execute(sql, (role, account_id)).rowcount))
 
     def list_accounts(self) -> list[Account]:
-        rows = self._db.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY key").fetchall()
+        rows = self._read.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY key"
+        ).fetchall()
         return [Account(*row) for row in rows]
 
     def count_admins(self) -> int:
-        row = self._db.execute("SELECT COUNT(*) FROM accounts WHERE role = 'admin'").fetchone()
+        row = self._read.execute("SELECT COUNT(*) FROM accounts WHERE role = 'admin'").fetchone()
         return int(row[0])
 
     # -- rooms -----------------------------------------------------------------------
 
     def get_room(self, name: str) -> RoomRecord | None:
-        row = self._db.execute(
+        pending = self._rooms_pending.get(name)
+        if pending is not None:
+            return pending[1]
+        row = self._read.execute(
             f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE name = ?", (name,)
         ).fetchone()
-        return RoomRecord(*row) if row else None
+        return _room(row) if row else None
 
     def create_room(self, name: str, now_ms: int) -> RoomRecord:
-        self._write("INSERT OR IGNORE INTO rooms (name, created_ms) VALUES (?, ?)", (name, now_ms))
-        record = self.get_room(name)
-        assert record is not None
+        self._sql("INSERT OR IGNORE INTO rooms (name, created_ms) VALUES (?, ?)", (name, now_ms))
+        record = self.get_room(name) or RoomRecord(name, "", "", 0, now_ms)
+        self._rooms_pending[name] = (self._gen, record)
         return record
 
     def set_topic(self, name: str, topic: str, by: str, now_ms: int) -> None:
-        self._write(
+        self._sql(
             "UPDATE rooms SET topic = ?, topic_by = ?, topic_ms = ? WHERE name = ?",
             (topic, by, now_ms, name),
         )
+        self._room_changed(name, lambda r: replace(r, topic=topic, topic_by=by, topic_ms=now_ms))
 
     def list_rooms(self, after: str | None, limit: int) -> list[RoomRecord]:
-        rows = self._db.execute(
+        rows = self._read.execute(
             f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE name > ? ORDER BY name LIMIT ?",
             (after or "", limit),
         ).fetchall()
-        return [RoomRecord(*row) for row in rows]
+        records = {row[0]: _room(row) for row in rows}
+        for name, (_, record) in self._rooms_pending.items():
+            if name > (after or ""):
+                if record is None:
+                    records.pop(name, None)
+                else:
+                    records[name] = record
+        return [records[name] for name in sorted(records)[:limit]]
 
-    # -- messages --------------------------------------------------------------------
+    def count_rooms(self) -> int:
+        return int(self._read.execute("SELECT COUNT(*) FROM rooms").fetchone()[0])
+
+    def mark_community(self, name: str) -> None:
+        self._sql("UPDATE rooms SET community = 1 WHERE name = ? AND community = 0", (name,))
+        self._room_changed(name, lambda r: replace(r, community=True))
+
+    def register_room(self, name: str, owner_id: int | None, modes: str) -> None:
+        self._sql(
+            "UPDATE rooms SET owner_id = ?, modes = ? WHERE name = ?", (owner_id, modes, name)
+        )
+        if owner_id is None:
+            self._sql("DELETE FROM room_grants WHERE room = ?", (name,))
+        else:
+            self._sql(
+                "INSERT OR REPLACE INTO room_grants (room, account_id, grant_) VALUES (?, ?, ?)",
+                (name, owner_id, "owner"),
+            )
+        self._room_changed(name, lambda r: replace(r, owner_id=owner_id, modes=modes))
+
+    def save_room_modes(self, name: str, modes: str) -> None:
+        self._sql("UPDATE rooms SET modes = ? WHERE name = ?", (modes, name))
+        self._room_changed(name, lambda r: replace(r, modes=modes))
+
+    def room_grants(self, name: str) -> dict[int, Grant]:
+        rows = self._read.execute(
+            "SELECT account_id, grant_ FROM room_grants WHERE room = ?", (name,)
+        ).fetchall()
+        return {int(account): cast(Grant, grant) for account, grant in rows}
+
+    def set_room_grant(self, name: str, account_id: int, grant: Grant | None) -> None:
+        if grant is None:
+            self._sql(
+                "DELETE FROM room_grants WHERE room = ? AND account_id = ?", (name, account_id)
+            )
+        else:
+            self._sql(
+                "INSERT OR REPLACE INTO room_grants (room, account_id, grant_) VALUES (?, ?, ?)",
+                (name, account_id, grant),
+            )
+
+    def delete_room(self, name: str) -> None:
+        self._sql("DELETE FROM messages WHERE room = ?", (name,))
+        self._sql("DELETE FROM room_grants WHERE room = ?", (name,))
+        self._sql("DELETE FROM rooms WHERE name = ?", (name,))
+        self._rooms_pending[name] = (self._gen, None)
 
     def next_message_id(self) -> int:
         self._last_id += 1
+        if self._last_id > self._reserved:
+            # Reserved in the batch that stores the first message using the block, so the
+            # block is durable before any of its ids is seen.
+            self._reserved = self._last_id + ID_BLOCK - 1
+            self._sql(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('message_ids_reserved', ?)",
+                (self._reserved,),
+            )
         return self._last_id
 
     def append_message(self, message: StoredMessage) -> None:
-        self._write(
-            "INSERT INTO messages (id, room, sender, sender_key, recipient, recipient_key,"
-            " text, ts_ms, nonce) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._sql(
+            "INSERT INTO messages (id, room, sender, sender_key, sender_id, recipient,"
+            " recipient_key, recipient_id, text, ts_ms, nonce)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 message.id,
                 message.room,
                 message.sender,
                 fold_user(message.sender),
+                message.sender_id,
                 message.recipient,
                 fold_user(message.recipient) if message.recipient is not None else None,
+                message.recipient_id,
                 message.text,
                 message.ts_ms,
                 message.nonce,
             ),
         )
 
-    def find_by_nonce(self, sender: str, nonce: str, since_ms: int) -> StoredMessage | None:
-        row = self._db.execute(
-            f"SELECT {_MSG_COLUMNS} FROM messages WHERE sender_key = ? AND nonce = ?"
+    def find_by_nonce(self, sender_id: int, nonce: str, since_ms: int) -> StoredMessage | None:
+        row = self._read.execute(
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE sender_id = ? AND nonce = ?"
             " AND ts_ms >= ? ORDER BY id DESC LIMIT 1",
-            (fold_user(sender), nonce, since_ms),
+            (sender_id, nonce, since_ms),
         ).fetchone()
         return _message(row) if row else None
 
     def _page(self, sql: str, params: tuple[object, ...], limit: int, newest: bool) -> Page:
-        rows = cast(list[_Row], self._db.execute(sql, (*params, limit + 1)).fetchall())
+        rows = cast(list[_Row], self._read.execute(sql, (*params, limit + 1)).fetchall())
         more = len(rows) > limit
         rows = rows[:limit]
         if newest:
@@ -338,7 +566,7 @@ class SQLiteStore:
         )
 
     def room_before(self, room: str, before_id: int | None, limit: int) -> Page:
-        bound = before_id if before_id is not None else self._last_id + 1
+        bound = before_id if before_id is not None else 2**62
         return self._page(
             f"SELECT {_MSG_COLUMNS} FROM messages WHERE room = ? AND id < ?"
             " ORDER BY id DESC LIMIT ?",
@@ -356,113 +584,117 @@ class SQLiteStore:
             newest=False,
         )
 
-    def dms_after(self, user: str, after_id: int, limit: int, incoming_only: bool) -> Page:
-        key = fold_user(user)
+    _DM = "room IS NULL AND (recipient_id = ? OR sender_id = ?)"
+
+    def dms_after(self, user_id: int, after_id: int, limit: int, incoming_only: bool) -> Page:
         if incoming_only:
             return self._page(
-                f"SELECT {_MSG_COLUMNS} FROM messages WHERE recipient_key = ? AND id > ?"
+                f"SELECT {_MSG_COLUMNS} FROM messages WHERE recipient_id = ? AND id > ?"
                 " ORDER BY id DESC LIMIT ?",
-                (key, after_id),
+                (user_id, after_id),
                 limit,
                 newest=True,
             )
         return self._page(
-            f"SELECT {_MSG_COLUMNS} FROM messages WHERE id > ? AND recipient_key IS NOT NULL"
-            " AND (recipient_key = ? OR sender_key = ?) ORDER BY id DESC LIMIT ?",
-            (after_id, key, key),
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE id > ? AND {self._DM}"
+            " ORDER BY id DESC LIMIT ?",
+            (after_id, user_id, user_id),
             limit,
             newest=True,
         )
 
-    def dms_before(self, user: str, before_id: int | None, limit: int) -> Page:
-        key = fold_user(user)
-        bound = before_id if before_id is not None else self._last_id + 1
+    def dms_before(self, user_id: int, before_id: int | None, limit: int) -> Page:
+        bound = before_id if before_id is not None else 2**62
         return self._page(
-            f"SELECT {_MSG_COLUMNS} FROM messages WHERE id < ? AND recipient_key IS NOT NULL"
-            " AND (recipient_key = ? OR sender_key = ?) ORDER BY id DESC LIMIT ?",
-            (bound, key, key),
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE id < ? AND {self._DM}"
+            " ORDER BY id DESC LIMIT ?",
+            (bound, user_id, user_id),
             limit,
             newest=True,
         )
 
-    def dms_since(self, user: str, after_id: int, limit: int) -> Page:
-        key = fold_user(user)
+    def dms_since(self, user_id: int, after_id: int, limit: int) -> Page:
         return self._page(
-            f"SELECT {_MSG_COLUMNS} FROM messages WHERE id > ? AND recipient_key IS NOT NULL"
-            " AND (recipient_key = ? OR sender_key = ?) ORDER BY id ASC LIMIT ?",
-            (after_id, key, key),
+            f"SELECT {_MSG_COLUMNS} FROM messages WHERE id > ? AND {self._DM}"
+            " ORDER BY id ASC LIMIT ?",
+            (after_id, user_id, user_id),
             limit,
             newest=False,
         )
 
-    def dm_cursor(self, user: str) -> int:
-        row = self._db.execute(
-            "SELECT dm_cursor FROM accounts WHERE key = ?", (fold_user(user),)
+    def dm_cursor(self, user_id: int) -> int:
+        row = self._read.execute(
+            "SELECT dm_cursor FROM accounts WHERE id = ?", (user_id,)
         ).fetchone()
-        return int(row[0]) if row else 0
+        stored = int(row[0]) if row else 0
+        pending = self._cursors_pending.get(user_id)
+        return max(stored, pending[1]) if pending is not None else stored
 
-    def set_dm_cursor(self, user: str, message_id: int) -> None:
-        self._write(
-            "UPDATE accounts SET dm_cursor = MAX(dm_cursor, ?) WHERE key = ?",
-            (message_id, fold_user(user)),
+    def set_dm_cursor(self, user_id: int, message_id: int) -> None:
+        self._sql(
+            "UPDATE accounts SET dm_cursor = MAX(dm_cursor, ?) WHERE id = ?",
+            (message_id, user_id),
         )
+        previous = self._cursors_pending.get(user_id, (0, 0))[1]
+        self._cursors_pending[user_id] = (self._gen, max(previous, message_id))
+
+    def purge_messages(self, room: str | None, before_ms: int | None, keep: int | None) -> None:
+        where = "room = ?" if room is not None else "room IS NULL"
+        params: tuple[object, ...] = (room,) if room is not None else ()
+        if before_ms is not None:
+            self._sql(f"DELETE FROM messages WHERE {where} AND ts_ms < ?", (*params, before_ms))
+        if keep is not None and room is not None:
+            self._sql(
+                f"DELETE FROM messages WHERE {where} AND id < (SELECT COALESCE(MIN(id), 0)"
+                f" FROM (SELECT id FROM messages WHERE {where} ORDER BY id DESC LIMIT ?))",
+                (*params, *params, keep),
+            )
 
     # -- moderation ------------------------------------------------------------------
 
     def add_ban(self, ban: Ban) -> None:
-        self._write(
+        self._sql(
             "INSERT OR REPLACE INTO bans (kind, value, until_ms, reason, by, created_ms)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (ban.kind, ban.value, ban.until_ms, ban.reason, ban.by, ban.created_ms),
         )
-        self._commit()
 
-    def remove_ban(self, kind: BanKind, value: str) -> bool:
-        cur = self._write("DELETE FROM bans WHERE kind = ? AND value = ?", (kind, value))
-        self._commit()
-        return cur.rowcount > 0
+    def remove_ban(self, kind: BanKind, value: str) -> None:
+        self._sql("DELETE FROM bans WHERE kind = ? AND value = ?", (kind, value))
 
     def active_bans(self, now_ms: int) -> list[Ban]:
-        rows = self._db.execute(
+        rows = self._read.execute(
             "SELECT kind, value, until_ms, reason, by, created_ms FROM bans"
             " WHERE until_ms IS NULL OR until_ms > ? ORDER BY created_ms",
             (now_ms,),
         ).fetchall()
         return [Ban(*row) for row in rows]
 
-    def set_mute(self, user: str, until_ms: int | None, by: str) -> None:
-        self._write(
-            "INSERT OR REPLACE INTO mutes (key, until_ms, by) VALUES (?, ?, ?)",
-            (fold_user(user), until_ms, by),
+    def set_mute(self, account_id: int, until_ms: int | None, by: str) -> None:
+        self._sql(
+            "INSERT OR REPLACE INTO mutes (account_id, until_ms, by) VALUES (?, ?, ?)",
+            (account_id, until_ms, by),
         )
-        self._commit()
 
-    def remove_mute(self, user: str) -> bool:
-        cur = self._write("DELETE FROM mutes WHERE key = ?", (fold_user(user),))
-        self._commit()
-        return cur.rowcount > 0
+    def remove_mute(self, account_id: int) -> None:
+        self._sql("DELETE FROM mutes WHERE account_id = ?", (account_id,))
 
-    def active_mutes(self, now_ms: int) -> dict[str, int | None]:
-        rows = self._db.execute(
-            "SELECT key, until_ms FROM mutes WHERE until_ms IS NULL OR until_ms > ?", (now_ms,)
+    def active_mutes(self, now_ms: int) -> dict[int, int | None]:
+        rows = self._read.execute(
+            "SELECT account_id, until_ms FROM mutes WHERE until_ms IS NULL OR until_ms > ?",
+            (now_ms,),
         ).fetchall()
-        return {row[0]: row[1] for row in rows}
+        return {int(row[0]): row[1] for row in rows}
 
     def create_invite(self, code: str, by: str, now_ms: int) -> None:
-        self._write(
-            "INSERT INTO invites (code, by, created_ms) VALUES (?, ?, ?)", (code, by, now_ms)
-        )
-        self._commit()
+        self._sql("INSERT INTO invites (code, by, created_ms) VALUES (?, ?, ?)", (code, by, now_ms))
 
     def invite_available(self, code: str) -> bool:
-        row = self._db.execute(
+        row = self._read.execute(
             "SELECT 1 FROM invites WHERE code = ? AND used_by IS NULL", (code,)
         ).fetchone()
         return row is not None
 
-    def use_invite(self, code: str, user: str) -> bool:
-        cur = self._write(
-            "UPDATE invites SET used_by = ? WHERE code = ? AND used_by IS NULL", (user, code)
-        )
-        self._commit()
-        return cur.rowcount > 0
+    async def use_invite(self, code: str, user: str) -> bool:
+        sql = "UPDATE invites SET used_by = ? WHERE code = ? AND used_by IS NULL"
+        return bool(await self._write_now(lambda db: db.execute(sql, (user, code)).rowcount))

@@ -173,6 +173,9 @@ class IrcConnection(Connection):
 
     @property
     def me(self) -> str:
+        session = self.session
+        if session is not None and session.user is not None:
+            return session.user  # the hub may have renamed us (a guest moved off a name)
         return self.reg.nick or "*"
 
     @property

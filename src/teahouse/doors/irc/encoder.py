@@ -15,6 +15,7 @@ from teahouse.core.session import Session
 from teahouse.doors.connection import OnceLine
 from teahouse.errors import ChatError, Timeout
 from teahouse.protocol.irc import IrcMessage, serialize
+from teahouse.protocol.text import for_irc
 from teahouse.store.base import StoredMessage
 
 RELEVANT_CAPS = frozenset(
@@ -152,11 +153,12 @@ class IrcEncoder:
         if extra:
             tags.update(extra)
         room = 512 - 2 - len(f":{source} {command} {target} :".encode())
-        if message.text.startswith(ACTION_PREFIX):  # every piece a whole CTCP ACTION
-            body = message.text[len(ACTION_PREFIX) :]
+        text = for_irc(message.text)
+        if text.startswith(ACTION_PREFIX):  # every piece a whole CTCP ACTION
+            body = text[len(ACTION_PREFIX) :]
             pieces = [to_irc_text(ACTION_PREFIX + p) for p in split_utf8(body, max(room - 9, 64))]
         else:
-            pieces = split_utf8(message.text, max(room, 64))
+            pieces = split_utf8(text, max(room, 64))
         if len(pieces) == 1 or "msgid" not in tags:
             return b"".join(
                 serialize(IrcMessage(command, (target, p), source, tags)) for p in pieces
@@ -193,6 +195,7 @@ class IrcEncoder:
             if self.away_notify and member.away is not None:
                 line += serialize(IrcMessage("AWAY", (member.away,), source, tags))
             return line
+        text = for_irc(text) if text else text
         if reason == "kicked" and by is not None:
             kicker = self.masks.mask_of(by)
             return serialize(IrcMessage("KICK", (channel, user, text or by), kicker, tags))
@@ -204,7 +207,8 @@ class IrcEncoder:
 
     def topic(self, room: str, text: str, by: str, ts_ms: int) -> bytes:
         tags = self.tags(ts_ms, None, None)
-        return serialize(IrcMessage("TOPIC", (f"#{room}", text), self.masks.mask_of(by), tags))
+        shown = for_irc(text)
+        return serialize(IrcMessage("TOPIC", (f"#{room}", shown), self.masks.mask_of(by), tags))
 
     def mode(self, room: str, by: str, change: ModeChange) -> bytes:
         flags, args = change.flags_and_args()
@@ -218,7 +222,7 @@ class IrcEncoder:
 
     def notice(self, text: str, by: str) -> bytes:
         return serialize(
-            IrcMessage("NOTICE", ("*", f"*** Notice from {by}: {text}"), self.server_name)
+            IrcMessage("NOTICE", ("*", f"*** Notice from {by}: {for_irc(text)}"), self.server_name)
         )
 
     def renamed(self, room: str, old: str, new: str) -> bytes:
@@ -248,7 +252,7 @@ class IrcEncoder:
         if kind == "tagmsg":
             return serialize(IrcMessage("TAGMSG", (target,), source, line_tags))
         command = "NOTICE" if kind in ("notice", "ops_notice") else "PRIVMSG"
-        return serialize(IrcMessage(command, (target, text), source, line_tags))
+        return serialize(IrcMessage(command, (target, for_irc(text)), source, line_tags))
 
     def ping(self, t: int) -> bytes:
         return serialize(IrcMessage("PING", (str(t),), self.server_name))

@@ -7,6 +7,7 @@ IRC parameters into hub calls and the hub's results into numerics.
 from __future__ import annotations
 
 from teahouse.core.masks import glob_match
+from teahouse.core.rooms import clean_reason
 from teahouse.core.session import Session
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.connection import IrcConnection
@@ -33,7 +34,7 @@ def join(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
             part_one(conn, session, f"#{joined}", "Left all channels")
         return
     keys = msg.param(1).split(",") if len(msg.params) > 1 else []
-    chat = conn.door.hub.chat
+    rooms = conn.door.hub.rooms
     for i, channel in enumerate(msg.params[0].split(",")):
         if not channel:
             continue
@@ -48,7 +49,7 @@ def join(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
             continue
         key = keys[i] if i < len(keys) and keys[i] else None
         try:
-            result = chat.join(session, room_name, key=key, replay=False)
+            result = rooms.join(session, room_name, key=key, replay=False)
         except ChatError as exc:
             conn.chat_error(session, "JOIN", channel, exc)
             continue
@@ -61,11 +62,12 @@ def part_one(conn: IrcConnection, session: Session, channel: str, reason: str) -
         conn.numeric(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
         return
     try:
-        conn.door.hub.chat.part(session, room_name, reason or None)
+        conn.door.hub.rooms.part(session, room_name, reason or None, formatting=True)
     except ChatError as exc:
         conn.chat_error(session, "PART", channel, exc)
         return
-    params = (channel, reason) if reason else (channel,)
+    shown = clean_reason(reason, formatting=True) if reason else None
+    params = (channel, shown) if shown else (channel,)
     conn.send(IrcMessage("PART", params, conn.hostmask()))
 
 
@@ -81,7 +83,7 @@ def topic(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     if room_name is None:
         conn.numeric(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
         return
-    chat = conn.door.hub.chat
+    rooms = conn.door.hub.rooms
     live = conn.door.hub.registry.rooms.get(room_name)
     if live is None:
         # On IRC a channel nobody is in does not exist (the room lives on in the store).
@@ -91,15 +93,15 @@ def topic(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         if "s" in live.modes and session not in live.sessions and session.role != "admin":
             conn.numeric(n.ERR_NOTONCHANNEL, channel, "You're not on that channel")
             return
-        send_topic(conn, channel, chat.room_state(live), always=True)
+        send_topic(conn, channel, rooms.room_state(live), always=True)
         return
-    text, by, ts = chat.set_topic(session, room_name, msg.params[1])
+    text, by, ts = rooms.set_topic(session, room_name, msg.params[1], formatting=True)
     encoder = conn.door.encoder_for(conn.caps)
     conn.write_raw(encoder.topic(room_name, text, by, ts))
 
 
 def names(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
-    chat = conn.door.hub.chat
+    rooms = conn.door.hub.rooms
     if not msg.params:
         conn.numeric(n.RPL_ENDOFNAMES, "*", "End of /NAMES list")
         return
@@ -109,7 +111,7 @@ def names(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         live = conn.door.hub.registry.rooms.get(room_name) if room_name else None
         if room_name is None or live is None or not _visible(session, live.sessions, live.modes):
             continue
-        send_names(conn, channel, chat.room_state(live), end=False)
+        send_names(conn, channel, rooms.room_state(live), end=False)
     conn.numeric(n.RPL_ENDOFNAMES, ",".join(channels) or "*", "End of /NAMES list")
 
 
@@ -156,10 +158,10 @@ class ListFilter:
 def list_(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     wanted = ListFilter(msg.param(0))
     conn.numeric(n.RPL_LISTSTART, "Channel", "Users  Name")
-    chat = conn.door.hub.chat
+    rooms = conn.door.hub.rooms
     after: str | None = None
     while True:
-        page = chat.list_rooms(session, after)
+        page = rooms.list_rooms(session, after)
         for room in page.rooms:
             channel = f"#{room.name}"
             # On IRC a channel nobody is in does not exist.
@@ -186,11 +188,11 @@ def mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         conn.numeric(n.ERR_NOSUCHCHANNEL, target, "No such channel")
         return
     live = hub.registry.rooms.get(room_name)
-    if live is None and not hub.chat.exists(room_name):
+    if live is None and not hub.rooms.exists(room_name):
         conn.numeric(n.ERR_NOSUCHCHANNEL, target, "No such channel")
         return
     if len(msg.params) == 1:
-        state = hub.chat.state_of(session, room_name)
+        state = hub.rooms.state_of(session, room_name)
         params = [state.modes]
         member = live is not None and session in live.sessions
         if state.key is not None:
@@ -205,7 +207,7 @@ def mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     listed = changes.lstrip("+")
     if listed in LIST_NUMERICS and not args:
         item, end, text = LIST_NUMERICS[listed]
-        for entry in hub.chat.mode_list(session, room_name, listed):
+        for entry in hub.rooms.mode_list(session, room_name, listed):
             conn.numeric(item, target, str(entry.mask), entry.by, str(entry.at_ms // 1000))
         conn.numeric(end, target, text)
         return
@@ -238,7 +240,7 @@ def mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     if not wanted:
         return
     try:
-        change, refused = hub.chat.set_modes(session, room_name, wanted)
+        change, refused = hub.rooms.set_modes(session, room_name, wanted)
     except ChatError as exc:
         if isinstance(exc, NoSuchRoom):
             conn.numeric(n.ERR_NOSUCHCHANNEL, target, "No such channel")
@@ -252,6 +254,11 @@ def mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
             conn.numeric(n.ERR_USERNOTINCHANNEL, arg or "*", target, "They aren't on that channel")
         elif why == "bad_arg" and letter == "k":
             conn.numeric("696", target, "k", "*", "Invalid key")
+        elif why == "guest":
+            text = "Guests cannot be channel operators here; they must log in to an account"
+            conn.numeric("696", target, letter, arg or "*", text)
+        elif why == "owner":
+            conn.numeric(n.ERR_CHANOPRIVSNEEDED, target, "The channel's owner keeps operator")
         elif why == "full":
             conn.numeric("478", target, arg or "*", "Channel ban list is full")
     if change:
@@ -318,7 +325,7 @@ def kick(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
             conn.numeric(n.ERR_NOSUCHCHANNEL, channel or "*", "No such channel")
             continue
         try:
-            conn.door.hub.chat.kick(session, room_name, target, reason)
+            conn.door.hub.rooms.kick(session, room_name, target, reason, formatting=True)
         except ChatError as exc:
             conn.chat_error(session, "KICK", channel, exc, target)
 
@@ -339,11 +346,11 @@ def invite(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         conn.numeric(n.ERR_NOSUCHNICK, target, "No such nick/channel")
         return
     room_name = room_of(channel)
-    if room_name is None or not hub.chat.exists(room_name):
+    if room_name is None or not hub.rooms.exists(room_name):
         conn.numeric(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
         return
     try:
-        shown = hub.chat.invite(session, room_name, target)
+        shown = hub.rooms.invite(session, room_name, target)
     except ChatError as exc:
         if exc.detail == "already":
             conn.numeric(n.ERR_USERONCHANNEL, target, channel, "is already on channel")

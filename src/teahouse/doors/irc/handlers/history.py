@@ -39,23 +39,24 @@ def chathistory(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     hub = conn.door.hub
     cap = hub.config.limits.max_replay
     room_name = room_of(target)
-    if room_name is None or not hub.chat.exists(room_name):
+    if room_name is None or not hub.rooms.exists(room_name):
         _fail(conn, "INVALID_TARGET", sub, target, "No such channel")
         return
     last = msg.params[-1]
     limit = min(int(last), cap) if last.isascii() and last.isdigit() and len(last) < 9 else cap
     limit = max(limit, 1)
-    chat = hub.chat
+    messages = hub.messages
     try:
         if sub == "LATEST":
-            page = chat.latest(session, room_name, msgref(msg.params[2]) or 0, limit)
+            page = messages.latest(session, room_name, msgref(msg.params[2]) or 0, limit)
         elif sub == "BEFORE":
-            page = chat.history(session, room_name, before=msgref(msg.params[2]), limit=limit)
+            page = messages.history(session, room_name, before=msgref(msg.params[2]), limit=limit)
         elif sub == "AFTER":
-            page = chat.history(session, room_name, since=msgref(msg.params[2]) or 0, limit=limit)
+            after = msgref(msg.params[2]) or 0
+            page = messages.history(session, room_name, since=after, limit=limit)
         elif sub == "BETWEEN" and len(msg.params) >= 5:
             a, b = msgref(msg.params[2]) or 0, msgref(msg.params[3]) or 0
-            page = chat.history_between(session, room_name, min(a, b), max(a, b), limit)
+            page = messages.between(session, room_name, min(a, b), max(a, b), limit)
         else:
             _fail(conn, "INVALID_PARAMS", sub, "Unknown subcommand")
             return

@@ -100,31 +100,31 @@ def say(
     text = fit_line(conn, command, target, text)
     if text.startswith("\x01") and not text.upper().startswith("\x01ACTION "):
         # Other CTCP requests pass between IRC clients live, never stored.
-        hub.chat.relay(session, "ctcp", room, to, text, tags)
+        hub.messages.relay(session, "ctcp", room, to, text, tags)
         return
     if command == "NOTICE" or statusmsg:
-        plain = strip_irc_formatting(text) or text
+        plain = text
         live = (*tags, ("msgid", f"l{next(_live_ids)}"))
         with conn.uncaptured():
             if statusmsg and room is not None:
                 kind = "notice" if command == "NOTICE" else "privmsg"
-                hub.chat.relay_to_ops(session, kind, room, plain)
+                hub.messages.relay_to_ops(session, kind, room, plain)
             else:
-                hub.chat.relay(session, "notice", room, to, plain, live)
+                hub.messages.relay(session, "notice", room, to, plain, live)
         if "echo-message" in conn.caps:
             conn.write_raw(_echo(conn, command, target, plain, live))
         return
     if text.startswith("\x01"):
         text = ACTION_PREFIX + text.strip("\x01")[7:]
-    text = strip_irc_formatting(text)
-    if not text:
+    if not strip_irc_formatting(text).strip():
         conn.numeric(n.ERR_NOTEXTTOSEND, "No text to send")
         return
     done, failed = _acks(conn, target)
+    # IRC formatting stays in the stored text: IRC clients see it, native clients do not.
     if room is not None:
-        hub.chat.say(session, room, text, None, done, failed, tags)
+        hub.messages.say(session, room, text, None, done, failed, tags, formatting=True)
         return
-    hub.chat.dm(session, target, text, None, done, failed, tags)
+    hub.messages.dm(session, target, text, None, done, failed, tags, formatting=True)
     away = away_of(conn, target)
     if away is not None:
         conn.numeric(n.RPL_AWAY, target, away)
@@ -186,7 +186,7 @@ def tagmsg(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         try:
             room, to, _ = _target(given)
             with conn.uncaptured():
-                conn.door.hub.chat.relay(session, "tagmsg", room, to, "", live)
+                conn.door.hub.messages.relay(session, "tagmsg", room, to, "", live)
         except ChatError as exc:
             conn.chat_error(session, "TAGMSG", given, exc)
             continue

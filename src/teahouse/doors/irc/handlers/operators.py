@@ -6,6 +6,7 @@ from teahouse.core.session import Session
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.connection import IrcConnection
 from teahouse.errors import ChatError
+from teahouse.logs import log_audit
 from teahouse.protocol.irc import IrcMessage, serialize
 
 
@@ -28,8 +29,14 @@ def oper(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
 def kill(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     target = msg.params[0]
     reason = msg.param(1) or "no reason"
-    if conn.door.hub.moderation.kick(target, f"Killed by {session.user}: {reason}") == 0:
+    hub = conn.door.hub
+    victims = list(hub.registry.by_name(target))
+    if not victims:
         conn.numeric(n.ERR_NOSUCHNICK, target, "No such nick/channel")
+        return
+    by = session.user or "-"
+    log_audit(by, "irc", "kill", user=target, reason=reason)
+    hub.moderation.kick(victims, f"Killed by {by}: {reason}", by)
 
 
 def wallops(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:

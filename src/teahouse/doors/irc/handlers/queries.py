@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from teahouse import __version__
 from teahouse.core.masks import glob_match
+from teahouse.core.rooms import clean_reason
 from teahouse.core.session import Session
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.connection import IrcConnection
@@ -31,15 +32,14 @@ def pong(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
 
 
 def quit_(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
-    reason = msg.param(0)
+    reason = clean_reason(msg.param(0), formatting=True)
     shown = f"Quit: {reason}" if reason else "Client Quit"
     conn.write_raw(serialize(IrcMessage("ERROR", (f"Closing Link: {session.host} ({shown})",))))
-    conn.door.hub.close_session(session, "quit", text=reason or None)
+    conn.door.hub.close_session(session, "quit", text=reason)
 
 
 def away(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
-    text = msg.param(0)
-    session.away = text[:200] if text else None
+    session.away = clean_reason(msg.param(0), formatting=True, limit=200)
     if session.away is None:
         conn.numeric(n.RPL_UNAWAY, "You are no longer marked as being away")
     else:
@@ -207,7 +207,7 @@ def who(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         room = hub.registry.rooms.get(room_name) if room_name else None
         if room is not None and ("s" not in room.modes or session in room.sessions):
             channel = f"#{room.name}"
-            for member in hub.chat.room_state(room).members:
+            for member in hub.rooms.room_state(room).members:
                 assert isinstance(member.session, Session)
                 who_line(conn, channel, member.session, member.op, member.voiced, whox)
     else:
@@ -260,7 +260,7 @@ def _who_user(
     shared = sorted(session.rooms & someone.rooms)
     if shared:
         room = rooms[shared[0]]
-        op = conn.door.hub.chat.is_op(someone, room)
+        op = conn.door.hub.rooms.is_op(someone, room)
         who_line(conn, f"#{room.name}", someone, op, someone.ident in room.voiced, whox)
     else:
         who_line(conn, "*", someone, False, False, whox)
@@ -292,7 +292,7 @@ def whois(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
             continue
         if "s" in room.modes and session not in room.sessions and session.role != "admin":
             continue
-        op = any(hub.chat.is_op(s, room) for s in sessions if s in room.sessions)
+        op = any(hub.rooms.is_op(s, room) for s in sessions if s in room.sessions)
         voiced = member.ident in room.voiced
         prefix = ("@" if op else "") + ("+" if voiced else "")
         if "multi-prefix" not in conn.caps:

@@ -1,0 +1,400 @@
+"""Messages: say, direct messages, live relays (notices, CTCP, tags), and history.
+
+Messages are stored and then delivered: :meth:`Messages.say` and :meth:`Messages.dm` write
+the message into the store's batch and hand delivery (and the sender's acknowledgement,
+``done``) to :meth:`Outbox.after_commit`. A message nobody could keep is never seen by
+anyone; its sender gets ``failed`` instead.
+
+Direct messages belong to account ids, never to names. A DM to a guest is live only:
+nothing of a guest is kept, so no later holder of the nick can read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from teahouse.config import Config
+from teahouse.core.clock import Clock
+from teahouse.core.limits import AddressRate, Rate
+from teahouse.core.moderation import Moderation
+from teahouse.core.outbox import Outbox
+from teahouse.core.registry import Registry
+from teahouse.core.results import HistoryPage
+from teahouse.core.rooms import Rooms, authed, room_name
+from teahouse.core.session import Ident, Session
+from teahouse.errors import Forbidden, Internal, InvalidField, NoSuchUser, Throttled
+from teahouse.protocol.names import is_user_name, text_problem
+from teahouse.protocol.text import clean_text, has_unsafe
+from teahouse.store.base import Store, StoredMessage, StoreError
+
+DEFAULT_PAGE = 50
+"""Messages in a history page when the request names no limit."""
+NONCE_MEMORY_MS = 15 * 60 * 1000
+"""How long a (user, nonce) pair is remembered; the contract asks for at least 10 minutes."""
+
+Done = Callable[[StoredMessage], None]
+Failed = Callable[[Exception], None]
+Tags = tuple[tuple[str, str], ...]
+
+
+class StorageFailed(Internal):
+    """The store could not keep a message: nothing was delivered; retry later."""
+
+    default_message = "the server could not store this; nothing was delivered, try again"
+
+
+class Messages:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: Clock,
+        registry: Registry,
+        outbox: Outbox,
+        moderation: Moderation,
+        rooms: Rooms,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.registry = registry
+        self.outbox = outbox
+        self.moderation = moderation
+        self.rooms = rooms
+        self._pending_nonces: dict[tuple[Ident, str], StoredMessage] = {}
+        storage = config.storage
+        self._message_quota = AddressRate(
+            Rate(storage.messages_per_hour / 3600, max(storage.messages_per_hour, 1))
+        )
+        self._byte_quota = AddressRate(
+            Rate(storage.bytes_per_hour / 3600, max(storage.bytes_per_hour, 1))
+        )
+
+    # -- checks ------------------------------------------------------------------------
+
+    def check_text(self, text: str, formatting: bool) -> str:
+        """The text to store: the contract's rules for native text; for IRC text (which
+        may hold formatting codes) the same rules after cleaning."""
+        limit = self.config.limits.max_text
+        if formatting:
+            text = clean_text(text, limit, formatting=True)
+            if not text.strip() or has_unsafe(text, formatting=True):
+                raise InvalidField("text is empty")
+            return text
+        problem = text_problem(text, limit)
+        if problem is not None:
+            raise InvalidField(problem)
+        return text
+
+    def _check_quota(self, session: Session, text: str) -> None:
+        """What one account may store per hour: a security limit on the disk."""
+        if session.role == "admin" or session.account_id is None:
+            return
+        key = str(session.account_id)
+        now = self.clock.monotonic()
+        storage = self.config.storage
+        wait = None
+        if storage.messages_per_hour > 0:
+            wait = self._message_quota.allow(key, now)
+        if wait is None and storage.bytes_per_hour > 0:
+            wait = self._byte_quota.allow(key, now, cost=len(text.encode()))
+        if wait is not None:
+            raise Throttled(
+                "you have stored as many messages as one may in an hour", retry_after=round(wait)
+            )
+
+    # -- messages ----------------------------------------------------------------------
+
+    def say(
+        self,
+        session: Session,
+        name: str,
+        text: str,
+        nonce: str | None,
+        done: Done,
+        failed: Failed,
+        tags: Tags = (),
+        formatting: bool = False,
+    ) -> None:
+        """Store a message in a room, then deliver it; ``done(message)`` acknowledges it.
+
+        Raises at once for a request that cannot be honoured. ``done`` and ``failed`` run
+        later, after the store's commit, only while the session is open.
+        """
+        user, _ = authed(session)
+        name = room_name(name)
+        self.rooms.speaking_room(session, name)
+        text = self.check_text(text, formatting)
+        self.moderation.check_not_muted(session)
+        if nonce is not None and self._resend(session, nonce, (name, None), done, failed):
+            return
+        self._check_quota(session, text)
+        message = self._new_message(session, user, text, nonce, room=name, tags=tags)
+
+        def deliver() -> None:
+            live = self.registry.rooms.get(name)
+            if live is not None:
+                sent = self.registry.fanout(
+                    live.sessions, lambda enc: enc.message(message), exclude=session
+                )
+                self.registry.stats.deliveries_total += sent
+
+        self._after_store(session, message, deliver, done, failed)
+
+    def dm(
+        self,
+        session: Session,
+        to: str,
+        text: str,
+        nonce: str | None,
+        done: Done,
+        failed: Failed,
+        tags: Tags = (),
+        formatting: bool = False,
+    ) -> None:
+        """A direct message: stored for an account (delivered when it is offline too),
+        live only to a guest (nothing of a guest is kept)."""
+        user, ident = authed(session)
+        text = self.check_text(text, formatting)
+        online = self.registry.by_name(to)
+        guest = next((s for s in online if s.guest), None)
+        account = None
+        if guest is None and is_user_name(to):
+            account = self.store.get_account(to)
+        if account is not None:
+            to_name, to_ident = account.name, account.id
+        elif guest is not None:
+            to_name, to_ident = guest.user or to, guest.ident
+        else:
+            raise NoSuchUser(f"there is no user {to!r}")
+        self.moderation.check_not_muted(session)
+        if nonce is not None and self._resend(session, nonce, (None, to_ident), done, failed):
+            return
+        if account is not None:
+            self._check_quota(session, text)
+        message = self._new_message(
+            session,
+            user,
+            text,
+            nonce,
+            recipient=to_name,
+            recipient_id=account.id if account is not None else None,
+            keep=account is not None,
+            tags=tags,
+        )
+
+        def deliver() -> None:
+            recipients = self.registry.online(to_ident)
+            targets = set(recipients) | self.registry.online(ident)
+            # A message to oneself reaches this session too, as any recipient.
+            skip = None if session in recipients else session
+            sent = self.registry.fanout(targets, lambda enc: enc.message(message), exclude=skip)
+            self.registry.stats.deliveries_total += sent
+            if account is not None and recipients:
+                self.store.set_dm_cursor(account.id, message.id)
+                self.outbox.wake()
+
+        self._after_store(session, message, deliver, done, failed)
+
+    def _new_message(
+        self,
+        session: Session,
+        sender: str,
+        text: str,
+        nonce: str | None,
+        *,
+        room: str | None = None,
+        recipient: str | None = None,
+        recipient_id: int | None = None,
+        keep: bool = True,
+        tags: Tags = (),
+    ) -> StoredMessage:
+        message = StoredMessage(
+            id=self.store.next_message_id(),
+            sender=sender,
+            text=text,
+            ts_ms=self.clock.wall_ms(),
+            room=room,
+            recipient=recipient,
+            nonce=nonce if session.account_id is not None else None,
+            sender_id=session.account_id,
+            recipient_id=recipient_id,
+            tags=tags,
+        )
+        if keep:
+            self.store.append_message(message)
+        if message.nonce is not None:
+            self._pending_nonces[(session.ident, message.nonce)] = message
+        self.registry.stats.messages_total += 1
+        return message
+
+    def _after_store(
+        self,
+        session: Session,
+        message: StoredMessage,
+        deliver: Callable[[], None],
+        done: Done,
+        failed: Failed,
+    ) -> None:
+        key = (session.ident, message.nonce) if message.nonce is not None else None
+
+        def committed() -> None:
+            if key is not None:
+                self._pending_nonces.pop(key, None)
+            deliver()
+            if not session.closed:
+                done(message)
+
+        def lost(exc: StoreError) -> None:
+            if key is not None:
+                self._pending_nonces.pop(key, None)
+            if not session.closed:
+                failed(StorageFailed(f"{exc}; nothing was delivered, try again", retry_after=5.0))
+
+        self.outbox.after_commit(committed, lost)
+
+    def _resend(
+        self,
+        session: Session,
+        nonce: str,
+        target: tuple[str | None, Ident | None],
+        done: Done,
+        failed: Failed,
+    ) -> bool:
+        """A retried say/dm: acknowledge the original to the sender only. True if found."""
+        if session.account_id is None:
+            return False
+        original = self._pending_nonces.get((session.ident, nonce))
+        if original is None:
+            since = self.clock.wall_ms() - NONCE_MEMORY_MS
+            original = self.store.find_by_nonce(session.account_id, nonce, since)
+        if original is None or (original.room, original.recipient_id) != target:
+            return False  # a nonce reused for another room or person is a new message
+        found = original
+        self.outbox.after_commit(
+            lambda: None if session.closed else done(found),
+            lambda exc: None if session.closed else failed(StorageFailed(retry_after=5.0)),
+        )
+        return True
+
+    # -- live only ---------------------------------------------------------------------
+
+    def relay(
+        self,
+        session: Session,
+        kind: str,
+        room: str | None,
+        to: str | None,
+        text: str,
+        tags: Tags = (),
+        formatting: bool = True,
+    ) -> None:
+        """Pass a live-only ``notice``/``ctcp``/``tagmsg`` to a room's members or to a
+        user; not stored. Raises like :meth:`say` and :meth:`dm` do (membership, mute,
+        moderation, no such user), so a door can decide whether to tell the sender."""
+        user, _ = authed(session)
+        self.moderation.check_not_muted(session)
+        limit = self.config.limits.max_text
+        if kind == "ctcp":
+            # A CTCP request keeps its \x01 delimiters; what is inside follows the rules.
+            text = f"\x01{clean_text(text.strip(chr(1)), limit)}\x01"
+        elif kind != "tagmsg":
+            text = clean_text(text, limit, formatting=formatting)
+            if not text.strip():
+                raise InvalidField("text is empty")
+        targets: Iterable[Session]
+        skip: Session | None = session
+        if room is not None:
+            live = self.rooms.speaking_room(session, room_name(room))
+            if kind == "ctcp" and "C" in live.modes:
+                raise Forbidden(f"{room} takes no CTCP requests (+C)", detail="moderated")
+            targets = live.sessions
+        else:
+            assert to is not None
+            targets = self.registry.by_name(to)
+            if not targets:
+                raise NoSuchUser(f"{to!r} is not online")
+            if session in targets:
+                skip = None  # to oneself: this session is a recipient like any other
+        self.registry.fanout(
+            targets, lambda enc: enc.relay(kind, user, room, to, text, tags), exclude=skip
+        )
+
+    def relay_to_ops(self, session: Session, kind: str, room: str, text: str) -> None:
+        """A live-only message to a room's operators (IRC ``PRIVMSG @#room``): ``kind``
+        ``privmsg`` or ``notice``; the members who are not operators never see it."""
+        user, _ = authed(session)
+        self.moderation.check_not_muted(session)
+        text = clean_text(text, self.config.limits.max_text, formatting=True)
+        if not text.strip():
+            raise InvalidField("text is empty")
+        live = self.rooms.member_room(session, room_name(room), "before you speak in it")
+        self.rooms.check_can_speak(session, live)
+        ops = [s for s in live.sessions if self.rooms.is_op(s, live)]
+        self.registry.fanout(
+            ops, lambda enc: enc.relay(f"ops_{kind}", user, room, None, text), exclude=session
+        )
+
+    # -- history -----------------------------------------------------------------------
+
+    def page_size(self, before: int | None, since: int | None, limit: int | None) -> int:
+        """Check a history request's paging; the number of messages to send."""
+        cap = self.config.limits.max_replay
+        count = min(DEFAULT_PAGE, cap) if limit is None else limit
+        if not 1 <= count <= cap:
+            raise InvalidField(f"limit must be between 1 and {cap}")
+        if before is not None and since is not None:
+            raise InvalidField("give 'before' or 'since', not both")
+        return count
+
+    def history(
+        self,
+        session: Session,
+        name: str,
+        before: int | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+    ) -> HistoryPage:
+        """A page of a room's messages, oldest first: before ``before`` (newest first
+        chosen) or after ``since`` (oldest first chosen)."""
+        authed(session)
+        name = room_name(name)
+        self.rooms.check_history_access(session, name)
+        count = self.page_size(before, since, limit)
+        if since is not None:
+            page = self.store.room_since(name, since, count)
+        else:
+            page = self.store.room_before(name, before, count)
+        return HistoryPage(name, page.messages, page.more)
+
+    def between(self, session: Session, name: str, low: int, high: int, limit: int) -> HistoryPage:
+        """Messages with ``low < id < high``, oldest first (IRC CHATHISTORY BETWEEN)."""
+        page = self.history(session, name, since=low, limit=limit)
+        kept = [m for m in page.messages if m.id < high]
+        return HistoryPage(name, kept, page.more and len(kept) == len(page.messages))
+
+    def latest(self, session: Session, name: str, after: int, limit: int) -> HistoryPage:
+        """The newest ``limit`` messages with id > ``after``, oldest first."""
+        authed(session)
+        name = room_name(name)
+        self.rooms.check_history_access(session, name)
+        page = self.store.room_after(name, after, limit)
+        return HistoryPage(name, page.messages, page.more)
+
+    def dm_history(
+        self,
+        session: Session,
+        before: int | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+    ) -> HistoryPage:
+        """Page through the user's direct messages (sent and received), oldest first."""
+        authed(session)
+        if session.account_id is None:
+            return HistoryPage(None, [], False)  # nothing of a guest is kept
+        count = self.page_size(before, since, limit)
+        if since is not None:
+            page = self.store.dms_since(session.account_id, since, count)
+        else:
+            page = self.store.dms_before(session.account_id, before, count)
+        return HistoryPage(None, page.messages, page.more)

@@ -187,7 +187,11 @@ class Chat:
             session.rooms.add(room.name)
             if first:
                 self.registry.presence(room, session, "joined", None, exclude=session)
-        return JoinResult(self.room_state(room), self._replay(room.name, since) if replay else None)
+        return JoinResult(
+            self.room_state(room),
+            self._replay(room.name, since) if replay else None,
+            already=already,
+        )
 
     def _replay(self, name: str, since: int | None) -> Replay:
         cap = self.config.limits.max_replay
@@ -208,11 +212,13 @@ class Chat:
         assert session.user is not None
         if any(ban.mask.matches(session.user, session.host) for ban in room.bans):
             raise Forbidden(f"you are banned from {room.name}", detail="banned")
-        if "i" in room.modes and session.ident not in room.invited:
+        # Another session of a member is that same member: no new invite, no new place.
+        member = session.ident in room.users
+        if "i" in room.modes and not member and session.ident not in room.invited:
             raise Forbidden(f"{room.name} is invite only", detail="invite_only")
         if room.key is not None and key != room.key:
             raise Forbidden(f"{room.name} needs a key", detail="bad_key")
-        if room.limit is not None and room.member_count >= room.limit:
+        if room.limit is not None and not member and room.member_count >= room.limit:
             raise Forbidden(f"{room.name} is full", detail="full")
 
     def part(self, session: Session, name: str, reason: str | None = None) -> None:
@@ -632,8 +638,8 @@ class Chat:
                 shown = arg if letter in "ovbk" or (letter == "l" and sign == "+") else None
                 if letter == "b" and arg is not None:
                     shown = str(BanMask.parse(arg))
-                if letter == "k" and sign == "-":
-                    shown = "*"
+                if letter == "k":
+                    shown = "*" if sign == "-" else room.key  # the key as kept: stripped
                 applied.append((sign, letter, shown))
             else:
                 refused.append((letter, arg, problem))
@@ -689,7 +695,8 @@ class Chat:
             if arg is None:
                 return "needs_arg"
             mask = BanMask.parse(arg)
-            present = [b for b in room.bans if b.mask == mask]
+            same = str(mask).lower()  # masks match case-insensitively, so they compare so
+            present = [b for b in room.bans if str(b.mask).lower() == same]
             if add:
                 if present:
                     return "unchanged"
@@ -699,7 +706,7 @@ class Chat:
             else:
                 if not present:
                     return "unchanged"
-                room.bans[:] = [b for b in room.bans if b.mask != mask]
+                room.bans[:] = [b for b in room.bans if str(b.mask).lower() != same]
             return None
         return "unknown"
 

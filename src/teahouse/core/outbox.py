@@ -32,6 +32,8 @@ class Outbox:
         self._dirty: list[Outlet] = []
         self._scheduled = False
         self._waiting: list[tuple[Committed, Failed | None]] = []
+        self._lost: StoreError | None = None
+        """A commit of this round that failed early (:meth:`commit_now`)."""
         self.commit_failures = 0
 
     def want_flush(self, outlet: Outlet) -> None:
@@ -52,15 +54,25 @@ class Outbox:
 
     def flush(self) -> None:
         """Commit the store, settle what waited for it, then write every dirty outlet."""
-        self._scheduled = False
+        try:
+            self._flush()
+        finally:
+            # Only now: the deliveries above dirty outlets that this round writes anyway,
+            # and must not schedule a second, empty round for them.
+            self._scheduled = False
+            if self._waiting or self._dirty or self._lost is not None:
+                self._schedule()
+
+    def _flush(self) -> None:
         waiting, self._waiting = self._waiting, []
-        error: StoreError | None = None
+        error, self._lost = self._lost, None
         try:
             self._store.flush()
         except StoreError as exc:
             error = exc
             self.commit_failures += 1
-            log.error("store commit failed (%s); %d deliveries refused", exc, len(waiting))
+        if error is not None:
+            log.error("store commit failed (%s); %d deliveries refused", error, len(waiting))
         for committed, failed in waiting:
             if error is None:
                 committed()
@@ -78,4 +90,8 @@ class Outbox:
             self._store.flush()
         except StoreError as exc:
             self.commit_failures += 1
+            # What waits for this round's commit was lost with it: this round's flush
+            # must say so (and no later round's).
+            self._lost = exc
+            self._schedule()
             log.error("store commit failed (%s)", exc)

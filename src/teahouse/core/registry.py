@@ -203,6 +203,9 @@ class Registry:
         else:
             self.ip_counts.pop(session.ip, None)
         self.stats.closed[reason] += 1
+        # Commit before the last bytes leave: a reply the peer reads (a topic, a join)
+        # must not be for a write the store could still lose.
+        self.outbox.commit_now()
         session.outlet.close_transport(abort)
         log.info(
             "connection closed peer=%s:%d user=%s reason=%s",

@@ -203,9 +203,12 @@ class SQLiteStore:
             raise self._lose(exc) from None
 
     def flush(self) -> None:
-        self._commit()
-        if self._lost is not None:
+        try:
+            self._commit()
+        finally:
+            # Reported once: a failed COMMIT raises here and must not fail the next round.
             error, self._lost = self._lost, None
+        if error is not None:
             raise error
 
     def close(self) -> None:

@@ -192,6 +192,8 @@ class HubKit:
         self.store = store if store is not None else SQLiteStore(":memory:")
         self.hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1)
         self.hub = Hub(config, self.store, self.hasher, self.clock, self.clock)
+        self.doors: dict[str, Any] = {}
+        """Doors made on this hub by the door tests (one of each kind)."""
         self.replays: dict[int, Replay] = {}
         """Session id -> the DM replay its login got (what a door sends after ``authed``)."""
         self._port = 40000

@@ -538,3 +538,31 @@ async def test_a_labelled_pass_check_answers_once_it_is_done(kit: HubKit) -> Non
     assert start.command == "BATCH" and start.tags["label"] == "o1"
     assert [m.command for m in inner] == ["381", "MODE"]
     assert end.command == "BATCH"
+
+
+async def test_a_nick_change_is_heard_once_however_many_rooms_are_shared(kit: HubKit) -> None:
+    other = await registered(kit, "Other", "10.0.0.2")
+    c = await registered(kit, "Guest1")
+    for client in (other, c):
+        client.send("JOIN #lobby", "JOIN #tea")
+    other.messages()
+    c.messages()
+    c.send("NICK Guest2")
+    [nick] = other.messages()
+    assert (nick.command, nick.params) == ("NICK", ("Guest2",))
+    assert nick.prefix is not None and nick.prefix.startswith("Guest1!")
+    assert codes(c.messages()) == ["NICK"], "the renamed client hears it once too"
+    assert kit.hub.registry.by_name("guest2") == {c.session}
+
+
+async def test_messages_that_say_quit_or_nick_are_all_delivered(kit: HubKit) -> None:
+    """Two identical lines in one round are two messages, not a repeated departure."""
+    other = await registered(kit, "Ira", "10.0.0.2")
+    c = await registered(kit, "Sayer")
+    for client in (other, c):
+        client.send("JOIN #lobby")
+    other.messages()
+    said = "PRIVMSG #lobby :type QUIT to leave"
+    c.send(said, said, "PRIVMSG #lobby :a NICK is a name", "PRIVMSG #lobby :a NICK is a name")
+    got = [m.params[1] for m in other.messages()]
+    assert got == ["type QUIT to leave"] * 2 + ["a NICK is a name"] * 2

@@ -695,7 +695,7 @@ class Chat:
             if arg is None:
                 return "needs_arg"
             mask = BanMask.parse(arg)
-            same = str(mask).lower()  # masks match case-insensitively, so they compare so
+            same = str(mask).lower()  # compared as they match: ignoring case
             present = [b for b in room.bans if str(b.mask).lower() == same]
             if add:
                 if present:

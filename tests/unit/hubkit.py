@@ -1,23 +1,26 @@
-"""A Hub with fakes around it: fake clock, in-memory store, cheap hashing, hand-run loop.
+"""A Hub with fakes around it: a fake clock that is also the scheduler, an in-memory store,
+cheap hashing.
 
-The fake encoder spells every event as the ``repr`` of a tuple, so tests read what a
-session was sent with :meth:`FakeOutlet.events`. The fake outlet records bytes, flushes
-and closes, and asks the hub for a flush on its first queued write (as a real door does).
+Hub commands return what happened; broadcasts reach the other sessions through their
+encoder. The fake encoder spells every broadcast as the ``repr`` of a tuple, so tests read
+what a session was sent with :meth:`FakeOutlet.events`. The fake outlet records bytes,
+flushes and closes, and asks the hub for a flush on its first queued write (as a real door
+does). ``kit.clock.run_soon()`` runs the end of the loop round: the outbox's commit, the
+deliveries and acknowledgements waiting for it, and the outlets' flushes.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
-from teahouse.config import AccountsSection, Config, HeartbeatSection, LimitsSection
+from teahouse.config import AccountsSection, Config, HeartbeatSection, IrcSection, LimitsSection
 from teahouse.core.clock import FakeClock
 from teahouse.core.hub import Hub
 from teahouse.core.passwords import HashParams, PasswordHasher
-from teahouse.core.session import Ref, Session
+from teahouse.core.results import ModeChange, Replay
+from teahouse.core.session import Session
 from teahouse.errors import ChatError
 from teahouse.store.base import Role, StoredMessage
 from teahouse.store.sqlite import SQLiteStore
@@ -31,66 +34,60 @@ def _spell(*parts: object) -> bytes:
 
 
 class FakeEncoder:
-    """Every event as ``repr((kind, ...))``; keyword extras a door may add are ignored."""
+    """Every broadcast as ``repr((kind, ...))``.
 
-    def authed(self, user: str, role: Role, ref: Ref, **extra: object) -> bytes:
-        return _spell("authed", user, role, ref)
+    A presence carries a last element, a dict of its keyword extras, only when one of them
+    is set: ``("presence", "lobby", "bob", "left", "part", {"online": True})``.
+    """
 
-    def joined(
-        self, room: str, topic: str, members: Sequence[str], ref: Ref, **extra: object
-    ) -> bytes:
-        return _spell("joined", room, topic, list(members), ref)
-
-    def parted(self, room: str, ref: Ref, **extra: object) -> bytes:
-        return _spell("parted", room, ref)
-
-    def message(
-        self, message: StoredMessage, *, replay: bool = False, ref: Ref = None, **extra: object
-    ) -> bytes:
+    def message(self, message: StoredMessage) -> bytes:
         m = message
-        return _spell("message", m.id, m.room, m.sender, m.recipient, m.text, replay, ref)
-
-    def replay_end(
-        self, room: str | None, count: int, truncated: bool, oldest_id: int | None, **extra: object
-    ) -> bytes:
-        return _spell("replay_end", room, count, truncated, oldest_id)
+        return _spell("message", m.id, m.room, m.sender, m.recipient, m.text)
 
     def presence(
-        self, room: str, user: str, state: str, reason: str | None, **extra: object
+        self,
+        room: str,
+        member: Session,
+        state: str,
+        reason: str | None,
+        *,
+        online: bool = False,
+        by: str | None = None,
+        text: str | None = None,
     ) -> bytes:
-        return _spell("presence", room, user, state, reason)
+        extras = {
+            k: v
+            for k, v in (("online", online), ("by", by), ("text", text))
+            if v not in (None, False)
+        }
+        if extras:
+            return _spell("presence", room, member.user, state, reason, extras)
+        return _spell("presence", room, member.user, state, reason)
 
-    def room_list(self, rooms: Sequence[tuple[str, int, str]], ref: Ref, **extra: object) -> bytes:
-        return _spell("room_list", [tuple(r) for r in rooms], ref)
+    def topic(self, room: str, text: str, by: str, ts_ms: int) -> bytes:
+        return _spell("topic", room, text, by)
 
-    def members(self, room: str, members: Sequence[str], ref: Ref, **extra: object) -> bytes:
-        return _spell("members", room, list(members), ref)
+    def mode(self, room: str, by: str, change: ModeChange) -> bytes:
+        flags, args = change.flags_and_args()
+        return _spell("mode", room, by, flags, args)
 
-    def history(
-        self, room: str, messages: Sequence[StoredMessage], ref: Ref, **extra: object
-    ) -> bytes:
-        return _spell("history", room, [m.id for m in messages], ref)
+    def invited(self, room: str, by: str, target: str) -> bytes:
+        return _spell("invited", room, by, target)
 
-    def topic(self, room: str, text: str, by: str, ref: Ref = None, **extra: object) -> bytes:
-        return _spell("topic", room, text, by, ref)
-
-    def notice(self, text: str, by: str, **extra: object) -> bytes:
+    def notice(self, text: str, by: str) -> bytes:
         return _spell("notice", text, by)
 
-    def admin_result(self, cmd: str, text: str, data: object, ref: Ref, **extra: object) -> bytes:
-        return _spell("admin_result", cmd, text, msgspec.json.encode(data).decode(), ref)
+    def renamed(self, room: str, old: str, new: str) -> bytes:
+        return _spell("renamed", room, old, new)
 
-    def error(self, error: ChatError, ref: Ref = None, **extra: object) -> bytes:
-        return _spell("error", error.code, error.fatal, ref)
+    def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
+        return _spell("relay", kind, sender, room, to, text)
 
-    def ping(self, t: int, **extra: object) -> bytes:
+    def error(self, error: ChatError) -> bytes:
+        return _spell("error", error.code, error.fatal)
+
+    def ping(self, t: int) -> bytes:
         return _spell("ping", t)
-
-    def pong(self, t: int, ref: Ref, **extra: object) -> bytes:
-        return _spell("pong", t, ref)
-
-    def bye(self, ref: Ref, **extra: object) -> bytes:
-        return _spell("bye", ref)
 
 
 ENCODER = FakeEncoder()
@@ -109,6 +106,8 @@ class FakeOutlet:
         self.closes: list[bool] = []
         self.after_close: list[bytes] = []
         self.open = True
+        self.unsent = 0
+        """What :meth:`backlog` adds to the queue: bytes a slow reader left unread."""
 
     def write(self, data: bytes) -> None:
         if self.closes:
@@ -133,6 +132,9 @@ class FakeOutlet:
     def is_open(self) -> bool:
         return self.open
 
+    def backlog(self) -> int:
+        return sum(len(d) for d in self.queued) + self.unsent
+
     def events(self, kind: str | None = None) -> list[Event]:
         out = [ast.literal_eval(data.decode()) for data in self.written]
         return [e for e in out if kind is None or e[0] == kind]
@@ -141,16 +143,40 @@ class FakeOutlet:
         self.written.clear()
 
 
-def make_config(**limits: Any) -> Config:
-    heartbeat = {k: limits.pop(k) for k in ("interval", "timeout") if k in limits}
+class Acks:
+    """The two halves of one message's acknowledgement, as a door would get them."""
+
+    def __init__(self) -> None:
+        self.done: list[StoredMessage] = []
+        self.failed: list[Exception] = []
+
+    @property
+    def message(self) -> StoredMessage:
+        """The acknowledged message (exactly one must have come)."""
+        assert not self.failed, self.failed
+        [message] = self.done
+        return message
+
+    @property
+    def id(self) -> int:
+        return self.message.id
+
+    def callbacks(self) -> tuple[Callable[[StoredMessage], None], Callable[[Exception], None]]:
+        return self.done.append, self.failed.append
+
+
+def make_config(**settings: Any) -> Config:
+    """``make_config(max_replay=5, interval=2, registration="invite", guests=False)``: each
+    key goes to the section that has it (heartbeat, accounts, irc, else limits)."""
+    heartbeat = {k: settings.pop(k) for k in ("interval", "timeout") if k in settings}
     accounts = {
-        k: limits.pop(k)
-        for k in list(limits)
-        if k in AccountsSection.__struct_fields__  # registration, login_* ...
+        k: settings.pop(k) for k in list(settings) if k in AccountsSection.__struct_fields__
     }
+    irc = {k: settings.pop(k) for k in list(settings) if k in IrcSection.__struct_fields__}
     return Config(
         heartbeat=HeartbeatSection(**heartbeat),
-        limits=LimitsSection(**limits),
+        limits=LimitsSection(**settings),
+        irc=IrcSection(**irc),
         accounts=AccountsSection(
             argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1, **accounts
         ),
@@ -158,28 +184,28 @@ def make_config(**limits: Any) -> Config:
 
 
 class HubKit:
-    """A hub, its fakes, and helpers to connect and log in."""
+    """A hub, its fakes, and helpers to connect, log in and speak."""
 
     def __init__(self, config: Config, store: SQLiteStore | None = None) -> None:
+        self.config = config
         self.clock = FakeClock()
         self.store = store if store is not None else SQLiteStore(":memory:")
         self.hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1)
-        self.pending: list[Callable[[], None]] = []
-        self.hub = Hub(config, self.store, self.hasher, self.clock, self.pending.append)
+        self.hub = Hub(config, self.store, self.hasher, self.clock, self.clock)
+        self.doors: dict[str, Any] = {}
+        """Doors made on this hub by the door tests (one of each kind)."""
+        self.replays: dict[int, Replay] = {}
+        """Session id -> the DM replay its login got (what a door sends after ``authed``)."""
         self._port = 40000
 
     def run_soon(self) -> int:
-        """Run what the hub scheduled with call_soon; how many callbacks ran."""
-        ran = 0
-        while self.pending:
-            self.pending.pop(0)()
-            ran += 1
-        return ran
+        """End the loop round: commit, deliver, flush. How many callbacks ran."""
+        return self.clock.run_soon()
 
-    def connect(self, ip: str = "10.0.0.1") -> Session:
+    def connect(self, ip: str = "10.0.0.1", door: str = "native") -> Session:
         self.hub.admit(ip)
         self._port += 1
-        return self.hub.open_session(FakeOutlet(self.hub), ENCODER, ip, self._port)
+        return self.hub.open_session(FakeOutlet(self.hub), ENCODER, ip, self._port, door)
 
     def add_user(self, name: str, role: Role = "user", password: str = PASSWORD) -> None:
         self.store.create_account(name, self.hasher.hash_now(password), role)
@@ -187,12 +213,40 @@ class HubKit:
     async def login(
         self, name: str, ip: str = "10.0.0.1", dm_since: int | None = None, create: bool = True
     ) -> Session:
+        """A new connection logged in to ``name`` (created first unless ``create`` is
+        False), with its DM replay taken as a door does (see :attr:`replays`)."""
         if create and self.store.get_account(name) is None:
             self.add_user(name)
         session = self.connect(ip)
-        await self.hub.login(session, name, PASSWORD, dm_since, None)
+        await self.hub.accounts.login(session, name, PASSWORD)
         assert session.authenticated
+        self.replays[session.id] = self.hub.accounts.replay_dms(session, dm_since)
         return session
+
+    def guest(self, nick: str, ip: str = "10.0.0.1") -> Session:
+        session = self.connect(ip, door="irc")
+        self.hub.accounts.authenticate_guest(session, nick)
+        return session
+
+    def join(self, session: Session, room: str, **kwargs: Any) -> Any:
+        return self.hub.chat.join(session, room, **kwargs)
+
+    def say(self, session: Session, room: str, text: str, nonce: str | None = None) -> Acks:
+        """``chat.say``; the acknowledgement arrives at the next :meth:`run_soon`."""
+        acks = Acks()
+        self.hub.chat.say(session, room, text, nonce, *acks.callbacks())
+        return acks
+
+    def dm(self, session: Session, to: str, text: str, nonce: str | None = None) -> Acks:
+        acks = Acks()
+        self.hub.chat.dm(session, to, text, nonce, *acks.callbacks())
+        return acks
+
+    def say_many(self, session: Session, room: str, count: int) -> list[int]:
+        """``count`` messages in one round, committed; their ids."""
+        sent = [self.say(session, room, f"m{i}") for i in range(count)]
+        self.run_soon()
+        return [acks.id for acks in sent]
 
     def close(self) -> None:
         self.hasher.close()

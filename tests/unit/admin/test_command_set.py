@@ -57,8 +57,8 @@ async def online(kit: HubKit) -> tuple[Session, Session]:
     """alice in lobby, Bob in tea, and one connection that has not logged in."""
     alice = await kit.login("alice", ip="10.0.0.1")
     bob = await kit.login("Bob", ip="10.0.0.2")
-    kit.hub.join(alice, "lobby", None, None)
-    kit.hub.join(bob, "tea", None, None)
+    kit.join(alice, "lobby")
+    kit.join(bob, "tea")
     kit.connect("10.0.0.3")
     outlet(alice).clear()
     outlet(bob).clear()
@@ -113,7 +113,8 @@ async def test_who_with_nobody_online_says_so(commands: CommandSet) -> None:
 
 async def test_stats_reports_the_hub_counters(kit: HubKit, commands: CommandSet) -> None:
     alice, _ = await online(kit)
-    kit.hub.say(alice, "lobby", "hi", None, None)
+    kit.say(alice, "lobby", "hi")
+    kit.run_soon()
     kit.hub.close_session(alice, "quit")
     _, data = await run(commands, "stats")
     assert isinstance(data, dict)
@@ -127,6 +128,21 @@ async def test_stats_reports_the_hub_counters(kit: HubKit, commands: CommandSet)
     assert data["janitor_repairs"] == 0
     assert data["closed_by_reason"] == {"quit": 1}
     assert data["rss_bytes"] > 0
+
+
+async def test_rooms_lists_every_room_with_live_members_and_topic(
+    kit: HubKit, commands: CommandSet
+) -> None:
+    alice, _ = await online(kit)
+    kit.hub.chat.set_topic(alice, "lobby", "biscuits")
+    kit.store.create_room("attic", 0)
+    text, rows = await run(commands, "rooms")
+    assert rows == [
+        {"room": "attic", "members": 0, "topic": ""},
+        {"room": "lobby", "members": 1, "topic": "biscuits"},
+        {"room": "tea", "members": 1, "topic": ""},
+    ]
+    assert "biscuits" in text
 
 
 async def test_unknown_command_is_invalid_field(commands: CommandSet) -> None:
@@ -144,8 +160,9 @@ async def test_kick_closes_every_session_of_the_user(kit: HubKit, commands: Comm
     assert data == {"closed": 2}
     for session in (bob, bob2):
         assert session.closed
-        assert outlet(session).events()[-1] == ("error", "kicked", True, None)
-    assert "bob" not in kit.hub.users
+        assert outlet(session).events()[-1] == ("error", "kicked", True)
+    assert "bob" not in kit.hub.registry.names
+    assert bob.ident not in kit.hub.registry.idents
 
 
 async def test_kick_of_a_user_not_online_is_no_such_user(commands: CommandSet) -> None:
@@ -160,7 +177,7 @@ async def test_ban_user_closes_their_sessions_and_refuses_login(
     _, data = await run(commands, "ban", target="bob", duration="1h", reason="spam")
     assert data == {"closed": 1}
     assert bob.closed
-    assert outlet(bob).events()[-1] == ("error", "banned", True, None)
+    assert outlet(bob).events()[-1] == ("error", "banned", True)
     [ban] = kit.store.active_bans(kit.clock.wall_ms())
     assert (ban.kind, ban.value, ban.reason, ban.by) == ("user", "bob", "spam", "op")
     assert ban.until_ms == kit.clock.wall_ms() + 3_600_000
@@ -218,16 +235,16 @@ async def test_mute_stops_a_user_speaking_until_it_ends(kit: HubKit, commands: C
     alice, _ = await online(kit)
     await run(commands, "mute", user="ALICE", duration="10m")
     with pytest.raises(Forbidden):
-        kit.hub.say(alice, "lobby", "hi", None, None)
+        kit.say(alice, "lobby", "hi")
     kit.clock.advance(600.0)
-    kit.hub.say(alice, "lobby", "hi", None, None)
+    kit.say(alice, "lobby", "hi")
 
 
 async def test_unmute_lets_a_user_speak_again(kit: HubKit, commands: CommandSet) -> None:
     alice, _ = await online(kit)
     await run(commands, "mute", user="alice")
     await run(commands, "unmute", user="alice")
-    kit.hub.say(alice, "lobby", "hi", None, None)
+    kit.say(alice, "lobby", "hi")
     with pytest.raises(InvalidField):
         await run(commands, "unmute", user="alice")
 
@@ -260,7 +277,7 @@ async def test_topic_sets_the_topic_and_tells_the_members(
 ) -> None:
     alice, bob = await online(kit)
     await run(commands, "topic", room="lobby", text="tea and biscuits")
-    assert outlet(alice).events() == [("topic", "lobby", "tea and biscuits", "op", None)]
+    assert outlet(alice).events() == [("topic", "lobby", "tea and biscuits", "op")]
     assert outlet(bob).events() == []
     room = kit.store.get_room("lobby")
     assert room is not None
@@ -328,8 +345,8 @@ async def test_user_passwd_changes_the_password(kit: HubKit, commands: CommandSe
     await run(commands, "user", action="passwd", name="alice", password=NEW_PASSWORD)
     session = kit.connect()
     with pytest.raises(BadCredentials):
-        await kit.hub.login(session, "alice", PASSWORD, None, None)
-    await kit.hub.login(session, "alice", NEW_PASSWORD, None, None)
+        await kit.hub.accounts.login(session, "alice", PASSWORD)
+    await kit.hub.accounts.login(session, "alice", NEW_PASSWORD)
     assert session.authenticated
 
 
@@ -401,11 +418,9 @@ async def test_an_admin_frame_runs_the_command_for_the_session(
 ) -> None:
     kit.add_user("root", role="admin")
     root = await kit.login("root", ip="10.0.0.5")
-    await kit.hub.run_admin(root, "broadcast", {"text": "hello all"}, 4)
-    events = outlet(root).events()
-    assert ("notice", "hello all", "root") in events
-    assert events[-1][:3] == ("admin_result", "broadcast", "sent to 1 sessions")
-    assert events[-1][4] == 4
+    text, data = await kit.hub.run_admin(root, "broadcast", {"text": "hello all"})
+    assert outlet(root).events() == [("notice", "hello all", "root")]
+    assert (text, data) == ("sent to 1 sessions", {"sessions": 1})
     [entry] = audit_entries(audit)
     assert (entry["actor"], entry["entrance"], entry["cmd"]) == ("root", "chat", "broadcast")
 

@@ -1,4 +1,5 @@
-"""Messages through the hub: group commit, ids, nonces, join replay, DM replay."""
+"""Messages through the hub: stored, committed, then delivered; ids, nonces, join replay,
+history, DM replay."""
 
 from __future__ import annotations
 
@@ -8,42 +9,53 @@ from pathlib import Path
 
 import pytest
 
+from teahouse.core.chat import StorageFailed
 from teahouse.core.session import Session
 from teahouse.errors import InvalidField, NoSuchUser, NotInRoom
+from teahouse.store.base import StoreError
 from teahouse.store.sqlite import SQLiteStore
 
 from ..hubkit import HubKit, MakeKit, outlet
 
 
-def own_messages(session: Session) -> list[tuple[object, ...]]:
-    return [e for e in outlet(session).events("message") if e[3] == session.user]
+def received(session: Session) -> list[str]:
+    """The texts of the messages ``session`` was sent live."""
+    return [e[5] for e in outlet(session).events("message")]
 
 
-def message_ids(session: Session, replay: bool | None = None) -> list[int]:
-    return [
-        int(e[1]) for e in outlet(session).events("message") if replay is None or e[6] is replay
-    ]
+async def lobby_pair(kit: HubKit) -> tuple[Session, Session]:
+    alice = await kit.login("alice")
+    bob = await kit.login("bob", ip="10.0.0.2")
+    kit.join(alice, "lobby")
+    kit.join(bob, "lobby")
+    kit.run_soon()
+    outlet(alice).clear()
+    outlet(bob).clear()
+    return alice, bob
 
 
-async def say_many(kit: HubKit, session: Session, room: str, count: int) -> list[int]:
-    for i in range(count):
-        kit.hub.say(session, room, f"m{i}", None, None)
-    return [int(e[1]) for e in outlet(session).events("message") if e[2] == room][-count:]
+def fail_next_commit(kit: HubKit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's next commit fails (a full disk), as SQLiteStore reports it."""
+    real = kit.store.flush
+
+    def failing() -> None:
+        monkeypatch.setattr(kit.store, "flush", real)
+        kit.store._db.execute("ROLLBACK")
+        kit.store._in_tx = False
+        raise StoreError("storage failed: database or disk is full")
+
+    monkeypatch.setattr(kit.store, "flush", failing)
 
 
-# -- group commit ---------------------------------------------------------------------------
+# -- stored, committed, then delivered ------------------------------------------------------
 
 
-async def test_flush_commits_the_store_before_any_outlet_writes(
+async def test_flush_commits_the_store_before_any_delivery_or_write(
     make_kit: MakeKit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "chat.db"
     kit = make_kit(store=SQLiteStore(path))
-    alice = await kit.login("alice")
-    bob = await kit.login("bob", ip="10.0.0.2")
-    kit.hub.join(alice, "lobby", None, None)
-    kit.hub.join(bob, "lobby", None, None)
-    kit.run_soon()
+    alice, bob = await lobby_pair(kit)
 
     order: list[str] = []
     store_flush = kit.store.flush
@@ -63,29 +75,53 @@ async def test_flush_commits_the_store_before_any_outlet_writes(
     outlet(alice).on_flush = on_flush
     outlet(bob).on_flush = on_flush
 
-    kit.hub.say(alice, "lobby", "hello", None, 1)
-    [msg_id] = message_ids(alice)[-1:]
-    assert not any(b"hello" in data for data in outlet(alice).sent + outlet(bob).sent)
-    assert len(kit.pending) == 1, "one flush per loop round, however many outlets are dirty"
+    acks = kit.say(alice, "lobby", "hello")
+    assert acks.done == [], "acknowledged before the commit"
+    assert outlet(bob).written == [], "delivered before the commit"
     assert stored_at_write == []
-    kit.run_soon()
+    assert kit.run_soon() == 1, "one flush per loop round"
     reader.close()
 
-    assert order == ["store", "outlet", "outlet"]
-    assert stored_at_write == [{msg_id}, {msg_id}], "an outlet wrote before the commit"
-    assert any(b"hello" in data for data in outlet(bob).sent)
+    assert acks.message.text == "hello"
+    assert order == ["store", "outlet"], "only bob had something to write"
+    assert stored_at_write == [{acks.id}], "an outlet wrote before the commit"
+    assert received(bob) == ["hello"]
+    assert received(alice) == [], "the sender's copy is its acknowledgement, not a broadcast"
 
 
 async def test_a_flush_round_writes_each_dirty_outlet_once(kit: HubKit) -> None:
-    alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
-    kit.run_soon()
-    flushes = outlet(alice).flushes
+    alice, bob = await lobby_pair(kit)
+    flushes = outlet(bob).flushes
     for i in range(5):
-        kit.hub.say(alice, "lobby", f"m{i}", None, None)
+        kit.say(alice, "lobby", f"m{i}")
     assert kit.run_soon() == 1
-    assert outlet(alice).flushes == flushes + 1
-    assert outlet(alice).queued == []
+    assert outlet(bob).flushes == flushes + 1
+    assert outlet(bob).queued == []
+    assert received(bob) == [f"m{i}" for i in range(5)]
+
+
+async def test_a_failed_commit_tells_the_sender_and_delivers_nothing(
+    kit: HubKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = await lobby_pair(kit)
+    fail_next_commit(kit, monkeypatch)
+    acks = kit.say(alice, "lobby", "lost", nonce="n-1")
+    dm = kit.dm(alice, "bob", "lost too")
+    kit.run_soon()
+    for lost in (acks, dm):
+        assert lost.done == []
+        [error] = lost.failed
+        assert isinstance(error, StorageFailed)
+        assert error.retry_after == 5.0 and not error.fatal
+    assert outlet(bob).events() == []
+    assert kit.hub.outbox.commit_failures == 1
+    assert kit.store.room_before("lobby", None, 10).messages == []
+    # The next round works again, and the nonce of the lost message is free to retry.
+    again = kit.say(alice, "lobby", "lost", nonce="n-1")
+    kit.run_soon()
+    assert again.message.text == "lost"
+    assert received(bob) == ["lost"]
+    assert [m.text for m in kit.store.room_before("lobby", None, 10).messages] == ["lost"]
 
 
 # -- message ids and nonces -------------------------------------------------------------
@@ -94,13 +130,15 @@ async def test_a_flush_round_writes_each_dirty_outlet_once(kit: HubKit) -> None:
 async def test_message_ids_strictly_increase_across_rooms_and_dms(kit: HubKit) -> None:
     alice = await kit.login("alice")
     await kit.login("bob", ip="10.0.0.2")
-    kit.hub.join(alice, "lobby", None, None)
-    kit.hub.join(alice, "tea", None, None)
+    kit.join(alice, "lobby")
+    kit.join(alice, "tea")
+    sent = []
     for i in range(5):
-        kit.hub.say(alice, "lobby", f"l{i}", None, None)
-        kit.hub.dm(alice, "bob", f"d{i}", None, None)
-        kit.hub.say(alice, "tea", f"t{i}", None, None)
-    ids = message_ids(alice)
+        sent.append(kit.say(alice, "lobby", f"l{i}"))
+        sent.append(kit.dm(alice, "bob", f"d{i}"))
+        sent.append(kit.say(alice, "tea", f"t{i}"))
+    kit.run_soon()
+    ids = [acks.id for acks in sent]
     assert len(ids) == 15
     assert all(a < b for a, b in itertools.pairwise(ids))
 
@@ -108,53 +146,77 @@ async def test_message_ids_strictly_increase_across_rooms_and_dms(kit: HubKit) -
 async def test_a_retried_say_with_the_same_nonce_returns_the_same_id_and_stores_once(
     kit: HubKit,
 ) -> None:
-    alice = await kit.login("alice")
-    bob = await kit.login("bob", ip="10.0.0.2")
-    kit.hub.join(alice, "lobby", None, None)
-    kit.hub.join(bob, "lobby", None, None)
-    outlet(bob).clear()
-    kit.hub.say(alice, "lobby", "once", "n-1", 1)
+    alice, bob = await lobby_pair(kit)
+    first = kit.say(alice, "lobby", "once", "n-1")
+    kit.run_soon()
     kit.clock.advance(599.0)  # the contract: remembered for at least 10 minutes
-    kit.hub.say(alice, "lobby", "once", "n-1", 2)
-    first, second = own_messages(alice)[-2:]
-    assert first[1] == second[1]
-    assert (first[7], second[7]) == (1, 2), "each reply carries its own request's ref"
+    second = kit.say(alice, "lobby", "once", "n-1")
+    kit.run_soon()
+    assert first.id == second.id
     assert len(kit.store.room_before("lobby", None, 10).messages) == 1
     assert kit.hub.stats.messages_total == 1
-    assert len(outlet(bob).events("message")) == 1
+    assert received(bob) == ["once"]
+
+
+async def test_a_retry_in_the_same_round_is_answered_after_the_commit_too(kit: HubKit) -> None:
+    alice, bob = await lobby_pair(kit)
+    first = kit.say(alice, "lobby", "once", "n-1")
+    second = kit.say(alice, "lobby", "once", "n-1")
+    assert first.done == second.done == []
+    kit.run_soon()
+    assert first.id == second.id
+    assert received(bob) == ["once"]
+    assert len(kit.store.room_before("lobby", None, 10).messages) == 1
+
+
+async def test_a_nonce_reused_for_another_room_is_a_new_message(kit: HubKit) -> None:
+    alice, _ = await lobby_pair(kit)
+    kit.join(alice, "tea")
+    first = kit.say(alice, "lobby", "hi", "n-1")
+    kit.run_soon()
+    second = kit.say(alice, "tea", "hi", "n-1")
+    kit.run_soon()
+    assert first.id != second.id
+    assert second.message.room == "tea"
 
 
 async def test_a_different_nonce_is_a_new_message(kit: HubKit) -> None:
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
-    kit.hub.say(alice, "lobby", "same text", "n-1", None)
-    kit.hub.say(alice, "lobby", "same text", "n-2", None)
-    kit.hub.say(alice, "lobby", "same text", None, None)
-    kit.hub.say(alice, "lobby", "same text", None, None)
-    assert len(set(message_ids(alice))) == 4
+    kit.join(alice, "lobby")
+    sent = [
+        kit.say(alice, "lobby", "same text", "n-1"),
+        kit.say(alice, "lobby", "same text", "n-2"),
+        kit.say(alice, "lobby", "same text"),
+        kit.say(alice, "lobby", "same text"),
+    ]
+    kit.run_soon()
+    assert len({acks.id for acks in sent}) == 4
 
 
 async def test_a_retried_dm_with_the_same_nonce_is_delivered_and_stored_once(kit: HubKit) -> None:
     alice = await kit.login("alice")
     bob = await kit.login("bob", ip="10.0.0.2")
-    kit.hub.dm(alice, "bob", "psst", "n-9", 1)
-    kit.hub.dm(alice, "bob", "psst", "n-9", 2)
-    first, second = own_messages(alice)
-    assert first[1] == second[1]
-    assert len(outlet(bob).events("message")) == 1
+    first = kit.dm(alice, "bob", "psst", "n-9")
+    second = kit.dm(alice, "bob", "psst", "n-9")
+    kit.run_soon()
+    third = kit.dm(alice, "BOB", "psst", "n-9")
+    kit.run_soon()
+    assert first.id == second.id == third.id
+    assert received(bob) == ["psst"]
     assert len(kit.store.dms_after("bob", 0, 10, incoming_only=True).messages) == 1
 
 
 async def test_say_needs_membership_and_valid_text(kit: HubKit) -> None:
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
-    kit.hub.part(alice, "lobby", None)
+    kit.join(alice, "lobby")
+    kit.hub.chat.part(alice, "lobby")
     with pytest.raises(NotInRoom):
-        kit.hub.say(alice, "lobby", "hi", None, None)
-    kit.hub.join(alice, "lobby", None, None)
+        kit.say(alice, "lobby", "hi")
+    kit.join(alice, "lobby")
     for bad in ["", "a\x00b", "x" * 4097]:
         with pytest.raises(InvalidField):
-            kit.hub.say(alice, "lobby", bad, None, None)
+            kit.say(alice, "lobby", bad)
+    kit.run_soon()
     assert kit.store.room_before("lobby", None, 10).messages == []
 
 
@@ -162,7 +224,52 @@ async def test_dm_to_an_unknown_user_is_no_such_user(kit: HubKit) -> None:
     alice = await kit.login("alice")
     for name in ["nobody", "bad name"]:
         with pytest.raises(NoSuchUser):
-            kit.hub.dm(alice, name, "hi", None, None)
+            kit.dm(alice, name, "hi")
+
+
+async def test_a_dm_reaches_the_senders_other_sessions(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    alice2 = await kit.login("alice", ip="10.0.0.3")
+    bob = await kit.login("bob", ip="10.0.0.2")
+    acks = kit.dm(alice, "bob", "psst")
+    kit.run_soon()
+    assert received(bob) == ["psst"]
+    assert received(alice2) == ["psst"]
+    assert received(alice) == []
+    assert acks.message.recipient == "bob"
+
+
+# -- guests: nothing of theirs is kept --------------------------------------------------------
+
+
+async def test_a_dm_to_a_guest_is_delivered_live_and_not_stored(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    guest = kit.guest("visitor", ip="10.0.0.2")
+    acks = kit.dm(alice, "Visitor", "hello guest")
+    kit.run_soon()
+    assert acks.message.recipient == "visitor"
+    assert received(guest) == ["hello guest"]
+    assert kit.store.dms_after("visitor", 0, 10, incoming_only=False).messages == []
+    assert kit.store.dms_before("alice", None, 10).messages == []
+    assert kit.hub.chat.dm_history(guest).messages == []
+    assert kit.hub.accounts.replay_dms(guest, None).messages == []
+
+
+async def test_a_dm_to_a_guest_that_left_is_no_such_user(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    guest = kit.guest("visitor", ip="10.0.0.2")
+    kit.hub.close_session(guest, "quit")
+    with pytest.raises(NoSuchUser):
+        kit.dm(alice, "visitor", "anyone?")
+
+
+async def test_a_guests_dm_to_an_account_is_kept_for_the_account(kit: HubKit) -> None:
+    kit.add_user("bob")
+    guest = kit.guest("visitor")
+    acks = kit.dm(guest, "bob", "hello from a guest")
+    kit.run_soon()
+    bob = await kit.login("bob", ip="10.0.0.2")
+    assert [m.id for m in kit.replays[bob.id].messages] == [acks.id]
 
 
 # -- join replay --------------------------------------------------------------------------
@@ -170,98 +277,109 @@ async def test_dm_to_an_unknown_user_is_no_such_user(kit: HubKit) -> None:
 
 async def test_join_with_since_replays_exactly_the_messages_after_since(kit: HubKit) -> None:
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
-    ids = await say_many(kit, alice, "lobby", 10)
+    kit.join(alice, "lobby")
+    ids = kit.say_many(alice, "lobby", 10)
     bob = await kit.login("bob", ip="10.0.0.2")
-    outlet(bob).clear()
-    kit.hub.join(bob, "lobby", ids[3], "j")
-    events = outlet(bob).events()
-    assert events[0] == ("joined", "lobby", "", ["alice", "bob"], "j")
-    assert [e[1] for e in events[1:-1]] == ids[4:]
-    assert all(e[0] == "message" and e[6] is True for e in events[1:-1])
-    assert events[-1] == ("replay_end", "lobby", 6, False, ids[4])
+    result = kit.join(bob, "lobby", since=ids[3])
+    assert result.room.name == "lobby"
+    assert result.room.topic == ""
+    assert result.room.member_names == ["alice", "bob"]
+    assert not result.already
+    replay = result.replay
+    assert [m.id for m in replay.messages] == ids[4:]
+    assert (replay.truncated, replay.oldest_id) == (False, ids[4])
 
 
 async def test_join_with_since_at_the_newest_id_replays_nothing(kit: HubKit) -> None:
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
-    ids = await say_many(kit, alice, "lobby", 3)
+    kit.join(alice, "lobby")
+    ids = kit.say_many(alice, "lobby", 3)
     bob = await kit.login("bob", ip="10.0.0.2")
-    outlet(bob).clear()
-    kit.hub.join(bob, "lobby", ids[-1], None)
-    assert outlet(bob).events("message") == []
-    assert outlet(bob).events("replay_end") == [("replay_end", "lobby", 0, False, None)]
+    replay = kit.join(bob, "lobby", since=ids[-1]).replay
+    assert (replay.messages, replay.truncated, replay.oldest_id) == ([], False, None)
 
 
 async def test_join_replay_is_capped_at_max_replay_and_says_so(make_kit: MakeKit) -> None:
     kit = make_kit(max_replay=5)
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
-    ids = await say_many(kit, alice, "lobby", 12)
+    kit.join(alice, "lobby")
+    ids = kit.say_many(alice, "lobby", 12)
     bob = await kit.login("bob", ip="10.0.0.2")
-    outlet(bob).clear()
-    kit.hub.join(bob, "lobby", ids[0], None)
-    assert message_ids(bob) == ids[-5:], "the newest max_replay, oldest first"
-    assert outlet(bob).events("replay_end") == [("replay_end", "lobby", 5, True, ids[-5])]
+    replay = kit.join(bob, "lobby", since=ids[0]).replay
+    assert [m.id for m in replay.messages] == ids[-5:], "the newest max_replay, oldest first"
+    assert (replay.truncated, replay.oldest_id) == (True, ids[-5])
 
 
 async def test_join_replay_of_exactly_max_replay_is_not_truncated(make_kit: MakeKit) -> None:
     kit = make_kit(max_replay=5)
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
-    ids = await say_many(kit, alice, "lobby", 6)
+    kit.join(alice, "lobby")
+    ids = kit.say_many(alice, "lobby", 6)
     bob = await kit.login("bob", ip="10.0.0.2")
-    outlet(bob).clear()
-    kit.hub.join(bob, "lobby", ids[0], None)
-    assert message_ids(bob) == ids[1:]
-    assert outlet(bob).events("replay_end") == [("replay_end", "lobby", 5, False, ids[1])]
+    replay = kit.join(bob, "lobby", since=ids[0]).replay
+    assert [m.id for m in replay.messages] == ids[1:]
+    assert (replay.truncated, replay.oldest_id) == (False, ids[1])
 
 
 async def test_join_without_since_replays_the_last_50(kit: HubKit) -> None:
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
-    ids = await say_many(kit, alice, "lobby", 60)
+    kit.join(alice, "lobby")
+    ids = kit.say_many(alice, "lobby", 60)
     bob = await kit.login("bob", ip="10.0.0.2")
-    outlet(bob).clear()
-    kit.hub.join(bob, "lobby", None, None)
-    assert message_ids(bob) == ids[-50:]
+    replay = kit.join(bob, "lobby").replay
+    assert [m.id for m in replay.messages] == ids[-50:]
+    assert not replay.truncated  # 50 is the default page, not a cut
 
 
 async def test_join_without_since_never_replays_more_than_max_replay(make_kit: MakeKit) -> None:
     kit = make_kit(max_replay=5)
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
-    ids = await say_many(kit, alice, "lobby", 8)
+    kit.join(alice, "lobby")
+    ids = kit.say_many(alice, "lobby", 8)
     bob = await kit.login("bob", ip="10.0.0.2")
-    outlet(bob).clear()
-    kit.hub.join(bob, "lobby", None, None)
-    assert message_ids(bob) == ids[-5:]
-    assert outlet(bob).events("replay_end") == [("replay_end", "lobby", 5, True, ids[-5])]
+    replay = kit.join(bob, "lobby").replay
+    assert [m.id for m in replay.messages] == ids[-5:]
+    assert (replay.truncated, replay.oldest_id) == (True, ids[-5])
+
+
+async def test_a_join_without_replay_returns_none(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    kit.join(alice, "lobby")
+    kit.say_many(alice, "lobby", 3)
+    bob = await kit.login("bob", ip="10.0.0.2")
+    assert kit.join(bob, "lobby", replay=False).replay is None
+
+
+async def test_joining_again_is_already(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    assert not kit.join(alice, "lobby").already
+    again = kit.join(alice, "lobby")
+    assert again.already
+    assert again.room.member_names == ["alice"]
 
 
 async def test_history_pages_back_and_forward(kit: HubKit) -> None:
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
-    ids = await say_many(kit, alice, "lobby", 10)
-    kit.hub.history(alice, "lobby", ids[5], None, 3, "h1")
-    kit.hub.history(alice, "lobby", None, ids[5], 3, "h2")
-    kit.hub.history(alice, "lobby", None, None, None, "h3")
-    assert outlet(alice).events("history") == [
-        ("history", "lobby", ids[2:5], "h1"),
-        ("history", "lobby", ids[6:9], "h2"),
-        ("history", "lobby", ids, "h3"),
-    ]
+    kit.join(alice, "lobby")
+    ids = kit.say_many(alice, "lobby", 10)
+    chat = kit.hub.chat
+    back = chat.history(alice, "lobby", ids[5], None, 3)
+    forward = chat.history(alice, "lobby", None, ids[5], 3)
+    default = chat.history(alice, "lobby")
+    assert ([m.id for m in back.messages], back.more, back.room) == (ids[2:5], True, "lobby")
+    assert ([m.id for m in forward.messages], forward.more) == (ids[6:9], True)
+    assert ([m.id for m in default.messages], default.more) == (ids, False)
 
 
 async def test_history_refuses_a_bad_limit_or_both_directions(make_kit: MakeKit) -> None:
     kit = make_kit(max_replay=20)
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
+    kit.join(alice, "lobby")
     for limit in (0, 21, -1):
         with pytest.raises(InvalidField):
-            kit.hub.history(alice, "lobby", None, None, limit, None)
+            kit.hub.chat.history(alice, "lobby", None, None, limit)
     with pytest.raises(InvalidField):
-        kit.hub.history(alice, "lobby", 5, 1, 5, None)
+        kit.hub.chat.history(alice, "lobby", 5, 1, 5)
 
 
 async def test_history_without_limit_works_when_max_replay_is_below_50(
@@ -269,26 +387,41 @@ async def test_history_without_limit_works_when_max_replay_is_below_50(
 ) -> None:
     kit = make_kit(max_replay=5)
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
-    ids = await say_many(kit, alice, "lobby", 8)
-    kit.hub.history(alice, "lobby", None, None, None, None)
-    assert outlet(alice).events("history") == [("history", "lobby", ids[-5:], None)]
+    kit.join(alice, "lobby")
+    ids = kit.say_many(alice, "lobby", 8)
+    page = kit.hub.chat.history(alice, "lobby")
+    assert [m.id for m in page.messages] == ids[-5:]
 
 
 async def test_others_see_presence_joined_once_per_user(kit: HubKit) -> None:
     alice = await kit.login("alice")
-    kit.hub.join(alice, "lobby", None, None)
+    kit.join(alice, "lobby")
     outlet(alice).clear()
     bob = await kit.login("bob", ip="10.0.0.2")
     bob2 = await kit.login("bob", ip="10.0.0.3")
-    kit.hub.join(bob, "lobby", None, None)
-    kit.hub.join(bob2, "lobby", None, None)
+    kit.join(bob, "lobby")
+    kit.join(bob2, "lobby")
     assert outlet(alice).events() == [("presence", "lobby", "bob", "joined", None)]
-    kit.hub.part(bob, "lobby", 3)
-    assert outlet(bob).events()[-1] == ("parted", "lobby", 3)
+    assert outlet(bob).events() == [], "the joiner hears its own join as the result"
+    kit.hub.chat.part(bob, "lobby")
     assert outlet(alice).events("presence")[-1][3] == "joined"
-    kit.hub.part(bob2, "lobby", None)
-    assert outlet(alice).events()[-1] == ("presence", "lobby", "bob", "left", "part")
+    kit.hub.chat.part(bob2, "lobby", "off to bed")
+    assert outlet(alice).events()[-1] == (
+        "presence",
+        "lobby",
+        "bob",
+        "left",
+        "part",
+        {"online": True, "text": "off to bed"},
+    )
+
+
+async def test_parting_a_room_one_is_not_in_is_not_in_room(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    bob = await kit.login("bob", ip="10.0.0.2")
+    kit.join(bob, "lobby")
+    with pytest.raises(NotInRoom):
+        kit.hub.chat.part(alice, "lobby")
 
 
 # -- DM replay at login -------------------------------------------------------------------
@@ -297,59 +430,67 @@ async def test_others_see_presence_joined_once_per_user(kit: HubKit) -> None:
 async def test_a_dm_to_an_offline_user_is_replayed_at_login(kit: HubKit) -> None:
     alice = await kit.login("alice")
     kit.add_user("bob")
-    kit.hub.dm(alice, "BOB", "while you were out", None, None)
-    [msg_id] = message_ids(alice)
+    acks = kit.dm(alice, "BOB", "while you were out")
+    kit.run_soon()
+    assert acks.message.recipient == "bob"
     bob = await kit.login("bob", ip="10.0.0.2")
-    events = outlet(bob).events()
-    assert events[0][0] == "authed"
-    assert events[1] == ("message", msg_id, None, "alice", "bob", "while you were out", True, None)
-    assert events[2] == ("replay_end", None, 1, False, msg_id)
-    assert len(events) == 3
+    replay = kit.replays[bob.id]
+    [message] = replay.messages
+    assert (message.id, message.sender, message.recipient, message.text) == (
+        acks.id,
+        "alice",
+        "bob",
+        "while you were out",
+    )
+    assert (replay.truncated, replay.oldest_id, replay.last_id) == (False, acks.id, acks.id)
 
 
 async def test_a_replayed_dm_is_not_replayed_again(kit: HubKit) -> None:
     alice = await kit.login("alice")
     kit.add_user("bob")
-    kit.hub.dm(alice, "bob", "once", None, None)
+    acks = kit.dm(alice, "bob", "once")
+    kit.run_soon()
     bob = await kit.login("bob", ip="10.0.0.2")
     kit.hub.close_session(bob, "disconnected")
     again = await kit.login("bob", ip="10.0.0.2")
-    assert outlet(again).events("message") == []
-    assert outlet(again).events("replay_end") == [("replay_end", None, 0, False, None)]
+    replay = kit.replays[again.id]
+    assert (replay.messages, replay.truncated, replay.oldest_id) == ([], False, None)
+    assert replay.last_id == acks.id, "the newest DM is the client's dm_since baseline"
 
 
 async def test_a_dm_delivered_live_is_not_replayed_at_the_next_login(kit: HubKit) -> None:
     alice = await kit.login("alice")
     bob = await kit.login("bob", ip="10.0.0.2")
-    kit.hub.dm(alice, "bob", "live", None, None)
-    assert len(outlet(bob).events("message")) == 1
+    kit.dm(alice, "bob", "live")
+    kit.run_soon()
+    assert received(bob) == ["live"]
     kit.hub.close_session(bob, "disconnected")
     again = await kit.login("bob", ip="10.0.0.2")
-    assert outlet(again).events("message") == []
+    assert kit.replays[again.id].messages == []
 
 
 async def test_login_with_dm_since_replays_both_directions_after_since(kit: HubKit) -> None:
     alice = await kit.login("alice")
     bob = await kit.login("bob", ip="10.0.0.2")
     carol = await kit.login("carol", ip="10.0.0.3")
-    kit.hub.dm(alice, "bob", "a->b 1", None, None)
-    kit.hub.dm(bob, "alice", "b->a", None, None)
-    kit.hub.dm(carol, "alice", "c->a", None, None)
-    kit.hub.dm(alice, "bob", "a->b 2", None, None)
-    first = message_ids(bob)[0]
+    first = kit.dm(alice, "bob", "a->b 1")
+    kit.dm(bob, "alice", "b->a")
+    kit.dm(carol, "alice", "c->a")
+    kit.dm(alice, "bob", "a->b 2")
+    kit.run_soon()
     kit.hub.close_session(bob, "disconnected")
-    again = await kit.login("bob", ip="10.0.0.2", dm_since=first)
-    texts = [e[5] for e in outlet(again).events("message")]
-    assert texts == ["b->a", "a->b 2"]
+    again = await kit.login("bob", ip="10.0.0.2", dm_since=first.id)
+    assert [m.text for m in kit.replays[again.id].messages] == ["b->a", "a->b 2"]
 
 
 async def test_the_dm_replay_is_capped_at_max_replay_and_says_so(make_kit: MakeKit) -> None:
     kit = make_kit(max_replay=3)
     alice = await kit.login("alice")
     kit.add_user("bob")
-    for i in range(5):
-        kit.hub.dm(alice, "bob", f"d{i}", None, None)
-    ids = message_ids(alice)
+    sent = [kit.dm(alice, "bob", f"d{i}") for i in range(5)]
+    kit.run_soon()
+    ids = [acks.id for acks in sent]
     bob = await kit.login("bob", ip="10.0.0.2")
-    assert message_ids(bob) == ids[-3:]
-    assert outlet(bob).events("replay_end") == [("replay_end", None, 3, True, ids[-3])]
+    replay = kit.replays[bob.id]
+    assert [m.id for m in replay.messages] == ids[-3:]
+    assert (replay.truncated, replay.oldest_id) == (True, ids[-3])

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teahouse.doors.irc.connection import (
-    _add_tag,
-    _in_batch,
-    room_of,
-    strip_formatting,
-)
-from teahouse.doors.irc.encoder import IrcEncoder, OnceLine, split_utf8, to_irc_text
+from teahouse.core.session import Session
+from teahouse.doors.connection import OnceLine
+from teahouse.doors.irc.connection import add_tag, in_batch
+from teahouse.doors.irc.encoder import IrcEncoder, split_utf8, to_irc_text
+from teahouse.doors.irc.render import room_of
 from teahouse.protocol.irc import IrcReader, LineTooLong
+from teahouse.protocol.text import strip_irc_formatting
 from teahouse.store.base import StoredMessage
 
 text_st = st.text(
@@ -43,9 +41,29 @@ def test_split_utf8_prefers_spaces_and_never_cuts_a_character() -> None:
     assert split_utf8("🍵" * 5, 6) == ["🍵"] * 5
 
 
+class Masks:
+    """What an encoder asks its door: everyone is offline, named ``nick!~nick@server``."""
+
+    server_name = "teahouse.local"
+
+    def mask(self, session: Session) -> str:
+        return f"{session.user}!~{session.user}@{session.host}"
+
+    def mask_of(self, name: str) -> str:
+        return f"{name}!~{name}@{self.server_name}"
+
+    def account_of(self, name: str) -> str | None:
+        return name
+
+    def ping_timeout(self) -> float:
+        return 60.0
+
+    def now_ms(self) -> int:
+        return 0
+
+
 def _encoder(caps: frozenset[str] = frozenset()) -> IrcEncoder:
-    hub: Any = SimpleNamespace(users={}, clock=SimpleNamespace(wall_ms=lambda: 0))
-    return IrcEncoder(hub, "teahouse.local", caps)
+    return IrcEncoder(Masks(), caps)
 
 
 def _lines(data: bytes) -> list[Any]:
@@ -112,7 +130,7 @@ def test_to_irc_text() -> None:
     ],
 )
 def test_strip_formatting(given: str, plain: str) -> None:
-    assert strip_formatting(given) == plain
+    assert strip_irc_formatting(given) == plain
 
 
 @pytest.mark.parametrize(
@@ -141,9 +159,9 @@ def test_only_quit_and_nick_lines_are_sent_once_per_round() -> None:
 
 
 def test_label_tags_are_escaped_and_batches_detected() -> None:
-    line = _add_tag(b":srv PONG srv x\r\n", "label", "a b;c\r\nQUIT")
+    line = add_tag(b":srv PONG srv x\r\n", "label", "a b;c\r\nQUIT")
     assert line == b"@label=a\\sb\\:c\\r\\nQUIT :srv PONG srv x\r\n"
-    assert _add_tag(b"@time=1 :srv X\r\n", "batch", "r1") == b"@batch=r1;time=1 :srv X\r\n"
-    assert _in_batch(b"@time=1;batch=h1 :srv PRIVMSG #a :x\r\n")
-    assert not _in_batch(b"@time=1 :srv PRIVMSG #a :batch=x\r\n")
-    assert not _in_batch(b":srv PRIVMSG #a :@batch=x\r\n")
+    assert add_tag(b"@time=1 :srv X\r\n", "batch", "r1") == b"@batch=r1;time=1 :srv X\r\n"
+    assert in_batch(b"@time=1;batch=h1 :srv PRIVMSG #a :x\r\n")
+    assert not in_batch(b"@time=1 :srv PRIVMSG #a :batch=x\r\n")
+    assert not in_batch(b":srv PRIVMSG #a :@batch=x\r\n")

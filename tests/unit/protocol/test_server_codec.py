@@ -62,6 +62,7 @@ CLIENT_FRAMES: list[tuple[dict[str, object], f.ClientFrame]] = [
         f.Login(user="alice", password="pw", dm_since=9),
     ),
     ({"type": "join", "room": "lobby", "since": 120}, f.Join(room="lobby", since=120)),
+    ({"type": "join", "room": "lobby", "key": "tea"}, f.Join(room="lobby", key="tea")),
     ({"type": "part", "room": "lobby"}, f.Part(room="lobby")),
     (
         {"type": "say", "room": "lobby", "text": "hi", "nonce": "n1"},
@@ -75,6 +76,12 @@ CLIENT_FRAMES: list[tuple[dict[str, object], f.ClientFrame]] = [
         f.History(room="lobby", before=121, limit=50),
     ),
     ({"type": "topic", "room": "lobby", "text": "tea"}, f.Topic(room="lobby", text="tea")),
+    ({"type": "mode", "room": "lobby"}, f.Mode(room="lobby")),
+    (
+        {"type": "mode", "room": "lobby", "changes": "+kl-i", "args": ["tea", "10"]},
+        f.Mode(room="lobby", changes="+kl-i", args=["tea", "10"]),
+    ),
+    ({"type": "invite", "room": "lobby", "user": "bob"}, f.Invite(room="lobby", user="bob")),
     (
         {"type": "admin", "cmd": "kick", "args": {"user": "bob", "n": 1, "x": 1.5, "b": True}},
         f.Admin(cmd="kick", args={"user": "bob", "n": 1, "x": 1.5, "b": True}),

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from teahouse.errors import UserTaken
-from teahouse.store.base import Ban, StoredMessage
-from teahouse.store.sqlite import SQLiteStore
+from teahouse.store.base import Ban, StoredMessage, StoreError
+from teahouse.store.sqlite import SCHEMA_VERSION, SQLiteStore
 
 NOW = 1_800_000_000_000
 
@@ -83,6 +83,18 @@ def test_account_changes_report_whether_the_account_existed(store: SQLiteStore) 
     assert store.count_admins() == 0
 
 
+def test_accounts_get_ids_that_are_never_reused(store: SQLiteStore) -> None:
+    alice = store.create_account("alice", "h", "user")
+    bob = store.create_account("bob", "h", "user")
+    assert 0 < alice.id < bob.id
+    found = store.get_account("ALICE")
+    assert found is not None
+    assert found.id == alice.id
+    store.delete_account("bob")
+    again = store.create_account("bob", "h", "user")
+    assert again.id > bob.id, "a later account of the same name is someone else"
+
+
 def test_accounts_are_listed_by_folded_name(store: SQLiteStore) -> None:
     for name in ["carol", "Bob", "alice"]:
         store.create_account(name, "h", "user")
@@ -94,13 +106,23 @@ def test_accounts_are_listed_by_folded_name(store: SQLiteStore) -> None:
 
 def test_rooms_are_created_once_and_keep_their_topic(store: SQLiteStore) -> None:
     first = store.create_room("lobby", NOW)
-    store.set_topic("lobby", "tea time", "alice")
+    assert (first.topic, first.topic_by, first.topic_ms) == ("", "", 0)
+    store.set_topic("lobby", "tea time", "alice", NOW + 1)
     again = store.create_room("lobby", NOW + 5)
     assert again.created_ms == first.created_ms == NOW
-    assert (again.topic, again.topic_by) == ("tea time", "alice")
+    assert (again.topic, again.topic_by, again.topic_ms) == ("tea time", "alice", NOW + 1)
     store.create_room("attic", NOW)
-    assert [r.name for r in store.list_rooms()] == ["attic", "lobby"]
+    assert [r.name for r in store.list_rooms(None, 10)] == ["attic", "lobby"]
     assert store.get_room("cellar") is None
+
+
+def test_rooms_are_listed_a_page_at_a_time_by_name(store: SQLiteStore) -> None:
+    for name in ["delta", "alpha", "charlie", "bravo"]:
+        store.create_room(name, NOW)
+    assert [r.name for r in store.list_rooms(None, 2)] == ["alpha", "bravo"]
+    assert [r.name for r in store.list_rooms("bravo", 2)] == ["charlie", "delta"]
+    assert [r.name for r in store.list_rooms("b", 10)] == ["bravo", "charlie", "delta"]
+    assert store.list_rooms("delta", 2) == []
 
 
 # -- message paging -----------------------------------------------------------------------
@@ -294,9 +316,9 @@ def test_writes_are_invisible_to_others_until_flush(store: SQLiteStore, path: Pa
 
 def test_everything_survives_close_and_reopen(path: Path) -> None:
     store = SQLiteStore(path)
-    store.create_account("Alice", "h", "admin")
+    created = store.create_account("Alice", "h", "admin")
     store.create_room("lobby", NOW)
-    store.set_topic("lobby", "tea", "Alice")
+    store.set_topic("lobby", "tea", "Alice", NOW + 7)
     room_ids = [post(store, room="lobby", text=f"m{i}") for i in range(3)]
     dm_id = post(store, sender="Alice", to="bob")
     store.set_dm_cursor("alice", dm_id)
@@ -309,10 +331,10 @@ def test_everything_survives_close_and_reopen(path: Path) -> None:
     try:
         account = reopened.get_account("alice")
         assert account is not None
-        assert (account.name, account.role) == ("Alice", "admin")
+        assert (account.id, account.name, account.role) == (created.id, "Alice", "admin")
         room = reopened.get_room("lobby")
         assert room is not None
-        assert (room.topic, room.topic_by) == ("tea", "Alice")
+        assert (room.topic, room.topic_by, room.topic_ms) == ("tea", "Alice", NOW + 7)
         assert ids(reopened.room_after("lobby", 0, 10)) == room_ids
         assert [m.text for m in reopened.room_after("lobby", 0, 10).messages] == ["m0", "m1", "m2"]
         assert ids(reopened.dms_after("bob", 0, 10, incoming_only=True)) == [dm_id]
@@ -340,3 +362,173 @@ def test_next_message_id_strictly_increases_and_continues_after_reopen(path: Pat
 def test_an_empty_store_starts_ids_at_one(store: SQLiteStore) -> None:
     assert store.next_message_id() == 1
     assert store.next_message_id() == 2
+
+
+def test_a_failed_commit_is_reported_once_and_the_next_round_is_kept(store: SQLiteStore) -> None:
+    # A deferred foreign key makes COMMIT itself fail, as a full disk would.
+    store._db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    store._db.execute(
+        "CREATE TABLE child (parent REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    lost = post(store, room="lobby", text="lost")
+    store._write("INSERT INTO child VALUES (1)")
+    with pytest.raises(StoreError):
+        store.flush()
+    assert ids(store.room_after("lobby", 0, 10)) == []
+    kept = post(store, room="lobby", text="kept")
+    store.flush()  # this round's commit worked: it must say so
+    assert ids(store.room_after("lobby", 0, 10)) == [kept]
+    assert kept > lost
+
+
+def test_a_failed_write_fails_the_rounds_commit(store: SQLiteStore) -> None:
+    first = post(store, room="lobby")
+    with pytest.raises(StoreError):
+        store._write("INSERT INTO no_such_table VALUES (1)")  # rolls the round back
+    with pytest.raises(StoreError):
+        store.flush()
+    assert first not in ids(store.room_after("lobby", 0, 10))
+    store.flush()
+
+
+# -- the schema and its migrations ----------------------------------------------------------
+
+OLD_SCHEMA = """
+CREATE TABLE accounts (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+    password_hash TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    dm_cursor INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE rooms (
+    name TEXT PRIMARY KEY,
+    topic TEXT NOT NULL DEFAULT '',
+    topic_by TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    room TEXT,
+    sender TEXT NOT NULL,
+    sender_key TEXT NOT NULL,
+    recipient TEXT,
+    recipient_key TEXT,
+    text TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    nonce TEXT
+);
+CREATE INDEX messages_room ON messages (room, id) WHERE room IS NOT NULL;
+CREATE TABLE bans (
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    until_ms INTEGER,
+    reason TEXT NOT NULL,
+    by TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (kind, value)
+);
+CREATE TABLE mutes (key TEXT PRIMARY KEY, until_ms INTEGER, by TEXT NOT NULL);
+CREATE TABLE invites (
+    code TEXT PRIMARY KEY, by TEXT NOT NULL, created_ms INTEGER NOT NULL, used_by TEXT
+);
+"""
+"""The schema of teahouse before schema versions (commit 1295f81), without IF NOT EXISTS."""
+
+
+def make_old_database(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.executescript(OLD_SCHEMA)
+    db.executemany(
+        "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            ("bob", "Bob", "user", "hash-b", NOW + 10, 2),
+            ("alice", "Alice", "admin", "hash-a", NOW, 1),
+        ],
+    )
+    db.execute("INSERT INTO rooms VALUES ('lobby', 'tea', 'Alice', ?)", (NOW,))
+    db.executemany(
+        "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (1, "lobby", "Alice", "alice", None, None, "hello", NOW, "n1"),
+            (2, None, "Alice", "alice", "Bob", "bob", "psst", NOW + 1, None),
+        ],
+    )
+    db.execute("INSERT INTO bans VALUES ('ip', '10.0.0.9', NULL, 'flood', 'op', ?)", (NOW,))
+    db.execute("INSERT INTO mutes VALUES ('bob', NULL, 'op')")
+    db.execute("INSERT INTO invites VALUES ('abc', 'op', ?, NULL)", (NOW,))
+    db.commit()
+    assert db.execute("PRAGMA user_version").fetchone() == (0,)
+    db.close()
+
+
+def test_a_database_of_the_old_schema_is_migrated_and_loses_nothing(path: Path) -> None:
+    make_old_database(path)
+    store = SQLiteStore(path)
+    try:
+        alice, bob = store.get_account("ALICE"), store.get_account("bob")
+        assert alice is not None and bob is not None
+        assert (alice.name, alice.role, alice.password_hash, alice.created_ms) == (
+            "Alice",
+            "admin",
+            "hash-a",
+            NOW,
+        )
+        assert (bob.name, bob.role, bob.password_hash) == ("Bob", "user", "hash-b")
+        assert 0 < alice.id < bob.id, "ids in the order the accounts were made"
+        assert (store.dm_cursor("alice"), store.dm_cursor("bob")) == (1, 2)
+        room = store.get_room("lobby")
+        assert room is not None
+        assert (room.topic, room.topic_by, room.topic_ms, room.created_ms) == (
+            "tea",
+            "Alice",
+            0,
+            NOW,
+        )
+        assert [m.text for m in store.room_after("lobby", 0, 10).messages] == ["hello"]
+        assert [m.text for m in store.dms_after("bob", 0, 10, incoming_only=True).messages] == [
+            "psst"
+        ]
+        found = store.find_by_nonce("alice", "n1", 0)
+        assert found is not None and found.id == 1
+        assert [b.value for b in store.active_bans(NOW)] == ["10.0.0.9"]
+        assert store.active_mutes(NOW) == {"bob": None}
+        assert store.invite_available("abc")
+        assert store.next_message_id() == 3
+        # The new schema works: a new account, a topic with its time.
+        carol = store.create_account("carol", "h", "user")
+        assert carol.id > bob.id
+        store.set_topic("lobby", "new", "carol", NOW + 5)
+        store.flush()
+    finally:
+        store.close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    finally:
+        db.close()
+    reopened = SQLiteStore(path)  # a second open finds the current version: no migration
+    try:
+        room = reopened.get_room("lobby")
+        assert room is not None and (room.topic, room.topic_ms) == ("new", NOW + 5)
+        account = reopened.get_account("alice")
+        assert account is not None and account.id == alice.id
+    finally:
+        reopened.close()
+
+
+def test_a_new_database_gets_the_current_schema_version(store: SQLiteStore, path: Path) -> None:
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    finally:
+        db.close()
+
+
+def test_a_database_of_a_newer_teahouse_is_refused(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer teahouse"):
+        SQLiteStore(path)

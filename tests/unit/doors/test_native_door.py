@@ -1,0 +1,474 @@
+"""The native door in-process: a fake transport on a HubKit, time on the fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from teahouse.core.passwords import HashParams, PasswordHasher
+from teahouse.errors import ServerShutdown
+from teahouse.store.base import Ban, StoreError
+
+from ..hubkit import PASSWORD, HubKit, MakeKit
+from .fakes import NativeClient, native
+
+
+def connect(kit: HubKit, ip: str = "10.0.0.1", door: object = None) -> NativeClient:
+    return NativeClient(kit, door or native(kit), ip)  # type: ignore[arg-type]
+
+
+async def logged_in(kit: HubKit, name: str, ip: str = "10.0.0.1", *rooms: str) -> NativeClient:
+    if kit.store.get_account(name) is None:
+        kit.add_user(name)
+    c = connect(kit, ip)
+    assert (await c.login(name, PASSWORD))["type"] == "authed"
+    c.frames()
+    for room in rooms:
+        c.send(type="join", room=room)
+        c.frames()
+    return c
+
+
+# -- a session from hello to bye ------------------------------------------------------------
+
+
+async def test_hello_login_join_say_and_quit(kit: HubKit) -> None:
+    kit.add_user("alice")
+    bob = await logged_in(kit, "bob", "10.0.0.2", "lobby")
+    c = connect(kit)
+    c.send(type="hello", proto=1, ref="h")
+    welcome = c.frame()
+    assert welcome["type"] == "welcome" and welcome["ref"] == "h"
+    assert welcome["limits"]["max_frame_preauth"] == 4096
+    assert welcome["heartbeat"] == {"interval": 20, "timeout": 60}
+    c.send(type="login", user="ALICE", password=PASSWORD, ref=1)
+    assert c.frames() == [], "a password check runs in a task"
+    assert not c.transport.reading, "and the connection does not read meanwhile"
+    await c.settle()
+    authed, replay_end = c.frames()
+    assert authed == {"type": "authed", "user": "alice", "role": "user", "ref": 1}
+    assert replay_end["type"] == "replay_end" and replay_end["dm"] is True
+    assert c.transport.reading
+    c.send(type="join", room="lobby", ref=2)
+    joined, end = c.frames()
+    assert joined["type"] == "joined" and joined["ref"] == 2
+    assert joined["members"] == ["alice", "bob"] and joined["modes"] == "+n"
+    assert joined["ops"] == ["bob"]
+    assert (end["type"], end["room"], end["count"]) == ("replay_end", "lobby", 0)
+    assert bob.frame() == {"type": "presence", "room": "lobby", "user": "alice", "state": "joined"}
+    c.send(type="say", room="lobby", text="hello", ref=3)
+    echo = c.frame()
+    assert (echo["type"], echo["text"], echo["ref"]) == ("message", "hello", 3)
+    heard = bob.frame()
+    assert (heard["type"], heard["from"], heard["text"]) == ("message", "alice", "hello")
+    assert "ref" not in heard
+    c.send(type="quit", ref=4)
+    assert c.frame() == {"type": "bye", "ref": 4}
+    assert c.closed and not c.transport.aborted
+    left = bob.frame()
+    assert (left["state"], left["reason"]) == ("left", "quit")
+
+
+async def test_a_say_is_acknowledged_after_the_commit_and_a_failed_commit_is_an_error(
+    kit: HubKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    alice = await logged_in(kit, "alice", "10.0.0.1", "lobby")
+    bob = await logged_in(kit, "bob", "10.0.0.2", "lobby")
+    alice.frames()
+
+    def failing() -> None:
+        monkeypatch.undo()
+        kit.store._db.execute("ROLLBACK")
+        kit.store._in_tx = False
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(kit.store, "flush", failing)
+    alice.send(type="say", room="lobby", text="lost", ref=7)
+    error = alice.frame()
+    assert (error["type"], error["code"], error["ref"], error["fatal"]) == (
+        "error",
+        "internal",
+        7,
+        False,
+    )
+    assert error["retry_after"] == 5.0
+    assert bob.frames() == []
+    alice.send(type="say", room="lobby", text="kept", ref=8)
+    assert alice.frame()["ref"] == 8
+    assert bob.frame()["text"] == "kept"
+
+
+async def test_requests_before_login_are_not_authed(kit: HubKit) -> None:
+    c = connect(kit)
+    c.send(type="join", room="lobby", ref=1)
+    error = c.frame()
+    assert (error["code"], error["ref"], error["fatal"]) == ("not_authed", 1, False)
+
+
+async def test_an_unsupported_protocol_is_fatal(kit: HubKit) -> None:
+    c = connect(kit)
+    c.send(type="hello", proto=2)
+    error = c.frame()
+    assert (error["code"], error["fatal"]) == ("unsupported_proto", True)
+    assert c.closed
+
+
+async def test_a_throttled_login_is_answered_without_a_task(kit: HubKit) -> None:
+    kit.add_user("alice")
+    c = connect(kit)
+    for i in range(3):
+        c.send(type="login", user="alice", password="wrong", ref=i)
+        await c.settle()
+        assert c.frame()["code"] == "bad_credentials"
+    c.send(type="login", user="alice", password=PASSWORD, ref="t")
+    assert not c.door.tasks
+    error = c.frame()
+    assert (error["code"], error["ref"]) == ("throttled", "t")
+    assert error["retry_after"] == pytest.approx(1.0)
+    assert c.transport.reading
+
+
+# -- admission --------------------------------------------------------------------------------
+
+
+async def test_a_banned_address_is_refused_before_anything_is_read(kit: HubKit) -> None:
+    kit.store.add_ban(Ban("ip", "10.6.6.6", None, "abuse", "op", 0))
+    kit.hub.moderation.reload()
+    c = connect(kit, "10.6.6.6")
+    error = c.frame()
+    assert (error["code"], error["fatal"]) == ("banned", True)
+    assert c.closed and c.conn.session is None
+    assert kit.hub.stats.limits_hit["admit_banned"] == 1
+    assert c.door.transports_open == 0, "connection_lost balanced connection_made"
+
+
+@pytest.mark.parametrize(
+    ("settings", "opened", "words"),
+    [
+        ({"max_connections_per_ip": 2}, 2, "too many connections from your address"),
+        ({"connections_per_ip_per_second": 1, "connections_per_ip_burst": 3}, 3, "too fast"),
+        ({"max_connections": 2}, 2, "full"),
+    ],
+    ids=["per-ip-cap", "accept-rate", "server-full"],
+)
+async def test_caps_and_rates_refuse_at_the_door(
+    make_kit: MakeKit, settings: dict[str, object], opened: int, words: str
+) -> None:
+    kit = make_kit(**settings)
+    door = native(kit)
+    held = [connect(kit, "10.0.0.5", door) for _ in range(opened)]
+    assert not any(c.closed for c in held)
+    extra = connect(kit, "10.0.0.5", door)
+    error = extra.frame()
+    assert (error["code"], error["fatal"]) == ("too_many_connections", True)
+    assert words in error["message"]
+    assert extra.closed
+    held[0].send(type="ping", t=1)
+    assert held[0].frame()["type"] == "pong"
+
+
+async def test_a_server_shutting_down_refuses_new_connections(kit: HubKit) -> None:
+
+    door = native(kit)
+    early = connect(kit, door=door)
+    kit.hub.shutdown_all(ServerShutdown())
+    kit.run_soon()
+    assert early.frame()["code"] == "server_shutdown" and early.closed
+    late = connect(kit, door=door)
+    error = late.frame()
+    assert error["code"] == "too_many_connections" and "shutting down" in error["message"]
+
+
+# -- the rate limit: slowed, refused, then dropped ---------------------------------------------
+
+
+async def test_a_flooder_is_slowed_then_refused_then_dropped(make_kit: MakeKit) -> None:
+    kit = make_kit(
+        frames_per_second=10,
+        frames_burst=10,
+        bytes_per_second=0,
+        throttle_grace=0.5,
+        rate_limit_strikes=3,
+    )
+    c = connect(kit)
+    c.send_raw(b"".join(b'{"type":"ping","t":%d}\n' % i for i in range(100)))
+    # 1. The burst, and the first frame over it, are answered at once; then reading pauses
+    # until the debt is paid, and the frames still buffered wait, in order.
+    assert [f["t"] for f in c.frames()] == list(range(11))
+    assert not c.transport.reading
+    assert kit.hub.stats.limits_hit["native_rate"] == 1
+    timeline: list[tuple[int, dict[str, object]]] = []
+    for tick in range(1, 40):
+        c.advance(0.1)
+        timeline += [(tick, f) for f in c.frames()]
+        if c.closed:
+            break
+    pongs = [tick for tick, f in timeline if f["type"] == "pong"]
+    errors = [(tick, f) for tick, f in timeline if f["type"] == "error"]
+    # Slowed: about one frame per 0.1 s, each one handled, through the grace period.
+    assert pongs[:4] == [1, 2, 3, 4]
+    # 2. Still over the rate after the grace: refused (not handled) with retry_after.
+    first_tick, first = errors[0]
+    assert first_tick == 5
+    assert (first["code"], first["fatal"]) == ("rate_limited", False)
+    assert [f["code"] for _, f in errors] == ["rate_limited"] * 3
+    assert all(0 < float(f["retry_after"]) <= 0.1 for _, f in errors)  # type: ignore[arg-type]
+    # 3. The refusal that makes rate_limit_strikes is fatal, and the door closes.
+    assert [f["fatal"] for _, f in errors] == [False, False, True]
+    assert timeline[-1][1] is errors[-1][1]
+    assert c.closed
+    assert kit.hub.stats.closed["rate_limited"] == 1
+    # Never faster than the rate: at most the burst plus one frame per tick.
+    assert len(pongs) + len(errors) <= 11 + errors[-1][0] + 3
+
+
+async def test_a_client_that_slows_down_in_time_is_served_again(make_kit: MakeKit) -> None:
+    kit = make_kit(frames_per_second=10, frames_burst=10, bytes_per_second=0, throttle_grace=0.5)
+    c = connect(kit)
+    c.send_raw(b"".join(b'{"type":"ping","t":%d}\n' % i for i in range(12)))
+    c.advance(0.1)
+    assert len(c.frames()) == 12
+    c.advance(2.0)
+    c.send(type="ping", t=99)
+    assert c.frame() == {"type": "pong", "t": 99}
+    assert c.transport.reading
+
+
+async def test_the_byte_rate_slows_big_frames(make_kit: MakeKit) -> None:
+    kit = make_kit(frames_per_second=0, bytes_per_second=1000, bytes_burst=1000)
+    c = connect(kit)
+    line = b'{"type":"ping","t":1,"pad":"' + b"x" * 460 + b'"}\n'  # 491 bytes
+    c.send_raw(line * 4)
+    assert len(c.frames()) == 3, "two fit the burst, the third goes over and pauses"
+    assert not c.transport.reading
+    c.advance(0.6)
+    assert len(c.frames()) == 1
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+async def test_bad_frames_are_answered_then_the_one_over_the_strikes_is_fatal(kit: HubKit) -> None:
+    c = connect(kit)
+    for bad in [b"{not json", b"[1,2]", b'{"type": 7}', b"nope", b'{"type":"login","user":5}']:
+        c.send_raw(bad + b"\n")
+        error = c.frame()
+        assert error["fatal"] is False, error
+    c.send(type="future_thing", ref="u")  # unknown types are never strikes
+    assert c.frame()["code"] == "unknown_type"
+    c.send_raw(b"still nope\n")
+    fatal = c.frame()
+    assert (fatal["code"], fatal["fatal"]) == ("bad_frame", True)
+    assert c.closed
+    assert kit.hub.stats.closed["bad_frame"] == 1
+
+
+async def test_strikes_are_forgotten_after_the_window(make_kit: MakeKit) -> None:
+    kit = make_kit(bad_frame_strikes=2, bad_frame_window=10.0)
+    c = connect(kit)
+    for _ in range(2):
+        c.send_raw(b"nope\n")
+    c.advance(10.0)
+    c.send_raw(b"nope\n")
+    assert [f["fatal"] for f in c.frames()] == [False, False, False]
+    c.send_raw(b"nope\n")
+    c.send_raw(b"nope\n")
+    assert c.frames()[-1]["fatal"] is True
+
+
+async def test_a_line_over_max_frame_preauth_is_fatal_before_login(kit: HubKit) -> None:
+    c = connect(kit)
+    c.send_raw(b"x" * 5000)  # no end of line yet: never buffered whole
+    error = c.frame()
+    assert (error["code"], error["fatal"]) == ("frame_too_large", True)
+    assert c.closed
+
+
+async def test_after_login_the_frame_limit_is_max_frame(kit: HubKit) -> None:
+    c = await logged_in(kit, "alice", "10.0.0.1", "lobby")
+    c.send(type="say", room="lobby", text="y" * 4096, ref=1)
+    assert c.frame()["text"] == "y" * 4096
+    c.send_raw(b'{"type":"say","room":"lobby","text":"' + b"z" * 70000 + b'"}\n')
+    error = c.frame()
+    assert (error["code"], error["fatal"]) == ("frame_too_large", True)
+    assert c.closed
+
+
+async def test_what_is_pipelined_behind_a_login_is_bounded(kit: HubKit) -> None:
+    kit.add_user("alice")
+    c = connect(kit)
+    c.send(type="login", user="alice", password=PASSWORD, ref=1)
+    c.send_raw(b'{"type":"ping","t":1}\n' * 50)  # ~1 KiB waits behind the login: fine
+    assert not c.closed
+    c.send_raw(b"x" * 4000)  # more than one pre-auth frame's worth
+    error = c.frame()
+    assert (error["code"], error["fatal"]) == ("frame_too_large", True)
+    assert c.closed
+    await c.settle()
+
+
+async def test_frames_pipelined_behind_a_login_are_handled_in_order_after_it(kit: HubKit) -> None:
+    kit.add_user("alice")
+    c = connect(kit)
+    c.send_raw(
+        b'{"type":"login","user":"alice","password":"%s","ref":1}\n'
+        b'{"type":"join","room":"lobby","ref":2}\n'
+        b'{"type":"ping","t":3}\n' % PASSWORD.encode()
+    )
+    await c.settle()
+    kinds = [(f["type"], f.get("ref")) for f in c.frames()]
+    assert kinds == [
+        ("authed", 1),
+        ("replay_end", None),
+        ("joined", 2),
+        ("replay_end", None),
+        ("pong", None),
+    ]
+
+
+# -- deadlines on the fake clock ----------------------------------------------------------------
+
+
+async def test_an_unfinished_line_starts_the_slowloris_clock_and_the_sweep_cuts_it(
+    make_kit: MakeKit,
+) -> None:
+    kit = make_kit(partial_line_timeout=5.0)
+    watcher = await logged_in(kit, "watcher", "10.0.0.2", "lobby")
+    c = await logged_in(kit, "slow", "10.0.0.1", "lobby")
+    watcher.frames()
+    assert c.session.partial_since is None
+    c.send_raw(b'{"type":"say","room":"lobby","text":"never')
+    started = kit.clock.monotonic()
+    assert c.session.partial_since == started
+    for _ in range(4):
+        c.advance(1.0)
+        c.send_raw(b" end")  # trickling keeps the heartbeat happy, not the line clock
+        kit.hub.housekeeping.sweep()
+    assert not c.closed
+    assert c.session.partial_since == started
+    c.advance(1.01)
+    kit.hub.housekeeping.sweep()
+    kit.run_soon()
+    error = c.frames()[-1]
+    assert (error["code"], error["fatal"]) == ("timeout", True)
+    assert c.closed
+    left = watcher.frame()
+    assert (left["user"], left["reason"]) == ("slow", "slowloris")
+
+
+async def test_a_finished_line_stops_the_slowloris_clock(kit: HubKit) -> None:
+    c = connect(kit)
+    c.send_raw(b'{"type":"ping",')
+    assert c.session.partial_since is not None
+    c.send_raw(b'"t":1}\n')
+    assert c.session.partial_since is None
+    assert c.frame()["type"] == "pong"
+
+
+async def test_lines_held_back_by_the_rate_limit_are_no_slowloris(make_kit: MakeKit) -> None:
+    kit = make_kit(frames_per_second=10, frames_burst=2, throttle_grace=60, bytes_per_second=0)
+    c = connect(kit)
+    c.send_raw(b'{"type":"ping","t":1}\n' * 20)
+    assert c.session.partial_since is None, "complete lines waiting are not an unfinished one"
+
+
+async def test_the_login_timeout_closes_an_anonymous_connection(kit: HubKit) -> None:
+    c = connect(kit)
+    c.send(type="hello", proto=1)
+    c.frames()
+    c.advance(9.9)
+    kit.hub.housekeeping.sweep()
+    assert not c.closed
+    c.advance(0.1)
+    kit.hub.housekeeping.sweep()
+    kit.run_soon()
+    error = c.frame()
+    assert (error["code"], error["fatal"]) == ("timeout", True)
+    assert c.closed
+    assert kit.hub.stats.closed["login_timeout"] == 1
+
+
+async def test_a_silent_client_is_pinged_then_timed_out(kit: HubKit) -> None:
+    c = await logged_in(kit, "alice")
+    c.advance(20.0)
+    kit.hub.housekeeping.sweep()
+    kit.run_soon()
+    ping = c.frame()
+    assert ping["type"] == "ping"
+    c.advance(0.25)
+    c.send(type="pong", t=ping["t"])
+    assert c.session.rtt == pytest.approx(0.25)
+    c.advance(59.0)
+    kit.hub.housekeeping.sweep()
+    kit.run_soon()
+    assert c.frame()["type"] == "ping"
+    c.advance(1.0)
+    kit.hub.housekeeping.sweep()
+    kit.run_soon()
+    error = c.frame()
+    assert (error["code"], error["fatal"]) == ("heartbeat_timeout", True)
+    assert c.closed
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+async def test_a_reader_past_the_high_water_mark_is_dropped_as_a_slow_consumer(
+    make_kit: MakeKit,
+) -> None:
+    kit = make_kit(output_high_water=65536)
+    talker = await logged_in(kit, "talker", "10.0.0.1", "busy")
+    sleeper = await logged_in(kit, "sleeper", "10.0.0.2", "busy")
+    talker.frames()
+    talker.send(type="say", room="busy", text="one", ref=1)
+    assert sleeper.frame()["text"] == "one"
+    assert talker.frame()["ref"] == 1
+    sleeper.transport.buffer_size = 70000  # the kernel's buffer is full: it is not reading
+    talker.send(type="say", room="busy", text="two", ref=2)
+    kit.run_soon()
+    assert sleeper.closed and sleeper.transport.aborted, "aborted: its backlog is dropped"
+    assert kit.hub.stats.closed["slow_consumer"] == 1
+    frames = talker.frames()
+    assert frames[0]["ref"] == 2
+    assert (frames[-1]["user"], frames[-1]["reason"]) == ("sleeper", "slow_consumer")
+
+
+async def test_one_write_per_connection_per_round(kit: HubKit) -> None:
+    talker = await logged_in(kit, "talker", "10.0.0.1", "lobby")
+    listener = await logged_in(kit, "listener", "10.0.0.2", "lobby")
+    talker.frames()
+    before = listener.transport.writes
+    talker.send_raw(b"".join(b'{"type":"say","room":"lobby","text":"m%d"}\n' % i for i in range(5)))
+    assert listener.transport.writes == before + 1
+    assert [f["text"] for f in listener.frames()] == [f"m{i}" for i in range(5)]
+
+
+async def test_a_reset_releases_the_session(kit: HubKit) -> None:
+    watcher = await logged_in(kit, "watcher", "10.0.0.2", "lobby")
+    c = await logged_in(kit, "alice", "10.0.0.1", "lobby")
+    watcher.frames()
+    c.transport.reset()
+    kit.run_soon()
+    assert c.session.closed
+    assert watcher.frame()["reason"] == "disconnected"
+    assert c.door.transports_open == 1
+    assert kit.hub.housekeeping.janitor(c.door.transports_open).repaired == 0
+
+
+async def test_a_full_hash_queue_answers_throttled_at_once_and_chat_goes_on(kit: HubKit) -> None:
+
+    hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1, queue_limit=2)
+    kit.hub.accounts.hasher = hasher
+    try:
+        legit = await logged_in(kit, "legit", "10.0.0.1", "lobby")
+        attackers = [connect(kit, f"10.0.1.{i}") for i in range(6)]
+        for i, c in enumerate(attackers):
+            c.send(type="login", user=f"nobody{i}", password="guess-guess-1", ref=i)
+        legit.send(type="say", room="lobby", text="still here", ref=1)
+        assert legit.frame()["ref"] == 1, "chat goes on while the hashes wait"
+        await legit.settle()
+        answers = [c.frame()["code"] for c in attackers]
+        assert answers == ["bad_credentials"] * 2 + ["throttled"] * 4, "two queued, four refused"
+        assert all(c.transport.reading and not c.closed for c in attackers)
+    finally:
+        hasher.close()

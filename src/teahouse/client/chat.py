@@ -340,15 +340,16 @@ class ChatUI:
                 if not listing.rooms:
                     self.out("-- no rooms yet")
                 for info in listing.rooms:
-                    topic = f": {info.topic}" if info.topic else ""
-                    self.out(f"-- #{info.room} ({info.members} online){topic}")
+                    topic = f": {printable(info.topic)}" if info.topic else ""
+                    self.out(f"-- #{printable(info.room)} ({info.members} online){topic}")
             case "who":
                 room = room_of(args[0]) if args else self.current
                 if room is None:
                     self.out("!! which room? /who ROOM")
                     return True
                 members = await client.who(room)
-                self.out(f"-- #{members.room}: {', '.join(members.members) or 'nobody'}")
+                names = printable(", ".join(members.members)) or "nobody"
+                self.out(f"-- #{printable(members.room)}: {names}")
             case "history":
                 await self._history(args)
             case "topic" if args:

@@ -42,6 +42,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.events import MouseScrollUp, Resize
 from textual.message import Message
 from textual.screen import Screen
@@ -801,9 +802,10 @@ class ChatApp(App[int]):
         model = self.model
         if model.alerts:
             self._attend()
-        if not self.default_screen.query("#log"):
+        try:
+            self._draw_log(model.current_conversation)
+        except NoMatches:
             return  # the app is closing: a timer fired after its widgets went
-        self._draw_log(model.current_conversation)
         changed, model.changed = model.changed, set()
         if "sidebar" in changed:
             self._draw_sidebar()

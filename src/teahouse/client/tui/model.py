@@ -321,11 +321,9 @@ class Model:
     # -- lines --------------------------------------------------------------------------
 
     def note(self, text: str, key: str | None = None, level: Level = "info") -> None:
-        """A note in conversation ``key`` (the current one by default); a text of several
-        lines (an operator command's answer) is one note per line."""
+        """A note in conversation ``key`` (the current one by default)."""
         conv = self.conversations.get(key or self.current) or self._server
-        for part in text.split("\n"):
-            conv.append(Line(text=part, level=level, ts=self.clock()))
+        conv.append(Line(text=text, level=level, ts=self.clock()))
 
     def is_ignored(self, name: str) -> bool:
         return name.lower() in self.ignored and name.lower() != self.me.lower()
@@ -488,7 +486,8 @@ class Model:
                     )
                 # else: a gap after a reconnect, which the app fills from history
             case f.AdminResult(text=text):
-                self.note(text)
+                for line in text.split("\n"):  # the console's lines; each drawn printable
+                    self.note(line)
             case Connected(user=user, server=server, reconnect=again):
                 self.me = user
                 status.user, status.server = user, server

@@ -332,8 +332,11 @@ async def test_markup_in_a_message_is_shown_as_typed(server: Any) -> None:
             await bob.say("lobby", hostile)
             await bob.topic("lobby", "[reverse]topic[/reverse]")
             await until(pilot, lambda: any(ln.endswith(hostile) for ln in screen_lines(app)), "it")
-            topic = str(app.query_one("#topic").render())
-            assert "[reverse]topic[/reverse]" in topic
+            await until(
+                pilot,
+                lambda: "[reverse]topic[/reverse]" in str(app.query_one("#topic").render()),
+                "the topic, as typed",
+            )
     finally:
         await bob.close()
 
@@ -481,7 +484,11 @@ async def test_a_login_error_is_shown_as_text() -> None:
     async with hostile(login_error=message) as evil:
         app = make_app(evil.port, "alice")
         async with running(app) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+            await until(
+                pilot,
+                lambda: isinstance(app.screen, LoginScreen) and app.screen.query("#login-error"),
+                "the login screen",
+            )
             shown = str(app.screen.query_one("#login-error", Label).render())
             assert "[link=https://evil.example]click[/link] [bold]now[/bold]^[[2J" in shown
 

@@ -13,12 +13,15 @@
 :class:`Client` reconnects by itself, resumes without gaps or duplicates, retries ``say``
 and ``dm`` safely (nonces), and keeps the heartbeat. See :mod:`teahouse.client.client` for
 the full contract, :mod:`teahouse.client.errors` for the errors it raises, and
-:mod:`teahouse.client.events` for what :meth:`Client.events` yields.
+:mod:`teahouse.client.events` for what :meth:`Client.events` yields, and
+:mod:`teahouse.client.draft_frames` for the requests it sends before the protocol has
+them (``away``, ``whois``, ``mode``).
 """
 
 from __future__ import annotations
 
 from teahouse.client.client import Client, EventStream, State
+from teahouse.client.draft_frames import Away, ModeInfo, WhoisInfo
 from teahouse.client.errors import (
     ClientClosed,
     ClientError,
@@ -33,6 +36,7 @@ from teahouse.client.events import (
     Connected,
     Disconnected,
     EventsDropped,
+    Incoming,
     Reconnecting,
     StateEvent,
 )
@@ -56,6 +60,7 @@ from teahouse.protocol.frames import (
 
 __all__ = [
     "AdminResult",
+    "Away",
     "Bye",
     "Client",
     "ClientClosed",
@@ -69,10 +74,12 @@ __all__ = [
     "EventStream",
     "EventsDropped",
     "HistoryPage",
+    "Incoming",
     "Joined",
     "LoginFailed",
     "Members",
     "Message",
+    "ModeInfo",
     "Notice",
     "Parted",
     "Presence",
@@ -86,4 +93,5 @@ __all__ = [
     "State",
     "StateEvent",
     "TopicChanged",
+    "WhoisInfo",
 ]

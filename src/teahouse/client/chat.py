@@ -8,10 +8,14 @@ and tests can drive it through a pipe::
     printf 'secret-pw\\n/join lobby\\nhello\\n/quit\\n' |
         teahouse chat host:6680 --user alice --password-stdin
 
-Commands: ``/join ROOM``, ``/part [ROOM]``, ``/msg USER TEXT``, ``/rooms``,
-``/who [ROOM]``, ``/history [N]``, ``/topic [#ROOM] TEXT``, ``/quit [REASON]``,
-``/help``. Any other line is said in the current room (start it with ``//`` to say a line
-that begins with ``/``). End of input quits.
+Commands: ``/join ROOM``, ``/part [ROOM]``, ``/msg USER TEXT``, ``/me ACTION``,
+``/rooms``, ``/who [ROOM]``, ``/history [N]``, ``/topic [#ROOM] TEXT``, ``/away [TEXT]``,
+``/whois USER``, ``/nick``, ``/kick USER [REASON]``, ``/mode ...``, ``/ignore [USER]``,
+``/unignore USER``, ``/quit [REASON]``, ``/help``. Any other line is said in the current
+room (start it with ``//`` to say a line that begins with ``/``). End of input quits.
+
+Everything the server sends passes through :func:`printable` before it is printed: a
+message cannot move the cursor, change colours, set the window title or hide a link.
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime
 
+from teahouse.client import operations as ops
 from teahouse.client.client import Client
+from teahouse.client.draft_frames import Away, ModeInfo
 from teahouse.client.errors import ClientClosed, ClientError, ServerError
 from teahouse.client.events import (
     ClientEvent,
@@ -35,23 +42,64 @@ from teahouse.client.events import (
     Reconnecting,
 )
 from teahouse.client.policy import SeenIds
+from teahouse.client.settings import ChatSettings, default_path
 from teahouse.protocol import frames as f
+from teahouse.protocol.names import is_user_name
 
 HELP = """\
 commands:
   /join ROOM          join a room (it becomes the current room)
   /part [ROOM]        leave a room (default: the current one)
   /msg USER TEXT      send a direct message
+  /me ACTION          say what you do: "* alice waves"
   /rooms              list the rooms
   /who [ROOM]         who is in a room
+  /whois USER         who a user is (online, rooms, away)
   /history [N]        show N (default 20) older messages of the current room
   /topic [#ROOM] TEXT set a room's topic
+  /away [TEXT]        set yourself away (without TEXT: back)
+  /mode [#ROOM] [+/-MODES [ARGS]]  see or change a room's modes
+  /kick USER [REASON] admins: disconnect a user from the server
+  /ignore [USER]      hide a user's messages (without USER: list); /unignore USER
   /quit [REASON]      leave
 anything else is said in the current room ("//text" says "/text")"""
 
 DEFAULT_HISTORY = 20
 
 # -- formatting (pure) --------------------------------------------------------------------
+
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+"""What must never reach a terminal as it is: C0 controls but tab (ESC starts the escape
+sequences: colours, cursor moves, OSC 8 links, window titles, clipboard writes), DEL, C1
+controls (0x9b is a one-byte CSI on some terminals), the line and paragraph separators,
+the bidirectional overrides and isolates (they reorder what is shown after them), and lone
+surrogates (they cannot be encoded)."""
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return "^" + chr(code + 0x40)  # ESC -> ^[, NUL -> ^@, LF -> ^J
+    if code == 0x7F:
+        return "^?"
+    return f"<U+{code:04X}>"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: every control character shown visibly.
+
+    A security rule: every text that comes from the server (messages, names, topics, error
+    messages, ...) passes through here before it is printed or drawn. C0 controls become
+    caret notation (ESC is ``^[``, NUL ``^@``, a newline ``^J``), DEL ``^?``, and C1
+    controls, bidirectional overrides and line separators ``<U+XXXX>``. Tab and every
+    printable character are kept. The result holds no character this function changes,
+    so applying it twice changes nothing more.
+    """
+    if _UNPRINTABLE.search(text) is None:
+        return text
+    return _UNPRINTABLE.sub(_visible, text)
 
 
 def clock(ts: str) -> str:
@@ -67,47 +115,78 @@ def room_of(word: str) -> str:
     return word.removeprefix("#")
 
 
+ACTION_PREFIX = "/me "
+"""A message whose text starts with this is an action (``/me waves``), as IRC's CTCP ACTION."""
+
+
 def format_message(message: f.Message, me: str) -> str:
-    """``[10:00] #lobby <alice> hi``; DMs as ``[10:00] *alice* hi`` / ``-> *bob* hi``."""
+    """``[10:00] #lobby <alice> hi``; DMs as ``[10:00] *alice* hi`` / ``-> *bob* hi``.
+
+    An action (``/me waves``) is ``[10:00] #lobby * alice waves``; as a direct message
+    ``[10:00] (*) alice waves``, or ``-> *bob* * alice waves`` when it is yours.
+    """
     when = f"[{clock(message.ts)}]"
+    sender, text = printable(message.sender), printable(message.text)
+    if text.startswith(ACTION_PREFIX):
+        action = f"* {sender} {text[len(ACTION_PREFIX) :]}"
+        if message.dm or message.room is None:
+            if message.sender.lower() == me.lower():
+                return f"{when} -> *{printable(message.to or '')}* {action}"
+            return f"{when} (*) {action[2:]}"
+        return f"{when} #{printable(message.room)} {action}"
     if message.dm or message.room is None:
         if message.sender.lower() == me.lower():
-            return f"{when} -> *{message.to}* {message.text}"
-        return f"{when} *{message.sender}* {message.text}"
-    return f"{when} #{message.room} <{message.sender}> {message.text}"
+            return f"{when} -> *{printable(message.to or '')}* {text}"
+        return f"{when} *{sender}* {text}"
+    return f"{when} #{printable(message.room)} <{sender}> {text}"
+
+
+def _lines(text: str) -> str:
+    """A multi-line text from the server (an operator command's answer), each line
+    printable: its own newlines stay line breaks, nothing else does."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 def format_event(event: ClientEvent, me: str) -> str | None:
     """One line for an event, or None for events not worth a line."""
+    p = printable
     match event:
         case f.Message():
             return format_message(event, me)
         case f.Joined(room=room, topic=topic, members=members):
-            line = f"-- joined #{room} ({len(members)} here: {', '.join(members)})"
-            return line + (f"\n-- topic of #{room}: {topic}" if topic else "")
+            line = f"-- joined #{p(room)} ({len(members)} here: {p(', '.join(members))})"
+            return line + (f"\n-- topic of #{p(room)}: {p(topic)}" if topic else "")
         case f.Parted(room=room):
-            return f"-- left #{room}"
+            return f"-- left #{p(room)}"
         case f.Presence(room=room, user=user, state=state, reason=reason):
             verb = "joined" if state == "joined" else "left"
-            return f"-- {user} {verb} #{room}" + (f" ({reason})" if reason else "")
+            return f"-- {p(user)} {verb} #{p(room)}" + (f" ({p(reason)})" if reason else "")
         case f.TopicChanged(room=room, text=text, by=by):
             if not text:
-                return f"-- {by} cleared the topic of #{room}"
-            return f"-- {by} set the topic of #{room}: {text}"
-        case f.Notice(text=text, by=by):
-            return f"!! notice from {by}: {text}"
+                return f"-- {p(by)} cleared the topic of #{p(room)}"
+            return f"-- {p(by)} set the topic of #{p(room)}: {p(text)}"
+        case f.Notice(text=text, by=by, room=room, to=to):
+            if room is not None:
+                return f"-- #{p(room)} -{p(by)}- {p(text)}"
+            if to is not None:
+                return f"-- -{p(by)}- {p(text)}"
+            return f"!! announcement from {p(by)}: {p(text)}"
         case f.Error(code=code, message=message):
-            return f"!! {code}: {message}"
+            return f"!! {p(code)}: {p(message)}"
         case f.ReplayEnd(truncated=True, room=room, oldest_id=oldest):
             if room is None:
                 return "-- more direct messages were waiting than shown"
-            return f"-- #{room}: older messages not shown (before id {oldest}); /history"
+            return f"-- #{p(room)}: older messages not shown (before id {oldest}); /history"
         case f.AdminResult(text=text):
-            return text
+            return _lines(text)
+        case Away():
+            return None  # another user's away state: the TUI's member list shows it
+        case ModeInfo():
+            return "-- " + p(ops.mode_line(event, me))
         case Connected(user=user, server=server, reconnect=again):
-            return f"-- {'reconnected' if again else 'connected'} as {user} ({server})"
+            return f"-- {'reconnected' if again else 'connected'} as {p(user)} ({p(server)})"
         case Disconnected(reason=reason, will_reconnect=will):
-            return f"-- disconnected ({reason})" + ("; reconnecting" if will else "")
+            return f"-- disconnected ({p(reason)})" + ("; reconnecting" if will else "")
         case Reconnecting(delay=delay, attempt=attempt):
             return f"-- reconnecting in {delay:.1f} s (attempt {attempt})"
         case EventsDropped(count=count):
@@ -117,11 +196,23 @@ def format_event(event: ClientEvent, me: str) -> str | None:
 
 
 class ChatUI:
-    """The commands and the output of ``teahouse chat``, independent of the terminal."""
+    """The commands and the output of ``teahouse chat``, independent of the terminal.
 
-    def __init__(self, client: Client, out: Callable[[str], None]) -> None:
+    Every line goes to ``out`` through :func:`printable` (a second guard: the formatting
+    already made each field printable). ``settings`` hold the ignore list (not saved when
+    its ``path`` is None).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        out: Callable[[str], None],
+        settings: ChatSettings | None = None,
+    ) -> None:
         self.client = client
-        self.out = out
+        self._print = out
+        self.settings = settings or ChatSettings()
+        self.server = f"{client.host}:{client.port}"
         self.current: str | None = None
         self._printed = SeenIds()
         self._oldest: dict[str, int] = {}
@@ -129,6 +220,20 @@ class ChatUI:
     @property
     def me(self) -> str:
         return self.client.user
+
+    def out(self, text: str) -> None:
+        for line in text.split("\n"):
+            self._print(printable(line))
+
+    def ignoring(self, event: ClientEvent) -> bool:
+        """True for a message or notice from a user on the ignore list."""
+        match event:
+            case f.Message(sender=who) | f.Notice(by=who):
+                return who.lower() != self.me.lower() and who.lower() in self.settings.ignored(
+                    self.server
+                )
+            case _:
+                return False
 
     def show(self, event: ClientEvent) -> None:
         if isinstance(event, f.Message):
@@ -138,6 +243,8 @@ class ChatUI:
                 self._oldest[event.room] = min(event.id, self._oldest.get(event.room, event.id))
         if isinstance(event, f.Joined) and self.current is None:
             self.current = event.room
+        if self.ignoring(event):
+            return
         line = format_event(event, self.me)
         if line is not None:
             self.out(line)
@@ -166,11 +273,11 @@ class ChatUI:
                 return await self._command(word.lower(), rest.strip())
             await self._say(line.removeprefix("/"))
         except ServerError as exc:
-            self.out(f"!! {exc.code}: {exc.message}")
+            self.out(f"!! {printable(exc.code)}: {printable(exc.message)}")
         except ClientClosed:
             return False
         except ClientError as exc:
-            self.out(f"!! {exc}")
+            self.out(f"!! {printable(str(exc))}")
         return True
 
     async def _say(self, text: str) -> None:
@@ -178,6 +285,10 @@ class ChatUI:
             self.out("!! join a room first: /join ROOM")
             return
         self.show(await self.client.say(self.current, text))
+
+    def _notes(self, lines: list[str]) -> None:
+        for line in lines:
+            self.out("-- " + printable(line))
 
     async def _command(self, word: str, rest: str) -> bool:
         client = self.client
@@ -203,20 +314,42 @@ class ChatUI:
             case "msg" if len(args) >= 2:
                 text = rest.split(None, 1)[1]
                 self.show(await client.dm(args[0], text))
+            case "me" if rest:
+                await self._say(ACTION_PREFIX + rest)
+            case "away":
+                self._notes(await ops.away(client, rest or None))
+            case "back":
+                self._notes(await ops.away(client, None))
+            case "whois" if args:
+                self._notes(await ops.whois(client, args[0]))
+            case "nick" if args:
+                self._notes(ops.nick(self.me, args[0]))
+            case "kick" if args:
+                reason = rest.split(None, 1)[1] if len(args) > 1 else None
+                self._notes(await ops.kick(client, args[0], reason))
+            case "mode":
+                parsed = ops.parse_mode(args, self.current)
+                if isinstance(parsed, str):
+                    self.out("!! " + parsed)
+                    return True
+                self._notes(await ops.mode(client, *parsed))
+            case "ignore" | "unignore":
+                self._ignore(word, args)
             case "rooms":
                 listing = await client.rooms()
                 if not listing.rooms:
                     self.out("-- no rooms yet")
                 for info in listing.rooms:
-                    topic = f": {info.topic}" if info.topic else ""
-                    self.out(f"-- #{info.room} ({info.members} online){topic}")
+                    topic = f": {printable(info.topic)}" if info.topic else ""
+                    self.out(f"-- #{printable(info.room)} ({info.members} online){topic}")
             case "who":
                 room = room_of(args[0]) if args else self.current
                 if room is None:
                     self.out("!! which room? /who ROOM")
                     return True
                 members = await client.who(room)
-                self.out(f"-- #{members.room}: {', '.join(members.members) or 'nobody'}")
+                names = printable(", ".join(members.members)) or "nobody"
+                self.out(f"-- #{printable(members.room)}: {names}")
             case "history":
                 await self._history(args)
             case "topic" if args:
@@ -226,6 +359,25 @@ class ChatUI:
             case _:
                 self.out(f"!! unknown command or missing argument: /{word}\n{HELP}")
         return True
+
+    def _ignore(self, word: str, args: list[str]) -> None:
+        settings, server = self.settings, self.server
+        if not args:
+            names = sorted(settings.ignore.get(server, []), key=str.lower)
+            self.out("-- ignoring: " + (", ".join(names) if names else "nobody"))
+            return
+        name = args[0]
+        if not is_user_name(name):
+            self.out(f"!! {name!r} is not a user name")
+            return
+        if word == "ignore":
+            changed = settings.ignore_user(server, name)
+            self.out(f"-- ignoring {name}" if changed else f"-- {name} was ignored already")
+        else:
+            changed = settings.unignore_user(server, name)
+            self.out(f"-- no longer ignoring {name}" if changed else f"-- {name} was not ignored")
+        if changed and (problem := settings.save()) is not None:
+            self.out("!! " + problem)
 
     async def _history(self, args: list[str]) -> None:
         if self.current is None:
@@ -301,7 +453,7 @@ async def _chat(client: Client, interactive: bool) -> int:
     try:
         await client.connect()
     except ClientError as exc:
-        print(f"teahouse chat: {exc}", file=sys.stderr)
+        print(f"teahouse chat: {printable(str(exc))}", file=sys.stderr)
         return 1
     try:
         if interactive:
@@ -309,6 +461,13 @@ async def _chat(client: Client, interactive: bool) -> int:
         return await _run_pipe(client)
     finally:
         await client.close()
+
+
+def _settings() -> ChatSettings:
+    settings = ChatSettings.load(default_path())
+    if settings.warning:
+        print(f"teahouse chat: {printable(settings.warning)}", file=sys.stderr)
+    return settings
 
 
 async def _pump_events(client: Client, ui: ChatUI) -> None:
@@ -336,7 +495,7 @@ async def _run_pipe(client: Client) -> int:
     def out(line: str) -> None:
         print(line, flush=True)
 
-    ui = ChatUI(client, out)
+    ui = ChatUI(client, out, _settings())
     lines = _stdin_lines()
 
     async def read_loop() -> bool:
@@ -377,7 +536,7 @@ async def _run_terminal(client: Client) -> int:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.patch_stdout import patch_stdout
 
-    ui = ChatUI(client, print)
+    ui = ChatUI(client, print, _settings())
     session: PromptSession[str] = PromptSession(bottom_toolbar=ui.toolbar, refresh_interval=0.5)
 
     async def read_loop() -> bool:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import sys
 
 from PySide6.QtCore import QPointF, QRectF, QSettings, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QIcon, QLinearGradient, QPainter, QPainterPath, QPixmap
 from PySide6.QtWidgets import QApplication
 
+from teahouse.client.attention import DesktopNotifier
 from teahouse.gui.connect_dialog import ConnectDialog, Defaults
 from teahouse.gui.main_window import MainWindow
 from teahouse.gui.profiles import ProfileStore
@@ -17,6 +19,22 @@ from teahouse.gui.session import ChatSession
 
 ORGANIZATION = "teahouse"
 APPLICATION = "teahouse-gui"
+HIGHLIGHT_KEY = "chat/highlight"
+"""QSettings key of the highlight words (a JSON list of strings)."""
+
+
+def load_highlights(settings: QSettings) -> list[str]:
+    """The highlight words remembered in ``settings`` ([] when none or unreadable)."""
+    try:
+        words = json.loads(str(settings.value(HIGHLIGHT_KEY, "[]")))
+    except ValueError:
+        return []
+    return [w for w in words if isinstance(w, str) and w.strip()] if isinstance(words, list) else []
+
+
+def save_highlights(settings: QSettings, words: list[str]) -> None:
+    settings.setValue(HIGHLIGHT_KEY, json.dumps(words))
+    settings.sync()
 
 
 def make_icon() -> QIcon:
@@ -75,11 +93,18 @@ def setup_application(app: QApplication) -> QIcon:
 class GuiApp:
     """Connect dialog, then the main window, then again if the user switches server."""
 
-    def __init__(self, settings: QSettings, defaults: Defaults, icon: QIcon) -> None:
+    def __init__(
+        self,
+        settings: QSettings,
+        defaults: Defaults,
+        icon: QIcon,
+        notifier: DesktopNotifier | None = None,
+    ) -> None:
         self.settings = settings
         self.defaults = defaults
         self.icon = icon
         self.store = ProfileStore(settings)
+        self.notifier = notifier or DesktopNotifier(command=[])
 
     async def run(self) -> int:
         defaults = self.defaults
@@ -90,16 +115,21 @@ class GuiApp:
             if connection is None:
                 return 0
             session = ChatSession(connection.client)
+            session.highlights = tuple(load_highlights(self.settings))
             host, port, user = connection.host, connection.port, connection.client.user
             session.rooms_changed.connect(
                 lambda rooms, h=host, p=port, u=user: self.store.set_rooms(h, p, u, rooms)
             )
-            window = MainWindow(session, address=f"{host}:{port}", icon=self.icon)
+            session.highlights_changed.connect(lambda words: save_highlights(self.settings, words))
+            window = MainWindow(
+                session, address=f"{host}:{port}", icon=self.icon, notifier=self.notifier
+            )
             session.setParent(window)  # destroyed with it, on this thread
             session.start()
             window.show()
             outcome = await window.outcome
             window.deleteLater()
+            self.notifier.close()
             await asyncio.sleep(0)
             gc.collect()  # here, not in some worker thread (see profiles.off_thread)
             if outcome != "switch":
@@ -116,7 +146,7 @@ def run_gui(defaults: Defaults | None = None) -> int:
         app = QApplication(sys.argv[:1])
     icon = setup_application(app)
     settings = QSettings()
-    gui = GuiApp(settings, defaults or Defaults(), icon)
+    gui = GuiApp(settings, defaults or Defaults(), icon, DesktopNotifier())
     # Python runs signal handlers (Ctrl+C) only between bytecodes; an idle Qt loop runs
     # none, so a timer gives it the chance four times a second.
     wake = QTimer()

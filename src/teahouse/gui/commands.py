@@ -63,6 +63,18 @@ class Who:
 
 
 @dataclass(frozen=True, slots=True)
+class Highlight:
+    """Mark lines with ``word`` as mentioning you (None: list the words)."""
+
+    word: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unhighlight:
+    word: str
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     pass
 
@@ -74,7 +86,20 @@ class Invalid:
     message: str
 
 
-Command = Say | Join | Part | Msg | SetTopic | Quit | ListRooms | Who | Help | Invalid
+Command = (
+    Say
+    | Join
+    | Part
+    | Msg
+    | SetTopic
+    | Quit
+    | ListRooms
+    | Who
+    | Highlight
+    | Unhighlight
+    | Help
+    | Invalid
+)
 
 HELP = (
     ("/join ROOM", "join a room (it is created if new)"),
@@ -84,6 +109,8 @@ HELP = (
     ("/topic [#ROOM] TEXT", "set the topic (room operators and admins)"),
     ("/rooms", "list the rooms to join"),
     ("/who", "refresh the member list"),
+    ("/highlight [WORD]", "lines with WORD mention you too (alone: the list)"),
+    ("/unhighlight WORD", "stop that"),
     ("/quit [REASON]", "leave teahouse"),
     ("//TEXT", "say a line that starts with /"),
 )
@@ -132,6 +159,12 @@ def parse_input(line: str) -> Command | None:
             return ListRooms()
         case "who" | "names":
             return Who()
+        case "highlight":
+            return Highlight(rest or None)
+        case "unhighlight":
+            if not rest:
+                return Invalid("/unhighlight needs the word: /unhighlight scones")
+            return Unhighlight(rest)
         case "help" | "?":
             return Help()
         case _:

@@ -113,6 +113,7 @@ class ConnectDialog(QDialog):
 
     def _error_label(self) -> QLabel:
         label = QLabel()
+        label.setTextFormat(Qt.TextFormat.PlainText)  # it quotes the server: never HTML
         label.setStyleSheet(ERROR_STYLE)
         label.setWordWrap(True)
         label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -242,6 +243,7 @@ class ConnectDialog(QDialog):
         self.form_error = self._error_label()
         outer.addWidget(self.form_error)
         self.status = QLabel()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setStyleSheet("color: palette(placeholder-text);")
         self.status.hide()
         outer.addWidget(self.status)

@@ -2,11 +2,14 @@
 
 Both are modeless: they never run a nested event loop, so asyncio keeps running while they
 are open, and they ask the :class:`~teahouse.gui.session.ChatSession` for data as tasks.
+Text from the server goes into table cells and plain-text widgets only: nothing here is
+ever read as HTML.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
@@ -69,6 +72,7 @@ class JoinRoomDialog(QDialog):
         header.setStretchLastSection(True)
         layout.addWidget(self.table, 1)
         self.info = QLabel("Loading the rooms…")
+        self.info.setTextFormat(Qt.TextFormat.PlainText)  # it may quote the server
         self.info.setStyleSheet("color: palette(placeholder-text);")
         layout.addWidget(self.info)
         buttons = QDialogButtonBox()
@@ -133,31 +137,68 @@ class JoinRoomDialog(QDialog):
         self.close()
 
 
+WHO_COLUMNS = ["User", "Role", "Door", "Address", "Rooms", "Idle"]
+BAN_COLUMNS = ["Kind", "Banned", "Until", "Reason", "By"]
+DOORS = {"irc": "IRC", "native": "native", "web": "web"}
+"""How a user came in, as the ``door`` field of a ``who`` row says (when the server sends it)."""
+
+
+def door_label(door: object) -> str:
+    """``IRC``, ``native``, ``web``; ``—`` when the server does not say."""
+    if not isinstance(door, str) or not door:
+        return "—"
+    return DOORS.get(door, door)
+
+
+def until_label(until_ms: object) -> str:
+    """When a ban ends, in local time; ``until lifted`` for a ban with no end."""
+    if not isinstance(until_ms, int | float) or isinstance(until_ms, bool):
+        return "until lifted"
+    return datetime.fromtimestamp(until_ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _table(model: QStandardItemModel) -> QTableView:
+    table = QTableView()
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
+
+
 class AdminPanel(QDialog):
-    """Operator commands for admins: who is online, kick, ban, mute, broadcast."""
+    """Operator commands for admins: who is online (and by which door), kick, ban, the bans
+    in force and unban, mute, broadcast."""
 
     def __init__(self, session: ChatSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.setWindowTitle("Admin")
-        self.resize(720, 560)
+        self.resize(760, 680)
         layout = QVBoxLayout(self)
 
         online = QGroupBox("Online now")
         online_layout = QVBoxLayout(online)
-        self.who_model = QStandardItemModel(0, 5, self)
-        self.who_model.setHorizontalHeaderLabels(["User", "Role", "Address", "Rooms", "Idle"])
-        self.who_table = QTableView()
-        self.who_table.setModel(self.who_model)
-        self.who_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.who_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.who_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.who_table.verticalHeader().hide()
-        self.who_table.horizontalHeader().setStretchLastSection(True)
+        self.who_model = QStandardItemModel(0, len(WHO_COLUMNS), self)
+        self.who_model.setHorizontalHeaderLabels(WHO_COLUMNS)
+        self.who_table = _table(self.who_model)
+        self.who_table.setToolTip(
+            "Door: how the user came in (IRC, native or web), when the server says."
+        )
         online_layout.addWidget(self.who_table)
         refresh = QPushButton("Refresh")
         online_layout.addWidget(refresh, 0, Qt.AlignmentFlag.AlignRight)
         layout.addWidget(online, 1)
+
+        banned = QGroupBox("Bans in force")
+        banned_layout = QVBoxLayout(banned)
+        self.bans_model = QStandardItemModel(0, len(BAN_COLUMNS), self)
+        self.bans_model.setHorizontalHeaderLabels(BAN_COLUMNS)
+        self.bans_table = _table(self.bans_model)
+        banned_layout.addWidget(self.bans_table)
+        layout.addWidget(banned, 1)
 
         act = QGroupBox("Act on a user")
         form = QFormLayout(act)
@@ -173,9 +214,16 @@ class AdminPanel(QDialog):
         row = QHBoxLayout()
         self.kick_button = QPushButton("Kick")
         self.ban_button = QPushButton("Ban")
+        self.unban_button = QPushButton("Unban")
         self.mute_button = QPushButton("Mute")
         self.unmute_button = QPushButton("Unmute")
-        for button in (self.kick_button, self.ban_button, self.mute_button, self.unmute_button):
+        for button in (
+            self.kick_button,
+            self.ban_button,
+            self.unban_button,
+            self.mute_button,
+            self.unmute_button,
+        ):
             row.addWidget(button)
         row.addStretch(1)
         form.addRow("", row)
@@ -197,34 +245,64 @@ class AdminPanel(QDialog):
 
         refresh.clicked.connect(self.refresh)
         self.who_table.selectionModel().selectionChanged.connect(lambda *_: self._picked())
+        self.bans_table.selectionModel().selectionChanged.connect(lambda *_: self._picked_ban())
         self.kick_button.clicked.connect(lambda: self._act("kick"))
         self.ban_button.clicked.connect(lambda: self._act("ban"))
+        self.unban_button.clicked.connect(lambda: self._act("unban"))
         self.mute_button.clicked.connect(lambda: self._act("mute"))
         self.unmute_button.clicked.connect(lambda: self._act("unmute"))
         self.broadcast_button.clicked.connect(self._broadcast)
         self.broadcast_text.returnPressed.connect(self._broadcast)
 
     def refresh(self) -> None:
-        self.run("who", on_result=self._fill_who)
+        """Ask again who is online and which bans are in force."""
+        self.run("who", on_result=self.fill_who)
+        self.refresh_bans()
 
-    def _fill_who(self, result: f.AdminResult) -> None:
+    def refresh_bans(self) -> None:
+        self.run("bans", on_result=self.fill_bans)
+
+    def fill_who(self, result: f.AdminResult) -> None:
         self.who_model.removeRows(0, self.who_model.rowCount())
         rows = result.data if isinstance(result.data, list) else []
         for item in rows:
             if not isinstance(item, dict):
                 continue
+            rooms = item.get("rooms")
             cells = [
                 str(item.get("user", "")),
                 str(item.get("role", "")),
+                door_label(item.get("door")),
                 str(item.get("address", "")),
-                ", ".join(str(r) for r in item.get("rooms", [])),
+                ", ".join(str(r) for r in rooms) if isinstance(rooms, list) else "",
                 f"{item.get('idle', '')} s",
             ]
             self.who_model.appendRow([QStandardItem(c) for c in cells])
         self.who_table.resizeColumnsToContents()
 
+    def fill_bans(self, result: f.AdminResult) -> None:
+        self.bans_model.removeRows(0, self.bans_model.rowCount())
+        rows = result.data if isinstance(result.data, list) else []
+        for item in rows:
+            if not isinstance(item, dict):
+                continue
+            cells = [
+                str(item.get("kind", "")),
+                str(item.get("value", "")),
+                until_label(item.get("until_ms")),
+                str(item.get("reason") or ""),
+                str(item.get("by") or ""),
+            ]
+            self.bans_model.appendRow([QStandardItem(c) for c in cells])
+        self.bans_table.resizeColumnsToContents()
+
     def _picked(self) -> None:
         rows = self.who_table.selectionModel().selectedRows(0)
+        if rows:
+            self.target.setText(str(rows[0].data(Qt.ItemDataRole.DisplayRole)))
+
+    def _picked_ban(self) -> None:
+        rows = self.bans_table.selectionModel().selectedRows(1)
         if rows:
             self.target.setText(str(rows[0].data(Qt.ItemDataRole.DisplayRole)))
 
@@ -243,6 +321,8 @@ class AdminPanel(QDialog):
                 args = {"target": target, "duration": duration, "reason": reason}
             case "mute":
                 args = {"user": target, "duration": duration}
+            case "unban":
+                args = {"target": target}
             case _:
                 args = {"user": target}
         self.run(cmd, on_result=lambda _: self.refresh(), **args)
@@ -269,7 +349,7 @@ class AdminPanel(QDialog):
             except ClientError as exc:
                 self._say(f"{cmd}: {exc}")
                 return
-            if cmd != "who":
+            if cmd not in ("who", "bans"):
                 self._say(f"{cmd}: {result.text}")
             if on_result is not None:
                 on_result(result)

@@ -1,10 +1,15 @@
 """The main window: conversations on the left, the conversation in the middle, members on
 the right, the input line below it, and the connection in the status bar.
+
+Every label that can show text from the server (the topic, the server's name, the reason a
+connection ended) is a plain-text label: Qt would otherwise read a topic that looks like
+HTML as HTML (see :mod:`teahouse.gui.markup`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import time
 from datetime import datetime
 from pathlib import Path
@@ -27,11 +32,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from teahouse.client.attention import DesktopNotifier
 from teahouse.export.render import Format
 from teahouse.gui import commands as c
 from teahouse.gui import export
 from teahouse.gui.delegates import ConversationDelegate
 from teahouse.gui.dialogs import AdminPanel, JoinRoomDialog
+from teahouse.gui.markup import notification_text, tooltip_html
 from teahouse.gui.models import CONVERSATION_ROLE, Conversation, ConversationKind, MemberModel
 from teahouse.gui.session import ChatSession
 from teahouse.gui.transcript import Tone
@@ -42,18 +49,26 @@ from teahouse.protocol.names import is_room_name, is_user_name
 LINK_COLOURS = {Link.CONNECTED: "#27ae60", Link.RECONNECTING: "#e67e22", Link.OFFLINE: "#c0392b"}
 
 
+def plain_label(text: str = "") -> QLabel:
+    """A label that shows its text as it is, never as HTML (see the module doc)."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
 class ElidedLabel(QLabel):
     """A one-line label that ends in "…" when it does not fit."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._full = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)
         self.setMinimumWidth(40)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
     def set_full_text(self, text: str) -> None:
         self._full = text
-        self.setToolTip(text)
+        self.setToolTip(tooltip_html(text) if text else "")
         self._refit()
 
     def full_text(self) -> str:
@@ -73,7 +88,9 @@ class MainWindow(QMainWindow):
     """The chat window for one :class:`ChatSession`.
 
     ``outcome`` resolves when the window is done: ``"quit"`` (the user closed it or typed
-    ``/quit``) or ``"switch"`` (the user wants the connect dialog again).
+    ``/quit``) or ``"switch"`` (the user wants the connect dialog again). Notifications go
+    to the system tray when there is one, else through ``notifier`` (``notify-send``, off
+    by default), and the window asks for attention either way.
     """
 
     def __init__(
@@ -82,9 +99,11 @@ class MainWindow(QMainWindow):
         *,
         address: str = "",
         icon: QIcon | None = None,
+        notifier: DesktopNotifier | None = None,
     ) -> None:
         super().__init__()
         self.session = session
+        self.notifier = notifier or DesktopNotifier(command=[])
         self.address = address
         self.icon = icon or QIcon()
         self.current: Conversation | None = None
@@ -115,7 +134,7 @@ class MainWindow(QMainWindow):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 8, 0, 0)
-        me = QLabel(f"  {self.session.me}")
+        me = plain_label(f"  {self.session.me}")
         bold = QFont(me.font())
         bold.setBold(True)
         bold.setPointSizeF(bold.pointSizeF() * 1.1)
@@ -141,7 +160,7 @@ class MainWindow(QMainWindow):
         )
         bar_layout = QHBoxLayout(bar)
         bar_layout.setContentsMargins(12, 8, 12, 8)
-        self.title = QLabel()
+        self.title = plain_label()
         title_font = QFont(self.title.font())
         title_font.setBold(True)
         title_font.setPointSizeF(title_font.pointSizeF() * 1.15)
@@ -152,7 +171,7 @@ class MainWindow(QMainWindow):
         bar_layout.addWidget(self.topic, 1)
         middle_layout.addWidget(bar)
 
-        self.banner = QLabel()
+        self.banner = plain_label()
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.setStyleSheet(
             "background: #fdebd0; color: #7e5109; padding: 5px; border-bottom: 1px solid #f0b27a;"
@@ -185,7 +204,7 @@ class MainWindow(QMainWindow):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 8, 0, 0)
-        self.members_title = QLabel("  Members")
+        self.members_title = plain_label("  Members")
         self.members_title.setStyleSheet("color: palette(placeholder-text);")
         right_layout.addWidget(self.members_title)
         self.member_list = QListView()
@@ -203,9 +222,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
 
         status = self.statusBar()
-        self.link_label = QLabel()
-        self.rtt_label = QLabel()
-        self.server_label = QLabel()
+        self.link_label = QLabel()  # rich text for the coloured dot: its text is escaped
+        self.link_label.setTextFormat(Qt.TextFormat.RichText)
+        self.rtt_label = plain_label()
+        self.server_label = plain_label()
         status.addWidget(self.link_label, 1)
         status.addPermanentWidget(self.rtt_label)
         status.addPermanentWidget(self.server_label)
@@ -256,6 +276,7 @@ class MainWindow(QMainWindow):
         s.topic_changed.connect(self._topic_changed)
         s.changed.connect(self._update_status)
         s.notified.connect(self._notify)
+        s.announced.connect(self._announced)
         s.finished.connect(self._finished)
         s.applied.connect(lambda _: self.view.batch_done())
         s.list_model.modelReset.connect(self._reselect)
@@ -429,6 +450,22 @@ class MainWindow(QMainWindow):
             case c.Who():
                 if conversation is not None:
                     s.spawn(s.refresh_members(conversation), conversation)
+            case c.Highlight(word=None):
+                words = ", ".join(repr(w) for w in s.highlights) or "none"
+                self._say_here(f"Your name mentions you, and these words: {words}")
+            case c.Highlight(word=str(word)):
+                if word.lower() in (w.lower() for w in s.highlights):
+                    self._say_here(f"{word!r} is a highlight word already.")
+                else:
+                    s.set_highlights([*s.highlights, word])
+                    self._say_here(f"Lines with {word!r} now mention you.")
+            case c.Unhighlight(word=word):
+                kept = [w for w in s.highlights if w.lower() != word.lower()]
+                if len(kept) == len(s.highlights):
+                    self._say_here(f"{word!r} was not a highlight word.", Tone.BAD)
+                else:
+                    s.set_highlights(kept)
+                    self._say_here(f"{word!r} no longer mentions you.")
             case c.Help():
                 lines = "\n".join(f"{usage:22} {what}" for usage, what in c.HELP)
                 if conversation is not None:
@@ -508,7 +545,7 @@ class MainWindow(QMainWindow):
             s.link, now=time.monotonic(), retry_at=s.retry_at, attempt=s.attempt, reason=s.reason
         )
         colour = LINK_COLOURS[s.link]
-        self.link_label.setText(f"<span style='color:{colour}'>●</span> {text}")
+        self.link_label.setText(f"<span style='color:{colour}'>●</span> {html.escape(text)}")
         self.link_label.setProperty("plain", text)
         self.rtt_label.setText(rtt_text(s.rtt) + "  ")
         server = s.server or "teahouse"
@@ -532,12 +569,21 @@ class MainWindow(QMainWindow):
 
     def _notify(self, title: str, text: str, conversation: object) -> None:
         self.notifications.append((title, text))
-        if self.isActiveWindow() and conversation is self.current:
-            return
+        active = self.isActiveWindow()
+        if active and (conversation is None or conversation is self.current):
+            return  # on screen already (an announcement is in the current conversation)
         if self._tray is not None:
-            self._tray.showMessage(title, text, self.icon, 6000)
+            self._tray.showMessage(
+                notification_text(title), notification_text(text), self.icon, 6000
+            )
         else:
+            self.notifier.notify(title, text)  # escapes for itself; nothing without one
+        if not active:
             QApplication.alert(self, 0)
+
+    def _announced(self, line: str) -> None:
+        if self.current is None:  # no conversation shows it: the status bar does
+            self.statusBar().showMessage(line, 60_000)
 
     def _finished(self) -> None:
         self._update_status()

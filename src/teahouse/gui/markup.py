@@ -1,15 +1,24 @@
-"""How a line of chat looks, as pure functions: links, mentions, actions, colours, days.
+"""How a line of chat looks, as pure functions: links, mentions, actions, colours, days,
+and text from the server made safe for the places Qt would read as HTML.
 
 Nothing here imports Qt, so the unit tests need no display. The delegates in
 :mod:`teahouse.gui.delegates` paint what these functions decide.
+
+A security rule: Qt reads a string as rich text (HTML) wherever its format is "auto" and
+the string looks like HTML: labels, tooltips, notification balloons. Every label that can
+show server text is set to plain text; a tooltip gets :func:`tooltip_html`, a notification
+:func:`notification_text`. A topic ``<img src=...>`` or ``<a href=...>`` stays text.
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import re
 import zlib
 from datetime import date, datetime, timedelta
+
+from teahouse.client.chat import printable
 
 ACTION_PREFIX = "/me "
 """The server stores a ``/me`` action as a message whose text starts with this."""
@@ -134,6 +143,23 @@ def day_label(day: date, today: date) -> str:
     if day == today - timedelta(days=1):
         return "Yesterday"
     return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def tooltip_html(text: str) -> str:
+    """``text`` as rich text that shows exactly ``text`` (for a tooltip: Qt reads a tooltip
+    that looks like HTML as HTML, so plain text must be escaped into HTML)."""
+    return "<qt>" + html.escape(printable(text), quote=False) + "</qt>"
+
+
+_LOOKALIKES = str.maketrans({"&": "＆", "<": "‹", ">": "›"})
+
+
+def notification_text(text: str) -> str:
+    """``text`` for a system tray notification: control characters visible, and ``&``,
+    ``<`` and ``>`` replaced by look-alikes, because depending on the platform the balloon
+    is plain text, Qt rich text, or the body markup of ``org.freedesktop.Notifications``:
+    an entity would show as ``&lt;`` in the first, a tag would be obeyed in the others."""
+    return printable(text).translate(_LOOKALIKES)
 
 
 def plain_line(when: datetime | None, sender: str, text: str) -> str:

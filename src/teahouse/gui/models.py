@@ -23,7 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QIcon, QPainter, QPixmap
 
-from teahouse.gui.markup import action_body, clock, is_action, sender_colour
+from teahouse.gui.markup import action_body, clock, is_action, sender_colour, tooltip_html
 from teahouse.gui.transcript import Kind, Row, Transcript
 
 WINDOW = 600
@@ -233,7 +233,7 @@ class ConversationListModel(QAbstractListModel):
                 parts.append(f"{item.unread} unread")
             if item.mentions:
                 parts.append(f"{item.mentions} mentioning you")
-            return " · ".join(parts) or None
+            return tooltip_html(" · ".join(parts)) if parts else None
         return None
 
     # -- conversations ---------------------------------------------------------------
@@ -337,7 +337,7 @@ class MemberModel(QAbstractListModel):
                 font.setBold(True)
                 return font
             case Qt.ItemDataRole.ToolTipRole:
-                return f"{name}: {'online' if online else 'not seen online'}"
+                return tooltip_html(f"{name}: {'online' if online else 'not seen online'}")
             case _:
                 return None
 

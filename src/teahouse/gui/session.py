@@ -48,7 +48,8 @@ from teahouse.client import (
     Reconnecting,
     ServerError,
 )
-from teahouse.gui.markup import mentions, parse_ts
+from teahouse.client.attention import highlights
+from teahouse.gui.markup import parse_ts
 from teahouse.gui.models import (
     Conversation,
     ConversationKind,
@@ -97,7 +98,12 @@ class ChatSession(QObject):
     """A conversation was removed from the side list."""
     topic_changed = Signal(object)
     notified = Signal(str, str, object)
-    """Something for the user's attention: title, text, ``Conversation``."""
+    """Something for the user's attention: title, text, ``Conversation`` (None: no
+    conversation in particular, as an announcement)."""
+    announced = Signal(str)
+    """An announcement to everyone (an operator's ``broadcast``), as one line."""
+    highlights_changed = Signal(list)
+    """The highlight words changed (to remember them)."""
     rooms_changed = Signal(list)
     """The rooms joined changed (to remember them)."""
     finished = Signal()
@@ -111,6 +117,8 @@ class ChatSession(QObject):
         super().__init__(parent)
         self.client = client
         self.me = client.user
+        self.highlights: tuple[str, ...] = ()
+        """Words that mention you, besides your name."""
         self.role = client.role or "user"
         self.server = client.welcome.server if client.welcome is not None else ""
         self.list_model = ConversationListModel(self)
@@ -234,7 +242,7 @@ class ChatSession(QObject):
             message.text,
             parse_ts(message.ts),
             own=own,
-            mention=not own and mentions(message.text, self.me),
+            mention=not own and self.mentions(message.text),
         )
         batches.setdefault(conversation, []).append((row, message.replay))
 
@@ -344,6 +352,14 @@ class ChatSession(QObject):
             peer = (message.to or self.me) if own else message.sender
             return self.ensure(ConversationKind.DM, peer)
         return self.ensure(ConversationKind.ROOM, message.room)
+
+    def mentions(self, text: str) -> bool:
+        """True if ``text`` names you or one of your highlight words."""
+        return highlights(text, self.me, self.highlights)
+
+    def set_highlights(self, words: list[str]) -> None:
+        self.highlights = tuple(dict.fromkeys(w for w in words if w.strip()))
+        self.highlights_changed.emit(list(self.highlights))
 
     def set_current(self, conversation: Conversation | None) -> None:
         """The conversation the window shows: its unread counts go."""
@@ -480,6 +496,10 @@ class ChatSession(QObject):
             )
 
     def _notice(self, notice: f.Notice) -> None:
+        """A room's notice goes to the room, a user's notice to you to your conversation
+        with them, and an announcement to everyone into every conversation, marked: the
+        window has no server pane, and in every conversation it cannot be mistaken for
+        that conversation's talk (when none is open, the status bar shows it)."""
         if notice.room is not None:
             self.system(
                 self.conversation(ConversationKind.ROOM, notice.room),
@@ -488,9 +508,12 @@ class ChatSession(QObject):
         elif notice.to is not None:
             conversation = self.ensure(ConversationKind.DM, notice.by)
             self.system(conversation, f"Notice from {notice.by}: {notice.text}")
+            self.notified.emit(f"Notice from {notice.by}", notice.text, conversation)
         else:
-            self.system_everywhere(f"Announcement from {notice.by}: {notice.text}", Tone.BAD)
-            self.notified.emit(f"Announcement from {notice.by}", notice.text, self.current)
+            line = f"Announcement from {notice.by}: {notice.text}"
+            self.system_everywhere(line, Tone.BAD)
+            self.announced.emit(line)
+            self.notified.emit(f"Announcement from {notice.by}", notice.text, None)
 
     def _error(self, error: f.Error) -> None:
         ref = error.ref if isinstance(error.ref, str) else ""
@@ -714,7 +737,7 @@ class ChatSession(QObject):
                 m.text,
                 parse_ts(m.ts),
                 own=m.sender.lower() == me,
-                mention=m.sender.lower() != me and mentions(m.text, self.me),
+                mention=m.sender.lower() != me and self.mentions(m.text),
             )
             for m in messages
         ]

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
+from teahouse.client.chat import printable
 from teahouse.gui.markup import find_links
 
 PENDING_ID = 2**62 + 1
@@ -96,11 +97,13 @@ def message_row(
     own: bool = False,
     mention: bool = False,
 ) -> Row:
+    # Control characters shown visibly (they are no danger to Qt, but a bidirectional
+    # override could make a line read as something else).
     return Row(
         Kind.MESSAGE,
         (message_id, Kind.MESSAGE, 0),
-        text,
-        sender=sender,
+        printable(text),
+        sender=printable(sender),
         when=when,
         id=message_id,
         own=own,
@@ -201,7 +204,8 @@ class Transcript:
     def add_system(self, text: str, tone: Tone = Tone.INFO, when: datetime | None = None) -> Row:
         """Add an informational line after the newest message."""
         newest = self.newest_id or 0
-        row = Row(Kind.SYSTEM, (newest, Kind.SYSTEM, next(_seq)), text, when=when, tone=tone)
+        key = (newest, Kind.SYSTEM, next(_seq))
+        row = Row(Kind.SYSTEM, key, printable(text), when=when, tone=tone)
         self._insert(bisect.bisect_right(self._keys, row.key), [row])
         return row
 

@@ -14,8 +14,11 @@ from teahouse.gui.markup import (
     find_links,
     is_action,
     mentions,
+    notification_text,
     sender_colour,
+    tooltip_html,
 )
+from teahouse.gui.transcript import Transcript, message_row
 from teahouse.gui.wording import (
     Field,
     Link,
@@ -50,6 +53,10 @@ from teahouse.gui.wording import (
         ("/rooms", c.ListRooms()),
         ("/who", c.Who()),
         ("/help", c.Help()),
+        ("/highlight", c.Highlight(None)),
+        ("/highlight scones", c.Highlight("scones")),
+        ("/unhighlight scones", c.Unhighlight("scones")),
+        ("/unhighlight", c.Invalid("/unhighlight needs the word: /unhighlight scones")),
     ],
 )
 def test_parse_input(line: str, command: c.Command | None) -> None:
@@ -172,3 +179,19 @@ def test_status_line() -> None:
     assert seconds(0.2) == "1 s" and seconds(125) == "2 min 5 s" and seconds(120) == "2 min"
     assert describe_error("not_in_room", "join it") == "You are not in that room. (join it)"
     assert describe_error("forbidden", "you are muted") == "Not allowed: you are muted"
+
+
+def test_text_for_places_qt_reads_as_html_stays_text() -> None:
+    topic = "<b>bold</b> & <img src='x.png'> \x1b[31m"
+    assert tooltip_html(topic) == (
+        "<qt>&lt;b&gt;bold&lt;/b&gt; &amp; &lt;img src='x.png'&gt; ^[[31m</qt>"
+    )
+    assert notification_text("<a href='https://evil.example'>win</a> & \x07") == (
+        "‹a href='https://evil.example'›win‹/a› ＆ ^G"
+    )
+
+
+def test_rows_show_control_characters_visibly() -> None:
+    row = message_row(1, "b\x1bob", "hi\u202eereh\x00", None)
+    assert (row.sender, row.text) == ("b^[ob", "hi<U+202E>ereh^@")
+    assert Transcript().add_system("bob left (\x1b[2J)").text == "bob left (^[[2J)"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from teahouse.client.draft_frames import Away, ModeInfo
 from teahouse.client.events import Connected, Disconnected, EventsDropped, Reconnecting
-from teahouse.client.tui.model import SERVER, Model, mentions
+from teahouse.client.tui.model import SERVER, Alert, Model, mentions
 from teahouse.protocol import frames as f
 
 TS = "2026-11-25T12:59:19.262Z"
@@ -143,7 +144,7 @@ def test_errors_notices_and_dropped_events_become_notes() -> None:
     m.apply(f.ReplayEnd(count=3, truncated=True, room="lobby", oldest_id=40), 0)
     notes = [(ln.level, ln.text) for ln in m.conversations["#lobby"].lines if ln.message is None]
     assert ("error", "forbidden: muted") in notes
-    assert ("info", "notice from root: maintenance at noon") in notes
+    assert not any("maintenance" in text for _, text in notes)  # not in the open room
     assert any(level == "error" and "12 events" in text for level, text in notes)
     assert any("before id 40" in text for _, text in notes)
     m.apply(f.Error(code="forbidden", message="no", fatal=False, ref="auto:join:vip"), 0)
@@ -181,3 +182,113 @@ def test_a_replay_cut_after_a_reconnect_is_a_gap_to_fill_not_a_hint() -> None:
     assert not any("/history" in text for text in notes)
     assert m.add_history("lobby", [msg(i, "bob", f"m{i}") for i in range(3, 9)]) == 6
     assert texts(m, "#lobby") == ["one", "two", "m3", "m4", "m5", "m6", "m7", "m8", "nine"]
+
+
+def test_an_announcement_goes_to_the_server_pane_marked_unread() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice"), 0)
+    m.alerts.clear()
+    m.apply(f.Notice(text="maintenance at noon", by="root"), 0)
+    server, lobby = m.conversations[SERVER], m.conversations["#lobby"]
+    assert m.current == "#lobby"
+    assert [(ln.level, ln.text) for ln in server.lines][-1] == (
+        "notice",
+        "announcement from root: maintenance at noon",
+    )
+    assert (server.unread, server.mentioned) == (1, True)
+    assert not any("maintenance" in ln.text for ln in lobby.lines)
+    assert [(a.key, a.title) for a in m.alerts] == [(SERVER, "announcement from root")]
+    m.select(SERVER)
+    assert (server.unread, server.mentioned) == (0, False)
+
+
+def test_room_and_private_notices_go_where_they_belong() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice"), 0)
+    m.apply(joined("tea", "alice"), 0)
+    m.alerts.clear()
+    m.apply(f.Notice(text="brb", by="bob", room="tea"), 0)
+    tea = m.conversations["#tea"]
+    assert tea.lines[-1].text == "-bob- brb" and tea.lines[-1].level == "notice"
+    assert (tea.unread, tea.mentioned) == (1, False)
+    m.apply(f.Notice(text="psst", by="bob", to="alice"), 0)
+    dm = m.conversations["@bob"]
+    assert dm.lines[-1].text == "-bob- psst" and (dm.unread, dm.mentioned) == (1, True)
+    assert [a.key for a in m.alerts] == ["@bob"]
+
+
+def test_highlight_words_mark_lines_and_make_alerts() -> None:
+    m = model()
+    m.highlights = ("scones",)
+    m.apply(joined("lobby", "alice"), 0)
+    m.apply(joined("tea", "alice"), 0)
+    m.alerts.clear()
+    m.apply(msg(1, "bob", "fresh Scones!", room="tea"), 0)
+    m.apply(msg(2, "bob", "sconesy is not a word", room="tea"), 0)
+    m.apply(msg(3, "bob", "/me waves at alice", room="lobby"), 0)  # on screen: still an alert
+    m.apply(msg(4, "bob", "context alice", room="tea", replay=True), 0)  # a join's replay
+    tea = m.conversations["#tea"]
+    assert [ln.mention for ln in tea.lines if ln.message] == [True, False, True]
+    assert (tea.unread, tea.mentioned) == (2, True)
+    assert [(a.key, a.title, a.body) for a in m.alerts] == [
+        ("#tea", "bob in #tea", "fresh Scones!"),
+        ("#lobby", "bob in #lobby", "* bob waves at alice"),
+    ]
+    m.apply(msg(5, "bob", "a secret", room=None, dm=True, to="alice"), 0)
+    assert m.alerts[-1] == Alert("@bob", "bob", "a secret")
+
+
+def test_ignored_users_are_not_shown_and_never_counted() -> None:
+    m = model()
+    m.ignored = frozenset({"spammer"})
+    m.apply(joined("lobby", "alice", "spammer"), 0)
+    m.apply(joined("tea", "alice"), 0)
+    m.apply(msg(1, "Spammer", "buy now, alice", room="tea"), 0)
+    m.apply(msg(2, "spammer", "dm spam", room=None, dm=True, to="alice"), 0)
+    m.apply(f.Notice(text="spam notice", by="spammer"), 0)
+    m.apply(msg(3, "bob", "real", room="tea"), 0)
+    assert texts(m, "#tea") == ["real"]
+    assert "@spammer" not in m.conversations
+    assert not any("spam" in ln.text for ln in m.conversations[SERVER].lines)
+    assert m.conversations["#tea"].unread == 1 and not m.alerts
+    m.ignored = frozenset({"alice"})  # never yourself
+    m.apply(msg(4, "alice", "mine", room="tea"), 0)
+    assert texts(m, "#tea") == ["real", "mine"]
+
+
+def test_away_users_show_in_the_member_pane_and_you_in_the_status() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice", "bob"), 0)
+    m.apply(Away(user="bob", text="lunch"), 0)
+    assert m.members() == [("alice", "online"), ("bob", "away")]
+    m.apply(Away(user="alice", text="tea"), 0)
+    assert m.status.away == "tea"
+    m.apply(Away(user="bob"), 0)
+    assert m.members()[1] == ("bob", "online")
+    m.apply(Disconnected("eof", will_reconnect=True), 0)
+    assert m.status.away is None and not m.away
+
+
+def test_mode_changes_are_noted_in_their_room() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice"), 0)
+    m.apply(
+        ModeInfo(room="lobby", modes="+kt", params=["s"], changes="+k", args=["s"], by="bob"), 0
+    )
+    assert m.conversations["#lobby"].lines[-1].text == "bob set +k s on #lobby (modes now: +kt s)"
+
+
+def test_an_operator_answer_of_several_lines_is_one_note_each() -> None:
+    m = model()
+    m.apply(f.AdminResult(cmd="who", text="alice 1.2.3.4\nbob 5.6.7.8"), 0)
+    assert [ln.text for ln in m.conversations[SERVER].lines][-2:] == [
+        "alice 1.2.3.4",
+        "bob 5.6.7.8",
+    ]
+
+
+def test_a_notice_for_a_room_not_shown_goes_to_the_server_pane_as_such() -> None:
+    m = model()
+    m.apply(f.Notice(text="hi", by="bob", room="gone"), 0)
+    assert m.conversations[SERVER].lines[-1].text == "#gone -bob- hi"
+    assert not m.alerts

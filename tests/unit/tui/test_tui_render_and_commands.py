@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.text import Text
 
 from teahouse.client.errors import ConnectFailed, LoginFailed, ServerError
 from teahouse.client.tui import render
-from teahouse.client.tui.commands import Command, InputHistory, Say, parse, plain_error
+from teahouse.client.tui.commands import (
+    Command,
+    Completer,
+    InputHistory,
+    Say,
+    completes_any_name,
+    parse,
+    plain_error,
+)
 from teahouse.client.tui.model import Conversation, Line, Status
 from teahouse.protocol import frames as f
 
@@ -119,3 +128,83 @@ def test_errors_in_plain_words() -> None:
     assert wait == "Too many attempts: wait 4 s, then try again."
     assert plain_error(ServerError("weak_password", "too short")).startswith("Weak password:")
     assert plain_error(ConnectFailed("refused")).startswith("Cannot reach the server")
+
+
+# -- what the server sends is shown, never obeyed --------------------------------------------
+
+HOSTILE = [
+    "\x1b[2J\x1b[31mred alert",  # clear the screen, colours
+    "\x1b]8;;https://evil.example\x1b\\click me\x1b]8;;\x1b\\",  # an OSC 8 link
+    "\x1b]0;pwned\x07",  # the window title
+    "nul\x00, bell\x07, C1 csi\x9b31m, rtl \u202eevil",
+]
+
+
+def _segments_text(text: Text) -> str:
+    return "".join(seg.text for seg in CONSOLE.render(text))
+
+
+def test_control_characters_from_the_server_are_drawn_visibly() -> None:
+    for hostile in HOSTILE:
+        drawn = [
+            render.message_line(msg(1, "bob", hostile), "alice"),
+            render.message_line(f.Message(id=2, sender="b\x1bob", text="x", ts="", room="r"), "a"),
+            render.note_line(Line(text="topic: " + hostile)),
+        ]
+        conv = Conversation("#lobby", "room", "lobby")
+        conv.topic = hostile
+        drawn.append(render.sidebar_label(Conversation("@x", "dm", "x\x1b[5m"), 20))
+        drawn.append(render.member_label("m\x1b[5m", "online", "alice"))
+        status = Status(user="alice", address="h:1", server="tea\x1b]0;x\x07", reason="\x9b")
+        drawn.append(render.status_text(status, 0))
+        for text in drawn:
+            out = _segments_text(text) + text.plain
+            assert not any(c in out for c in "\x00\x07\x1b\x9b\u202e"), repr(out)
+    line = render.message_line(msg(1, "bob", HOSTILE[1]), "alice").plain
+    assert line.endswith("^[]8;;https://evil.example^[\\click me^[]8;;^[\\")
+
+
+def test_console_markup_in_a_message_is_shown_as_typed() -> None:
+    hostile = "[bold red]shouting[/bold red] and [link=https://evil.example]a link[/link]"
+    line = render.message_line(msg(1, "bob", hostile), "alice")
+    assert line.plain.endswith(hostile)
+    assert not any("link" in str(span.style) or "red" in str(span.style) for span in line.spans)
+    note = render.note_line(Line(text=hostile))
+    assert note.plain.endswith(hostile)
+
+
+# -- Tab completion ----------------------------------------------------------------------------
+
+
+def test_tab_completes_a_name_and_cycles_through_the_matches() -> None:
+    names = ["bob", "Bobby", "carol"]
+    done = Completer()
+    assert done.complete("b", 1, lambda before: names) == ("bob: ", 5)
+    assert done.complete("bob: ", 5, lambda before: names) == ("Bobby: ", 7)
+    assert done.complete("Bobby: ", 7, lambda before: names) == ("bob: ", 5)  # round again
+    assert done.complete("hi C", 4, lambda before: names) == ("hi carol ", 9)
+    assert done.complete("hi @ca", 6, lambda before: names) == ("hi @carol ", 10)
+    assert done.complete("hi x", 4, lambda before: names) is None
+    assert done.complete("", 0, lambda before: names) is None
+    # In the middle of a line: the rest stays, with no doubled space.
+    assert done.complete("b and me", 1, lambda before: names) == ("bob: and me", 4)
+    # Typing something else starts afresh.
+    assert done.complete("bob: x b", 8, lambda before: names) == ("bob: x bob ", 11)
+
+
+def test_tab_completes_commands_and_the_user_of_msg() -> None:
+    seen: list[str] = []
+
+    def names(before: str) -> list[str]:
+        seen.append(before)
+        return ["dave"] if completes_any_name(before) else ["bob"]
+
+    done = Completer()
+    assert done.complete("/wh", 3, names) == ("/who ", 5)
+    assert done.complete("/who ", 5, names) == ("/whois ", 7)
+    assert done.complete("/msg d", 6, names) == ("/msg dave ", 10)
+    # In the text of a /msg: the conversation's members.
+    assert done.complete("/msg dave b", 11, names) == ("/msg dave bob ", 14)
+    assert seen == ["/msg ", "/msg dave "]
+    assert completes_any_name("/WHOIS ") and completes_any_name("/kick ")
+    assert not completes_any_name("hello ") and not completes_any_name("/join ")

@@ -13,6 +13,8 @@ import gc
 import logging
 import ssl
 
+from teahouse.client.attention import DesktopNotifier
+from teahouse.client.settings import ChatSettings, default_path
 from teahouse.client.tui.app import ChatApp
 
 __all__ = ["ChatApp", "run_tui", "tune_gc"]
@@ -47,7 +49,16 @@ def run_tui(
     logging.getLogger("teahouse.client").addHandler(logging.NullHandler())
     tune_gc()
     app = ChatApp(
-        host, port, user, password, register=register, rooms=rooms, tls=tls, invite=invite
+        host,
+        port,
+        user,
+        password,
+        register=register,
+        rooms=rooms,
+        tls=tls,
+        invite=invite,
+        settings=ChatSettings.load(default_path()),
+        notifier=DesktopNotifier(),
     )
     status = app.run()
     return status if status is not None else 1

@@ -22,6 +22,11 @@ Reconnecting and resuming are the client library's: it rejoins every room with `
 and logs in with ``dm_since``; the model drops any message it has shown already. When a
 resumed room's replay was cut short (``truncated``), the app fetches the gap with
 ``history`` so nothing is missing.
+
+Attention: a line that mentions you (your name or a highlight word), a direct message or an
+announcement rings the terminal bell and shows a desktop notification (``notify-send``,
+when installed) unless you are looking at that conversation in a focused terminal; the
+settings (:mod:`teahouse.client.settings`) turn either off.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -37,6 +42,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.events import MouseScrollUp, Resize
 from textual.message import Message
 from textual.screen import Screen
@@ -44,21 +50,29 @@ from textual.widgets import Checkbox, Input, Label, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
 from teahouse import __version__
+from teahouse.client import operations as ops
+from teahouse.client.attention import DesktopNotifier
+from teahouse.client.chat import ACTION_PREFIX, printable
 from teahouse.client.client import Client
 from teahouse.client.errors import ClientClosed, ClientError
+from teahouse.client.events import Connected
+from teahouse.client.settings import ChatSettings
 from teahouse.client.tui import render
 from teahouse.client.tui.commands import (
     DEFAULT_HISTORY,
     HELP,
     Command,
+    Completer,
     InputHistory,
     Say,
+    completes_any_name,
     parse,
     plain_error,
     room_name,
 )
-from teahouse.client.tui.model import Conversation, Model
+from teahouse.client.tui.model import SERVER, Conversation, Model
 from teahouse.protocol import frames as f
+from teahouse.protocol.names import is_user_name
 
 SLICE = 0.008
 """The event reader gives the event loop back after this many seconds of work."""
@@ -77,6 +91,10 @@ OLDER_STEP = 400
 HISTORY_PAGE = 100
 """Messages fetched from the server when scrolling past the oldest one held."""
 STATUS_INTERVAL = 0.25
+BELL_INTERVAL = 1.0
+"""At most one terminal bell this often, however many mentions a burst brings."""
+LOCAL_COMMANDS = frozenset({"ignore", "unignore", "highlight", "unhighlight", "nick"})
+"""Commands that need no server: they run at once, even while offline."""
 
 
 def page_limit(client: Client) -> int:
@@ -86,16 +104,34 @@ def page_limit(client: Client) -> int:
 
 
 class ChatInput(Input):
-    """The input line, with Up/Down through the lines typed before."""
+    """The input line: Up/Down through the lines typed before, Tab completes names.
+
+    Coming back to it (a click, Tab from another pane) leaves the cursor where it was and
+    selects nothing, so the next key adds to the draft instead of replacing it.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "older", "Older input", show=False),
         Binding("down", "newer", "Newer input", show=False),
+        Binding("tab", "complete", "Complete a name", show=False),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("select_on_focus", False)
         super().__init__(**kwargs)
         self.history = InputHistory()
+        self.completer = Completer()
+        self.names: Callable[[str], list[str]] = lambda before: []
+        """The names that fit the word after ``before`` (set by the app)."""
+
+    def action_complete(self) -> None:
+        """Tab: complete the word before the cursor; in an empty line, the next pane."""
+        if not self.value.strip():
+            self.screen.focus_next()
+            return
+        done = self.completer.complete(self.value, self.cursor_position, self.names)
+        if done is not None:
+            self.value, self.cursor_position = done
 
     def action_older(self) -> None:
         line = self.history.older(self.value)
@@ -146,8 +182,9 @@ class LoginScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box"):
-            yield Static(f"teahouse · log in to {self.address}", id="login-title")
-            yield Label(self.error, id="login-error")
+            # Text, not markup: the error holds the server's words ("[b]" must stay text).
+            yield Static(Text(f"teahouse · log in to {printable(self.address)}"), id="login-title")
+            yield Label(Text(printable(self.error)), id="login-error")
             yield Label("User name")
             yield Input(self.user, id="login-user")
             yield Label("Password")
@@ -157,7 +194,7 @@ class LoginScreen(Screen[None]):
 
     def show_error(self, error: str) -> None:
         self.error = error
-        self.query_one("#login-error", Label).update(error)
+        self.query_one("#login-error", Label).update(Text(printable(error)))
         self._busy(False)
 
     def _busy(self, busy: bool) -> None:
@@ -174,7 +211,7 @@ class LoginScreen(Screen[None]):
         if not user or not password:
             self.show_error("Type a user name and a password.")
             return
-        self.query_one("#login-error", Label).update("connecting…")
+        self.query_one("#login-error", Label).update(Text("connecting…"))
         self._busy(True)
         app = self.app
         assert isinstance(app, ChatApp)
@@ -184,8 +221,10 @@ class LoginScreen(Screen[None]):
 class ChatApp(App[int]):
     """``teahouse chat`` on a terminal (see the module doc).
 
-    ``client_options`` go to :class:`Client` as they are (tests shorten the backoff). The
-    app's return value is the exit status: 0 after ``/quit`` or Ctrl+Q, 1 when it never got
+    ``client_options`` go to :class:`Client` as they are (tests shorten the backoff).
+    ``settings`` hold the highlight words and the ignore list (in memory only unless they
+    have a path); ``notifier`` shows desktop notifications (none by default). The app's
+    return value is the exit status: 0 after ``/quit`` or Ctrl+Q, 1 when it never got
     connected or the server ended the session for good.
     """
 
@@ -233,6 +272,8 @@ class ChatApp(App[int]):
         tls: ssl.SSLContext | None = None,
         invite: str | None = None,
         client_options: dict[str, Any] | None = None,
+        settings: ChatSettings | None = None,
+        notifier: DesktopNotifier | None = None,
     ) -> None:
         super().__init__()
         self.host = host
@@ -243,6 +284,14 @@ class ChatApp(App[int]):
         self.client_options = dict(client_options or {})
         self.address = f"{host}:{port}"
         self.model = Model(user, self.address)
+        self.settings = settings or ChatSettings()
+        self.notifier = notifier or DesktopNotifier(command=[])
+        self.bells = 0
+        """Terminal bells rung (for the tests: a headless app rings none)."""
+        self._last_bell: float | None = None
+        self._away: str | None = None
+        """Your away text, to set again after a reconnect (the server forgets it)."""
+        self._apply_settings()
         self.client: Client | None = None
         self.connected_once = False
         self._first_login = (user, password, register)
@@ -275,7 +324,11 @@ class ChatApp(App[int]):
         return self.query_one("#log", ConversationLog)
 
     def on_mount(self) -> None:
-        self.query_one("#input", ChatInput).focus()
+        box = self.query_one("#input", ChatInput)
+        box.names = self._names
+        box.focus()
+        if self.settings.warning:
+            self.model.note(self.settings.warning, SERVER, level="error")
         self.set_interval(STATUS_INTERVAL, self._tick_status)
         self._draw()
         user, password, register = self._first_login
@@ -336,6 +389,8 @@ class ChatApp(App[int]):
             self.model.apply(event, loop.time())
             if isinstance(event, f.ReplayEnd):
                 self._maybe_fill_gap(client, event)
+            elif isinstance(event, Connected) and event.reconnect and self._away:
+                self._requests.put_nowait((SERVER, Command("away", self._away)))
             self._schedule_draw()
             if loop.time() - started >= SLICE:
                 await asyncio.sleep(0)  # let keys, timers and drawing run
@@ -380,6 +435,10 @@ class ChatApp(App[int]):
             return
         key = self.model.current
         if isinstance(request, Command):
+            if request.name in LOCAL_COMMANDS:
+                self._local(request, key)
+                self._schedule_draw()
+                return
             match request.name:
                 case "quit":
                     self.run_worker(self.quit_chat(request.rest or None))
@@ -434,7 +493,7 @@ class ChatApp(App[int]):
         args, rest = request.args, request.rest
         match request.name:
             case "me" if rest:
-                await self._say(client, conv, render.ACTION_PREFIX + rest)
+                await self._say(client, conv, ACTION_PREFIX + rest)
             case "join" if args:
                 model.joined(await client.join(room_name(args[0])), by_user=True)
             case "part" | "close":
@@ -471,6 +530,31 @@ class ChatApp(App[int]):
                     return
                 members = await client.who(room)
                 model.note(f"#{members.room}: {', '.join(members.members) or 'nobody'}", key)
+            case "whois" if args:
+                for line in await ops.whois(client, args[0], self._rooms_with(args[0])):
+                    model.note(line, key)
+            case "away" | "back":
+                reply = await ops.set_away(client, rest if request.name == "away" else None)
+                if reply is None:
+                    model.note(ops.unsupported("away"), key)
+                    return
+                self._away = reply.text
+                model.set_away(reply)
+                model.note(ops.away_line(reply, client.user), key)
+            case "kick" if args:
+                reason = rest.split(None, 1)[1] if len(args) > 1 else None
+                for line in await ops.kick(client, args[0], reason):
+                    model.note(line, key)
+            case "mode":
+                here = conv.name if conv.kind == "room" else None
+                parsed = ops.parse_mode(args, here)
+                if isinstance(parsed, str):
+                    model.note(parsed, key, level="error")
+                    return
+                for line in await ops.mode(client, *parsed):
+                    model.note(
+                        line, "#" + parsed[0] if "#" + parsed[0] in model.conversations else key
+                    )
             case _:
                 model.note(f"unknown command or missing argument: /{request.name} (/help)", key)
 
@@ -514,6 +598,125 @@ class ChatApp(App[int]):
     async def on_unmount(self) -> None:
         if self.client is not None:
             await self.client.close()
+        self.notifier.close()
+
+    # -- local commands, settings, completion -----------------------------------------------
+
+    def _apply_settings(self) -> None:
+        self.model.highlights = tuple(self.settings.highlight)
+        self.model.ignored = self.settings.ignored(self.address)
+
+    def _local(self, request: Command, key: str) -> None:
+        """The commands that need no server: ignore, highlight words, /nick."""
+        model, settings, args = self.model, self.settings, request.args
+        changed = False
+        match request.name:
+            case "nick" if args:
+                for line in ops.nick(model.me, args[0]):
+                    model.note(line, key)
+            case "ignore" | "unignore" if args:
+                name = args[0]
+                if not is_user_name(name):
+                    model.note(f"{name!r} is not a user name", key, level="error")
+                elif request.name == "ignore":
+                    changed = settings.ignore_user(self.address, name)
+                    model.note(
+                        f"ignoring {name}: their messages and notices are hidden"
+                        if changed
+                        else f"{name} is ignored already",
+                        key,
+                    )
+                else:
+                    changed = settings.unignore_user(self.address, name)
+                    model.note(
+                        f"no longer ignoring {name}" if changed else f"{name} was not ignored", key
+                    )
+            case "ignore":
+                names = sorted(settings.ignore.get(self.address, []), key=str.lower)
+                model.note("ignoring: " + (", ".join(names) if names else "nobody"), key)
+            case "highlight" | "unhighlight" if request.rest:
+                word = request.rest
+                if request.name == "highlight":
+                    changed = settings.add_highlight(word)
+                    model.note(
+                        f"lines with {word!r} now mention you"
+                        if changed
+                        else f"{word!r} is a highlight word already",
+                        key,
+                    )
+                else:
+                    changed = settings.remove_highlight(word)
+                    model.note(
+                        f"{word!r} no longer mentions you"
+                        if changed
+                        else f"{word!r} was not a highlight word",
+                        key,
+                    )
+            case "highlight":
+                words = ", ".join(repr(w) for w in settings.highlight) or "none"
+                model.note(f"your name mentions you, and these words: {words}", key)
+            case _:
+                model.note(f"missing argument: /{request.name} (/help)", key, level="error")
+        if changed:
+            self._apply_settings()
+            problem = settings.save()
+            if problem is not None:
+                model.note(problem, key, level="error")
+
+    def _rooms_with(self, name: str) -> list[str]:
+        """The rooms you are in that ``name`` is in too."""
+        low = name.lower()
+        return [
+            c.name
+            for c in self.model.conversations.values()
+            if c.kind == "room" and c.joined and low in c.members
+        ]
+
+    def _names(self, before: str) -> list[str]:
+        """Names Tab may complete after ``before``: the members of this conversation in a
+        sentence, every known name as the argument of ``/msg``, ``/whois``, ..."""
+        model = self.model
+        if completes_any_name(before):
+            names: set[str] = set()
+            for conv in model.conversations.values():
+                if conv.kind == "room":
+                    names.update(conv.members.values())
+                elif conv.kind == "dm":
+                    names.add(conv.name)
+            if before.strip().lower() == "/unignore":
+                names.update(self.settings.ignore.get(self.address, []))
+        else:
+            conv = model.current_conversation
+            match conv.kind:
+                case "room":
+                    names = set(conv.members.values())
+                case "dm":
+                    names = {conv.name}
+                case _:
+                    names = set()
+        me = model.me.lower()
+        return [n for n in names if n.lower() != me]
+
+    # -- attention ---------------------------------------------------------------------------
+
+    def _attend(self) -> None:
+        """Ring and notify for what needs the user (see the module doc)."""
+        model = self.model
+        alerts, model.alerts = model.alerts, []
+        unseen = [a for a in alerts if not (self.app_focus and a.key == model.current)]
+        if not unseen:
+            return
+        now = asyncio.get_running_loop().time()
+        if self.settings.bell and (
+            self._last_bell is None or now - self._last_bell >= BELL_INTERVAL
+        ):
+            self._last_bell = now
+            self.bells += 1
+            self.bell()
+        if self.settings.notify:
+            first = unseen[0]
+            more = f" (and {len(unseen) - 1} more)" if len(unseen) > 1 else ""
+            self.notifier.notify(first.title, first.body + more)
 
     # -- keys and mouse -------------------------------------------------------------------
 
@@ -597,7 +800,12 @@ class ChatApp(App[int]):
         """Draw what changed in the model since the last flush."""
         self._draw_pending = False
         model = self.model
-        self._draw_log(model.current_conversation)
+        if model.alerts:
+            self._attend()
+        try:
+            self._draw_log(model.current_conversation)
+        except NoMatches:
+            return  # the app is closing: a timer fired after its widgets went
         changed, model.changed = model.changed, set()
         if "sidebar" in changed:
             self._draw_sidebar()

@@ -1,10 +1,12 @@
-"""The input line of the terminal client: ``/`` commands, input history, errors in plain words.
+"""The input line of the terminal client: ``/`` commands, input history, Tab completion,
+errors in plain words.
 
 Pure: parsing and wording only. The app runs what :func:`parse` returns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from teahouse.client.errors import ClientError, ConnectFailed, ServerError
@@ -19,11 +21,21 @@ HELP = """\
 /history [N]         load N (default 50) older messages of this room
 /rooms               list the rooms on the server
 /who [ROOM]          who is in a room
+/whois USER          who a user is: online, rooms, away, how they came in
+/away [TEXT]         set yourself away; /away alone (or /back): back
+/nick NEW            (an account keeps its name; only IRC guests change nick)
+/kick USER [REASON]  admins: disconnect a user from the server
+/mode [#ROOM] [+/-MODES [ARGS]]  see or change a room's modes
+/ignore [USER]       hide a user's messages and notices (alone: the list)
+/unignore USER       show them again
+/highlight [WORD]    mark lines with WORD as mentioning you (alone: the list)
+/unhighlight WORD    stop marking them
 /close               close this conversation (leaves a room)
 /quit [REASON]       leave
 Any other line is said here ("//text" says "/text").
-Keys: Ctrl+N / Ctrl+P or Alt+Down / Alt+Up next / previous conversation, Tab next pane,
-Up / Down input history, PageUp / PageDown scroll (PageUp at the top loads older messages),
+Keys: Tab completes a name or a command (again: the next match; in an empty line: next
+pane), Ctrl+N / Ctrl+P or Alt+Down / Alt+Up next / previous conversation, Up / Down
+input history, PageUp / PageDown scroll (PageUp at the top loads older messages),
 Ctrl+Q quit."""
 
 DEFAULT_HISTORY = 50
@@ -39,11 +51,24 @@ COMMANDS = frozenset(
         "history",
         "rooms",
         "who",
+        "whois",
+        "away",
+        "back",
+        "nick",
+        "kick",
+        "mode",
+        "ignore",
+        "unignore",
+        "highlight",
+        "unhighlight",
         "close",
         "quit",
         "help",
     }
 )
+
+NICK_COMMANDS = frozenset({"msg", "query", "whois", "kick", "ignore", "unignore"})
+"""Commands whose first argument is a user name: Tab completes it from every known name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +156,80 @@ class InputHistory:
         return self._lines[self._at]
 
 
+@dataclass(slots=True)
+class _Cycle:
+    before: str
+    after: str
+    matches: list[str]
+    suffix: str
+    index: int = 0
+    produced: tuple[str, int] = ("", 0)
+
+
+class Completer:
+    """Tab completion of names and commands, as irssi and WeeChat do it.
+
+    :meth:`complete` completes the word before the cursor: a ``/command`` at the start of
+    the line, else a name from ``names(before)`` (``before`` is the line up to the word,
+    so the app can offer room members in a sentence and every known name after ``/msg``).
+    A name at the start of the line gets ``": "``, elsewhere ``" "``. Tab again right away
+    replaces it with the next match, round and round; any other change starts afresh.
+    """
+
+    def __init__(self) -> None:
+        self._cycle: _Cycle | None = None
+
+    def complete(
+        self, value: str, cursor: int, names: Callable[[str], list[str]]
+    ) -> tuple[str, int] | None:
+        """The new line and cursor position, or None when nothing matches."""
+        cycle = self._cycle
+        if cycle is not None and (value, cursor) == cycle.produced:
+            cycle.index = (cycle.index + 1) % len(cycle.matches)
+        else:
+            cycle = self._start(value, cursor, names)
+            self._cycle = cycle
+            if cycle is None:
+                return None
+        done = cycle.before + cycle.matches[cycle.index] + cycle.suffix
+        cycle.produced = (done + cycle.after, len(done))
+        return cycle.produced
+
+    def reset(self) -> None:
+        self._cycle = None
+
+    @staticmethod
+    def _start(value: str, cursor: int, names: Callable[[str], list[str]]) -> _Cycle | None:
+        head = value[:cursor]
+        start = head.rfind(" ") + 1
+        word = head[start:]
+        if word.startswith("@"):  # "@bob": complete the name, keep the @
+            start, word = start + 1, word[1:]
+        if not word:
+            return None
+        before, after = value[:start], value[cursor:]
+        if start == 0 and word.startswith("/"):
+            pool = ["/" + name for name in COMMANDS]
+            suffix = " "
+        else:
+            pool = names(before)
+            suffix = ": " if start == 0 else " "
+        low = word.lower()
+        matches = sorted({n for n in pool if n.lower().startswith(low)}, key=str.lower)
+        if not matches:
+            return None
+        if after.startswith(" "):
+            suffix = suffix.rstrip(" ")
+        return _Cycle(before, after, matches, suffix)
+
+
+def completes_any_name(before: str) -> bool:
+    """True when the word being completed is the user argument of a command like ``/msg``
+    (every known name fits), not a word of a sentence (the room's members fit)."""
+    words = before.split()
+    return len(words) == 1 and words[0].startswith("/") and words[0][1:].lower() in NICK_COMMANDS
+
+
 _PLAIN = {
     "bad_credentials": "Wrong user name or password.",
     "user_taken": "That user name is taken: choose another, or log in instead of registering.",
@@ -140,6 +239,7 @@ _PLAIN = {
     "not_in_room": "You are not in that room: /join it first.",
     "no_such_room": "There is no such room.",
     "no_such_user": "There is no such user.",
+    "unknown_type": "This server does not support that yet.",
 }
 
 

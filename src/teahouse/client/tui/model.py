@@ -10,17 +10,26 @@ burst of messages in one batch instead of one widget update per message.
 A message is shown once: ids are unique over the whole server, and the model drops a message
 whose id it has already shown (the library already drops replayed duplicates; the same
 message can still come both as the reply to our ``say`` and in a rejoin's replay).
+
+Messages and notices from users on the ignore list (:attr:`Model.ignored`) are dropped. A
+line that mentions you (your name or a highlight word) or a direct message also makes an
+:class:`Alert`, which the app turns into a bell and a desktop notification when you are not
+looking. A server-wide notice (an operator's ``broadcast``) goes to the server pane, with
+an unread mark, as irssi's status window and WeeChat's server buffer have it: it belongs
+to no conversation, and would read as part of whichever one happened to be open.
 """
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from teahouse.client.attention import highlights
+from teahouse.client.chat import ACTION_PREFIX
+from teahouse.client.draft_frames import Away, ModeInfo
 from teahouse.client.events import (
     ClientEvent,
     Connected,
@@ -28,12 +37,14 @@ from teahouse.client.events import (
     EventsDropped,
     Reconnecting,
 )
+from teahouse.client.operations import mode_line
 from teahouse.client.policy import SeenIds
 from teahouse.protocol import frames as f
 
 Kind = Literal["server", "room", "dm"]
 Presence = Literal["online", "away", "unknown"]
 ConnectionState = Literal["connecting", "connected", "reconnecting", "offline"]
+Level = Literal["info", "error", "notice"]
 
 SERVER = "*"
 """The key of the server pane (connection notes, answers that belong to no room)."""
@@ -53,7 +64,7 @@ class Line:
 
     message: f.Message | None = None
     text: str = ""
-    level: Literal["info", "error"] = "info"
+    level: Level = "info"
     ts: str = ""
     mention: bool = False
 
@@ -72,6 +83,18 @@ class Status:
     attempt: int = 0
     rtt: float | None = None
     sending: int = 0
+    away: str | None = None
+    """Your away text, while you are away."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something for the user's attention in conversation ``key``: a line that mentions
+    them, a direct message, an announcement."""
+
+    key: str
+    title: str
+    body: str
 
 
 class Conversation:
@@ -166,12 +189,10 @@ class Conversation:
             self.newest_id = message_id
 
 
-def mentions(text: str, me: str) -> bool:
-    """True if ``text`` names ``me`` as a word (``alice:``, ``@alice``, ``hi Alice!``)."""
-    return (
-        re.search(rf"(?<![\w\-\[\]\\^{{}}|]){re.escape(me)}(?![\w\-\[\]\\^{{}}|])", text, re.I)
-        is not None
-    )
+def mentions(text: str, me: str, words: tuple[str, ...] = ()) -> bool:
+    """True if ``text`` names ``me`` (or one of ``words``) as a word (``alice:``,
+    ``@alice``, ``hi Alice!``)."""
+    return highlights(text, me, words)
 
 
 class Model:
@@ -199,6 +220,14 @@ class Model:
         self.resumed = False
         """This session is a reconnect: replayed room messages are ones we missed."""
         self.changed: set[str] = {"sidebar", "members", "topic", "status"}
+        self.highlights: tuple[str, ...] = ()
+        """Words that mention you besides your name."""
+        self.ignored: frozenset[str] = frozenset()
+        """Lower-case names whose messages and notices are dropped."""
+        self.away: dict[str, str] = {}
+        """Users known to be away (lower-case name -> their text)."""
+        self.alerts: list[Alert] = []
+        """For the user's attention since the app last looked (the app empties it)."""
         self._seen = SeenIds(SEEN_IDS)
         self._server = self._conversation(SERVER, "server", "teahouse")
 
@@ -269,7 +298,7 @@ class Model:
         low = name.lower()
         for conv in self.conversations.values():
             if conv.kind == "room" and conv.joined and low in conv.members:
-                return "online"
+                return "away" if low in self.away else "online"
         return "unknown"
 
     def members(self) -> list[tuple[str, Presence]]:
@@ -277,9 +306,10 @@ class Model:
         conv = self.current_conversation
         match conv.kind:
             case "room":
-                state: Presence = "unknown" if conv.members_stale else "online"
                 names = sorted(conv.members.values(), key=str.lower)
-                return [(name, state) for name in names]
+                if conv.members_stale:
+                    return [(name, "unknown") for name in names]
+                return [(name, "away" if name.lower() in self.away else "online") for name in names]
             case "dm":
                 return [
                     (self.me, self.presence_of(self.me)),
@@ -290,14 +320,15 @@ class Model:
 
     # -- lines --------------------------------------------------------------------------
 
-    def note(
-        self, text: str, key: str | None = None, level: Literal["info", "error"] = "info"
-    ) -> None:
+    def note(self, text: str, key: str | None = None, level: Level = "info") -> None:
         """A note in conversation ``key`` (the current one by default)."""
         conv = self.conversations.get(key or self.current) or self._server
         conv.append(Line(text=text, level=level, ts=self.clock()))
 
-    def note_everywhere(self, text: str, level: Literal["info", "error"] = "info") -> None:
+    def is_ignored(self, name: str) -> bool:
+        return name.lower() in self.ignored and name.lower() != self.me.lower()
+
+    def note_everywhere(self, text: str, level: Level = "info") -> None:
         """A note in the server pane and in every joined room and direct conversation."""
         for conv in self.conversations.values():
             if conv.kind != "room" or conv.joined:
@@ -307,6 +338,8 @@ class Model:
         """Show ``message`` in its conversation; False if it was shown already."""
         if not self._seen.add(message.id):
             return False
+        if self.is_ignored(message.sender):
+            return False
         own = message.sender.lower() == self.me.lower()
         if message.dm or message.room is None:
             peer = (message.to or message.sender) if own else message.sender
@@ -314,18 +347,68 @@ class Model:
             mention = False
         else:
             conv = self.room(message.room)
-            mention = not own and mentions(message.text, self.me)
+            mention = not own and mentions(message.text, self.me, self.highlights)
         conv.append(Line(message=message, mention=mention))
         conv._note_id(message.id)
         # A room's first replay is context, not news; a replay after a reconnect is what we
         # missed, and a direct message replayed at login was never delivered: both count.
         counts = not message.replay or conv.kind == "dm" or self.resumed
-        if not own and counts and conv.key != self.current:
-            conv.unread += 1
+        if not own and counts:
+            self._news(conv, mention or conv.kind == "dm")
             if mention or conv.kind == "dm":
-                conv.mentioned = True
-            self.changed.add("sidebar")
+                where = message.sender if conv.kind == "dm" else f"{message.sender} in {conv.title}"
+                self.alerts.append(Alert(conv.key, where, _action_text(message)))
         return True
+
+    def _news(self, conv: Conversation, hot: bool) -> None:
+        """Count a new line in ``conv`` as unread (marked when ``hot``), unless shown."""
+        if conv.key == self.current:
+            return
+        conv.unread += 1
+        if hot:
+            conv.mentioned = True
+        self.changed.add("sidebar")
+
+    def notice(self, notice: f.Notice) -> None:
+        """A notice: in its room, from a user to you (their direct conversation), or from
+        an operator to everyone (the server pane, marked; see the module doc)."""
+        if self.is_ignored(notice.by):
+            return
+        if notice.room is not None:
+            conv = self.conversations.get("#" + notice.room) or self._server
+            where = "" if conv.kind == "room" else f"#{notice.room} "
+            line = f"{where}-{notice.by}- {notice.text}"
+            conv.append(Line(text=line, level="notice", ts=self.clock()))
+            self._news(conv, mentions(notice.text, self.me, self.highlights))
+            return
+        if notice.to is not None:
+            conv = self.dm(notice.by)
+            conv.append(Line(text=f"-{notice.by}- {notice.text}", level="notice", ts=self.clock()))
+            self._news(conv, True)
+            self.alerts.append(Alert(conv.key, f"notice from {notice.by}", notice.text))
+            return
+        conv = self._server
+        conv.append(
+            Line(
+                text=f"announcement from {notice.by}: {notice.text}",
+                level="notice",
+                ts=self.clock(),
+            )
+        )
+        self._news(conv, True)
+        self.alerts.append(Alert(SERVER, f"announcement from {notice.by}", notice.text))
+
+    def set_away(self, frame: Away) -> None:
+        """``frame.user`` is away (with its text) or back; for you, the status line says so."""
+        low = frame.user.lower()
+        if frame.text:
+            self.away[low] = frame.text
+        else:
+            self.away.pop(low, None)
+        if low == self.me.lower():
+            self.status.away = frame.text or None
+            self.changed.add("status")
+        self.changed.add("members")
 
     def gap_before(self, room: str, oldest: int | None) -> int | None:
         """After a reconnect, the newest id held in ``room`` below a cut replay's
@@ -380,9 +463,13 @@ class Model:
                 self._presence(room, user, state, reason, event.by, event.text)
             case f.TopicChanged():
                 self.topic_changed(event)
-            case f.Notice(text=text, by=by, room=room):
-                key = "#" + room if room is not None and "#" + room in self.conversations else None
-                self.note(f"notice from {by}: {text}", key)
+            case f.Notice():
+                self.notice(event)
+            case Away():
+                self.set_away(event)
+            case ModeInfo(room=room):
+                if "#" + room in self.conversations:
+                    self.note(mode_line(event, self.me), "#" + room)
             case f.Error(code=code, message=message, ref=ref):
                 where = None
                 if isinstance(ref, str) and ref.startswith("auto:join:"):
@@ -399,7 +486,8 @@ class Model:
                     )
                 # else: a gap after a reconnect, which the app fills from history
             case f.AdminResult(text=text):
-                self.note(text)
+                for line in text.split("\n"):  # the console's lines; each drawn printable
+                    self.note(line)
             case Connected(user=user, server=server, reconnect=again):
                 self.me = user
                 status.user, status.server = user, server
@@ -414,6 +502,8 @@ class Model:
             case Disconnected(reason=reason, will_reconnect=will):
                 status.state = "reconnecting" if will else "offline"
                 status.reason = reason
+                self.away.clear()  # the server forgets it with the session
+                status.away = None
                 for conv in self.conversations.values():
                     conv.members_stale = True
                 text = f"connection lost ({reason})" + ("; reconnecting" if will else "")
@@ -465,3 +555,10 @@ class Model:
         )
         conv.append(Line(text=text, ts=self.clock()))
         self.changed.add("topic")
+
+
+def _action_text(message: f.Message) -> str:
+    """A message's text for a notification: an action as ``* alice waves``."""
+    if message.text.startswith(ACTION_PREFIX):
+        return f"* {message.sender} {message.text[len(ACTION_PREFIX) :]}"
+    return message.text

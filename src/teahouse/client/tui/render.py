@@ -3,6 +3,12 @@
 Nothing here touches Textual or the network, so the unit tests call these directly. Widths
 are in terminal cells; a message line is wrapped here (with a hanging indent under the
 text column) so the log widget only has to place finished lines.
+
+Two security rules hold here, for every text that comes from the server (messages, names,
+topics, notes built from them): it is made :func:`~teahouse.client.chat.printable` (no
+escape sequence reaches the terminal), and it goes into a Rich ``Text`` with ``append``,
+never through console markup, so ``[bold]`` or ``[link=...]`` in a message is shown as
+typed.
 """
 
 from __future__ import annotations
@@ -15,11 +21,9 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
+from teahouse.client.chat import ACTION_PREFIX, printable
 from teahouse.client.tui.model import Conversation, Line, Model, Presence, Status
 from teahouse.protocol import frames as f
-
-ACTION_PREFIX = "/me "
-"""A message whose text starts with this is an action (``/me waves``), as IRC's CTCP ACTION."""
 
 NAME_WIDTH = 12
 """Sender names are right-aligned in a column this wide (longer ones overflow it)."""
@@ -43,6 +47,7 @@ PALETTE = (
 OWN_STYLE = "bold reverse"
 MENTION_STYLE = "on #3d3000"
 NOTE_STYLE = "dim"
+NOTICE_STYLE = "bold magenta"
 ERROR_STYLE = "bold red"
 TIME_STYLE = "dim"
 
@@ -80,36 +85,38 @@ def message_line(message: f.Message, me: str, *, mention: bool = False) -> Text:
     stamp = when.strftime("%H:%M") if when is not None else "--:--"
     colour = name_colour(message.sender)
     own = message.sender.lower() == me.lower()
+    name, body = printable(message.sender), printable(message.text)
     text = Text(no_wrap=True)
     text.append(stamp + " ", TIME_STYLE)
-    if message.text.startswith(ACTION_PREFIX):
+    if body.startswith(ACTION_PREFIX):
         text.append("*".rjust(NAME_WIDTH), "bold " + colour)
         text.append(" │ ", "dim")
-        text.append(message.sender + " ", "bold " + colour)
-        text.append(message.text[len(ACTION_PREFIX) :], "italic " + colour)
+        text.append(name + " ", "bold " + colour)
+        text.append(body[len(ACTION_PREFIX) :], "italic " + colour)
     else:
-        name = message.sender
         pad = " " * max(0, NAME_WIDTH - cell_len(name))
         text.append(pad)
         text.append(name, f"{OWN_STYLE} {colour}" if own else "bold " + colour)
         text.append(" │ ", "dim")
-        text.append(message.text, "grey70" if own else "")
+        text.append(body, "grey70" if own else "")
     if mention:
         text.stylize(MENTION_STYLE)
     return text
 
 
 def note_line(line: Line) -> Text:
-    """An info or error line: ``12:00            — │ bob joined #lobby``."""
+    """An info, notice or error line: ``12:00            — │ bob joined #lobby``."""
     when = local_time(line.ts) if line.ts else None
     stamp = when.strftime("%H:%M") if when is not None else "     "
-    style = ERROR_STYLE if line.level == "error" else NOTE_STYLE
-    mark = "!!" if line.level == "error" else "—"
+    style, mark = {
+        "error": (ERROR_STYLE, "!!"),
+        "notice": (NOTICE_STYLE, "notice"),
+    }.get(line.level, (NOTE_STYLE, "—"))
     text = Text(no_wrap=True)
     text.append(stamp + " ", TIME_STYLE)
     text.append(mark.rjust(NAME_WIDTH), style)
     text.append(" │ ", "dim")
-    text.append(line.text, style)
+    text.append(printable(line.text), style)
     return text
 
 
@@ -169,7 +176,7 @@ def sidebar_label(conv: Conversation, width: int) -> Text:
 
     A count with a mention in it (or any unread direct message) is drawn as a badge.
     """
-    name = conv.title
+    name = printable(conv.title)
     count = f" {conv.unread} " if conv.unread else ""
     room_for_name = max(4, width - cell_len(count) - 1)
     if cell_len(name) > room_for_name:
@@ -191,9 +198,9 @@ def member_label(name: str, presence: Presence, me: str) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(dot[0] + " ", dot[1])
     style = name_colour(name) + (" bold" if name.lower() == me.lower() else "")
-    if presence == "unknown":
+    if presence != "online":
         style += " dim"
-    text.append(name, style)
+    text.append(printable(name), style)
     return text
 
 
@@ -204,11 +211,14 @@ def topic_text(model: Model) -> Text:
         text.append(" teahouse ", "bold reverse")
         text.append("  /join ROOM to start; /help lists the commands")
         return text
-    text.append(f" {conv.title} ", "bold reverse")
+    text.append(f" {printable(conv.title)} ", "bold reverse")
     if conv.kind == "dm":
-        text.append(f"  direct messages with {conv.name}")
+        text.append(f"  direct messages with {printable(conv.name)}")
+        away = model.away.get(conv.name.lower())
+        if away:
+            text.append(f"  (away: {printable(away)})", "yellow")
     elif conv.topic:
-        text.append("  " + conv.topic)
+        text.append("  " + printable(conv.topic))
     elif not conv.joined:
         text.append("  (you left this room; /join to come back)", "dim")
     else:
@@ -219,7 +229,7 @@ def topic_text(model: Model) -> Text:
 def prompt_text(model: Model) -> Text:
     """The input prompt, ``#lobby`` and an arrow: where what you type goes."""
     conv = model.current_conversation
-    return Text("›" if conv.kind == "server" else f"{conv.title} ›", no_wrap=True)
+    return Text("›" if conv.kind == "server" else f"{printable(conv.title)} ›", no_wrap=True)
 
 
 def status_text(status: Status, now: float) -> Text:
@@ -245,10 +255,13 @@ def status_text(status: Status, now: float) -> Text:
         case _:
             text.append(" … connecting ", "bold black on cyan")
     if status.reason and status.state != "connected":
-        text.append(f" {status.reason}", "yellow" if status.state == "reconnecting" else "red")
-    text.append(f"  {status.user}@{status.address}")
+        colour = "yellow" if status.state == "reconnecting" else "red"
+        text.append(f" {printable(status.reason)}", colour)
+    text.append(f"  {printable(status.user)}@{printable(status.address)}")
+    if status.away is not None:
+        text.append(" (away)", "yellow")
     if status.server:
-        text.append(f" · {status.server}", "dim")
+        text.append(f" · {printable(status.server)}", "dim")
     if status.rtt is not None:
         rtt_ms = status.rtt * 1000
         text.append(f" · rtt {rtt_ms:.1f} ms" if rtt_ms < 10 else f" · rtt {rtt_ms:.0f} ms")

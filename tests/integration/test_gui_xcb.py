@@ -124,3 +124,36 @@ def test_missing_xcb_libraries_are_named_in_one_line_instead_of_an_abort(
     assert lines[0].startswith("teahouse gui: Qt cannot open a window"), lines[0]
     assert lines[0].endswith(f"sudo apt install {DESKTOP_GAP_PACKAGES}"), lines[0]
     assert done.stdout == ""
+
+
+async def test_a_smoke_run_that_never_sees_its_message_fails_in_one_line(
+    display: str, make_server: Any, tmp_path: Path
+) -> None:
+    env = gui_environment(display, tmp_path / "home")
+    problem = check_xcb(env)
+    if problem is not None:
+        missing_in_ci(problem.message())
+    server = make_server()
+    spec = chat_spec(server.port, "a message nobody sends", timeout=4)
+    run = await run_smoke(TEAHOUSE_GUI, env, spec, timeout=60)
+    assert run.status == 1, run.report()
+    assert list(run.steps) == ["dialog shown", "connected", "joined lobby"], run.report()
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.report()
+    assert lines[0].startswith("teahouse gui smoke test: timed out after 4."), lines[0]
+    assert lines[0].endswith("waiting for the message 'a message nobody sends' in lobby")
+
+
+async def test_a_smoke_run_says_what_the_connect_dialog_said(
+    display: str, make_server: Any, tmp_path: Path
+) -> None:
+    env = gui_environment(display, tmp_path / "home")
+    problem = check_xcb(env)
+    if problem is not None:
+        missing_in_ci(problem.message())
+    server = make_server()
+    spec = chat_spec(server.port, "never", register=False)  # alice has no account
+    run = await run_smoke(TEAHOUSE_GUI, env, spec, timeout=60)
+    assert run.status == 1, run.report()
+    assert run.stderr.startswith("teahouse gui smoke test: the connect dialog says: "), run.report()
+    assert len(run.stderr.strip().splitlines()) == 1

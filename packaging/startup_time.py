@@ -30,15 +30,31 @@ ROOT = Path(__file__).resolve().parents[1]
 def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
     read_end, write_end = os.pipe()
     xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write_end),
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+            "-noreset",
+        ],
         pass_fds=(write_end,),
         stderr=subprocess.DEVNULL,
     )
     os.close(write_end)
-    if not select.select([read_end], [], [], 15)[0]:
-        raise SystemExit("Xvfb did not start")
-    display = ":" + os.read(read_end, 16).decode().strip()
+    number = b""
+    while not number.endswith(b"\n"):  # all of it: Xvfb dies if the pipe closes too soon
+        if not select.select([read_end], [], [], 15)[0]:
+            raise SystemExit("Xvfb did not start")
+        chunk = os.read(read_end, 16)
+        if not chunk:
+            raise SystemExit("Xvfb exited before it took a display")
+        number += chunk
     os.close(read_end)
+    display = f":{int(number)}"
     return xvfb, display
 
 

@@ -151,17 +151,16 @@ class _Driver:
             ),
         )
         self.say(f"joined {spec.room}")
-        await self.until(
-            f"the message {spec.expect!r} in {spec.room}",
-            lambda: next(
-                (
-                    True
-                    for row in room.messages.transcript.rows
-                    if row.kind is Kind.MESSAGE and row.text == spec.expect
-                ),
-                None,
-            ),
-        )
+
+        def message_in_view() -> bool | None:
+            if window.view.model() is not room.messages:
+                return None
+            model = room.messages
+            rows = (model.row_at(model.index(i)) for i in range(model.rowCount()))
+            shown = any(row.kind is Kind.MESSAGE and row.text == spec.expect for row in rows)
+            return True if shown else None
+
+        await self.until(f"the message {spec.expect!r} in {spec.room}", message_in_view)
         self.say("message shown")
         if spec.screenshot:
             await asyncio.sleep(0.3)  # one more paint of the new line

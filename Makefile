@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DIST_STAMP := $(VENV)/.dist-installed
 
-.PHONY: install run test lint format bench irctest clean
+.PHONY: install run test lint format bench dist irctest clean
 
 install: $(STAMP)
 
@@ -19,13 +20,13 @@ run: install
 	$(BIN)/teahouse serve $(ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench packaging
+	$(BIN)/ruff format --check src tests bench packaging
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench packaging
+	$(BIN)/ruff format src tests bench packaging
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -47,5 +48,21 @@ bench: install
 	@command -v inspircd >/dev/null || echo "note: inspircd is not installed (apt-get install inspircd)"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+$(DIST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,dist]'
+	touch $(DIST_STAMP)
+
+# dist/: the wheel and sdist (hatchling, through `build`), and teahouse-gui, the desktop client
+# as one Linux x86-64 executable (PyInstaller, packaging/teahouse-gui.spec). The executable
+# carries Qt's xcb plugin and the libxcb-* libraries it links, taken from this machine: install
+# them first (apt-get install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
+# libxcb-render-util0 libxcb-xkb1 libxkbcommon-x11-0; .ci/run does), or the spec stops.
+dist: $(DIST_STAMP)
+	rm -rf dist build/pyinstaller
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist \
+		--workpath build/pyinstaller packaging/teahouse-gui.spec
+	@ls -l dist
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache dist build

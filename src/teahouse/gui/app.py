@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import sys
 
 from PySide6.QtCore import QPointF, QRectF, QSettings, Qt, QTimer
@@ -16,6 +17,7 @@ from teahouse.gui.connect_dialog import ConnectDialog, Defaults
 from teahouse.gui.main_window import MainWindow
 from teahouse.gui.profiles import ProfileStore
 from teahouse.gui.session import ChatSession
+from teahouse.gui.xcb_probe import check_xcb
 
 ORGANIZATION = "teahouse"
 APPLICATION = "teahouse-gui"
@@ -138,11 +140,25 @@ class GuiApp:
 
 
 def run_gui(defaults: Defaults | None = None) -> int:
-    """Run the desktop client until the user quits; returns the exit status."""
+    """Run the desktop client until the user quits; returns the exit status.
+
+    With ``TEAHOUSE_GUI_SMOKE_TEST`` set, the application drives itself instead of waiting
+    for a person (:mod:`teahouse.gui.smoke`, for tests of a build)."""
     import qasync  # type: ignore[import-untyped]
 
+    from teahouse.gui import smoke
+
+    try:
+        smoke_test = smoke.from_environ(os.environ)
+    except smoke.SmokeFailed as exc:
+        print(f"teahouse gui: {exc}", file=sys.stderr)
+        return 2
     app = QApplication.instance()
     if not isinstance(app, QApplication):
+        problem = check_xcb(os.environ)  # Qt would abort the process, naming no package
+        if problem is not None:
+            print(problem.message(), file=sys.stderr)
+            return 1
         app = QApplication(sys.argv[:1])
     icon = setup_application(app)
     settings = QSettings()
@@ -154,6 +170,8 @@ def run_gui(defaults: Defaults | None = None) -> int:
     wake.start(250)
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
         try:
+            if smoke_test is not None:
+                return runner.run(smoke.drive(gui, smoke_test))
             return runner.run(gui.run())
         except KeyboardInterrupt:
             return 130

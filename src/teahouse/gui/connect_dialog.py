@@ -552,6 +552,16 @@ class ConnectDialog(QDialog):
             self._done.set_result(None)
         super().reject()
 
+    def done(self, result: int) -> None:
+        """Closes the dialog (accept or reject): keyring tasks still running stop here.
+
+        They would otherwise write to this dialog's widgets once the application has
+        deleted it (a quick Quit, or a login faster than the keyring's answer)."""
+        for task in (self._probe, self._keyring_task):
+            if task is not None and not task.done():
+                task.cancel()
+        super().done(result)
+
     async def run(self) -> Connection | None:
         """Show the dialog and wait: the connection, or None if the user gave up."""
         self._done = asyncio.get_running_loop().create_future()

@@ -1,0 +1,32 @@
+"""The web door: the browser client's files and the native protocol over WebSocket, on one
+port (``web.port``, and ``tls.web_port`` with TLS), served by the same hub as the other
+doors."""
+
+from __future__ import annotations
+
+from teahouse.config import Config
+from teahouse.core.hub import Hub
+from teahouse.core.limits import Allowlist
+from teahouse.doors.native import ENCODER, NativeDoor
+from teahouse.doors.outlet import Listeners
+from teahouse.doors.web.connection import WebConnection
+from teahouse.doors.web.http import StaticFiles
+from teahouse.doors.web.wire import WebEncoder
+
+
+class WebDoor(NativeDoor):
+    """A native door whose connections speak HTTP first (see :mod:`.connection`).
+
+    It shares the native door's welcome frame, rate limits and login path; what it adds is
+    its encoder (WebSocket frames), the static files, and the handshake's settings.
+    """
+
+    def __init__(self, hub: Hub, config: Config, files: StaticFiles | None = None) -> None:
+        super().__init__(hub, config)
+        self.listeners = Listeners(self, lambda: WebConnection(self))
+        self.tasks = self.listeners.tasks
+        self.encoder = WebEncoder(ENCODER)
+        """One for every web connection, so a fan-out frames an event once for all."""
+        self.files = files if files is not None else StaticFiles.from_package()
+        self.origins = frozenset(origin.lower() for origin in config.web.origins)
+        self.trusted_proxies = Allowlist(config.web.trusted_proxies)

@@ -1,0 +1,244 @@
+"""The native protocol over WebSocket messages: frames out as ready WebSocket frames, frames
+in from whole text messages.
+
+- :class:`WebEncoder` is the web door's :class:`~teahouse.core.session.Encoder`. It asks the
+  native encoder for JSON lines and returns them as unmasked WebSocket text frames, one
+  native frame per message. A server-to-client frame is the same bytes for every receiver,
+  so the hub's fan-out still encodes an event once for all web members (once per encoder).
+- :class:`MessageCodec` is the web door's input side: the sans-I/O
+  :class:`websockets.server.ServerProtocol` turns bytes into WebSocket frames, the codec
+  joins fragments into messages and decodes each text message as one native frame. It has
+  the interface :class:`~teahouse.doors.native.NativeConnection` expects of its codec, so
+  the native door's frame handling (order, rate limits, bad-frame strikes, the login
+  pause) runs unchanged.
+
+Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Sequence
+
+import msgspec
+from websockets.exceptions import PayloadTooBig
+from websockets.frames import Frame, Opcode
+from websockets.protocol import OPEN
+from websockets.server import ServerProtocol
+
+from teahouse.core.session import Ref
+from teahouse.doors.native import NativeEncoder
+from teahouse.errors import BadFrame, ChatError, FrameTooLarge
+from teahouse.protocol.frames import ClientFrame
+from teahouse.protocol.native import FrameError, ServerCodec
+from teahouse.store.base import Role, StoredMessage
+
+WS_LOG = logging.getLogger("teahouse.web.websocket")
+"""The websockets library's per-connection logger. It says "connection open/closed" at
+``info`` for every connection, which the hub already logs; only its warnings pass."""
+WS_LOG.setLevel(logging.WARNING)
+
+
+def is_json_lines(data: bytes) -> bool:
+    """True for native JSON lines, False for WebSocket frames (what :func:`text_frames`
+    returns, and the parser's control frames). A frame from this server starts with 0x81
+    (text), 0x88 (close) or 0x8A (pong), a native frame with ``{``: one byte tells them
+    apart, however the bytes were passed along."""
+    return data[:1] == b"{"
+
+
+def text_frames(lines: bytes) -> bytes:
+    """Native JSON lines (each ending in ``\\n``) as WebSocket text frames, one per line,
+    without the newline: what a server sends, so unmasked and never fragmented."""
+    frames = [Frame(Opcode.TEXT, line).serialize(mask=False) for line in lines.split(b"\n") if line]
+    return frames[0] if len(frames) == 1 else b"".join(frames)
+
+
+class WebEncoder:
+    """Every event as the native encoder spells it, framed for WebSocket (see module doc)."""
+
+    def __init__(self, native: NativeEncoder) -> None:
+        self._native = native
+
+    def authed(self, user: str, role: Role, ref: Ref) -> bytes:
+        return text_frames(self._native.authed(user, role, ref))
+
+    def joined(self, room: str, topic: str, members: Sequence[str], ref: Ref) -> bytes:
+        return text_frames(self._native.joined(room, topic, members, ref))
+
+    def parted(self, room: str, ref: Ref) -> bytes:
+        return text_frames(self._native.parted(room, ref))
+
+    def message(self, message: StoredMessage, *, replay: bool = False, ref: Ref = None) -> bytes:
+        return text_frames(self._native.message(message, replay=replay, ref=ref))
+
+    def replay_end(
+        self,
+        room: str | None,
+        count: int,
+        truncated: bool,
+        oldest_id: int | None,
+        last_id: int | None = None,
+    ) -> bytes:
+        return text_frames(self._native.replay_end(room, count, truncated, oldest_id, last_id))
+
+    def presence(
+        self,
+        room: str,
+        user: str,
+        state: str,
+        reason: str | None,
+        *,
+        online: bool = False,
+        by: str | None = None,
+        text: str | None = None,
+    ) -> bytes:
+        spelled = self._native.presence(room, user, state, reason, online=online, by=by, text=text)
+        return text_frames(spelled)
+
+    def room_list(self, rooms: Sequence[tuple[str, int, str]], ref: Ref) -> bytes:
+        return text_frames(self._native.room_list(rooms, ref))
+
+    def members(self, room: str, members: Sequence[str], ref: Ref) -> bytes:
+        return text_frames(self._native.members(room, members, ref))
+
+    def history(self, room: str | None, messages: Sequence[StoredMessage], ref: Ref) -> bytes:
+        return text_frames(self._native.history(room, messages, ref))
+
+    def topic(self, room: str, text: str, by: str, ref: Ref = None) -> bytes:
+        return text_frames(self._native.topic(room, text, by, ref))
+
+    def notice(self, text: str, by: str) -> bytes:
+        return text_frames(self._native.notice(text, by))
+
+    def renamed(self, room: str, old: str, new: str) -> bytes:
+        return text_frames(self._native.renamed(room, old, new))
+
+    def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
+        return text_frames(self._native.relay(kind, sender, room, to, text))
+
+    def admin_result(self, cmd: str, text: str, data: object, ref: Ref) -> bytes:
+        return text_frames(self._native.admin_result(cmd, text, data, ref))
+
+    def error(self, error: ChatError, ref: Ref = None) -> bytes:
+        return text_frames(self._native.error(error, ref))
+
+    def ping(self, t: int) -> bytes:
+        return text_frames(self._native.ping(t))
+
+    def pong(self, t: int, ref: Ref) -> bytes:
+        return text_frames(self._native.pong(t, ref))
+
+    def bye(self, ref: Ref) -> bytes:
+        return text_frames(self._native.bye(ref))
+
+
+def open_websocket(max_message: int) -> ServerProtocol:
+    """A sans-I/O WebSocket for a connection whose handshake the door does itself.
+
+    It starts OPEN (the HTTP request was read by the door's HTTP side), offers no extension
+    (no permessage-deflate: nothing to inflate, so no compression bomb, and the fan-out's
+    shared frames stay valid for every receiver), and accepts messages of at most
+    ``max_message`` bytes, fragments included (a security limit, checked before the
+    payload is buffered).
+    """
+    return ServerProtocol(extensions=None, state=OPEN, max_size=max_message, logger=WS_LOG)
+
+
+class MessageCodec(ServerCodec):
+    """Client frames from WebSocket text messages (see the module doc).
+
+    ``max_frame`` keeps the native meaning (a line's bytes with its newline), so a message
+    may hold ``max_frame - 1`` bytes. Before :meth:`attach` the codec holds nothing.
+    """
+
+    __slots__ = ("_binary", "_fragments", "_limit", "_messages", "_queued", "ws")
+
+    def __init__(self, max_frame: int) -> None:
+        super().__init__(max_frame)
+        self._limit = max_frame
+        self.ws: ServerProtocol | None = None
+        self._messages: deque[tuple[bytes, bool]] = deque()
+        self._queued = 0
+        self._fragments: bytearray | None = None
+        self._binary = False
+
+    @property
+    def max_frame(self) -> int:
+        return self._limit
+
+    @max_frame.setter
+    def max_frame(self, value: int) -> None:
+        self._limit = value
+        if self.ws is not None:
+            self.ws.max_message_size = value - 1
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet handled: whole messages waiting, a message's
+        fragments, and a frame the parser has not seen the end of."""
+        held = self._queued + (len(self._fragments) if self._fragments is not None else 0)
+        if self.ws is not None:
+            held += len(self.ws.reader.buffer)
+        return held
+
+    def attach(self, ws: ServerProtocol) -> None:
+        """Read from ``ws`` from now on (the handshake is done)."""
+        ws.max_message_size = self._limit - 1
+        self.ws = ws
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes to the WebSocket parser and queue the messages it completes.
+
+        Never raises. Afterwards the caller writes ``ws.data_to_send()`` (pongs; once the
+        socket is closing, the close frame) and looks at ``ws.state`` and ``ws.parser_exc``.
+        """
+        ws = self.ws
+        if ws is None or not data:
+            return
+        ws.receive_data(data)
+        for frame in ws.events_received():
+            if not isinstance(frame, Frame):
+                continue  # an HTTP request or response: not in the OPEN state
+            opcode = frame.opcode
+            if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+                self._binary = opcode is Opcode.BINARY
+                if frame.fin:
+                    self._queue(bytes(frame.data))
+                else:
+                    self._fragments = bytearray(frame.data)
+            elif opcode is Opcode.CONT and self._fragments is not None:
+                # The parser bounds the sum of the fragments by max_message_size.
+                self._fragments += frame.data
+                if frame.fin:
+                    self._queue(bytes(self._fragments))
+                    self._fragments = None
+            # PING is answered by the parser itself; PONG needs nothing; CLOSE shows in
+            # ws.state and is echoed by the parser.
+
+    def _queue(self, data: bytes) -> None:
+        self._messages.append((data, not self._binary))
+        self._queued += len(data)
+
+    def next_event(self) -> ClientFrame | FrameError | None:
+        """The next frame, a :class:`FrameError` to answer, or None: no whole message left.
+
+        Raises :class:`FrameTooLarge` once the messages before an oversized one are handled.
+        """
+        while self._messages:
+            data, text = self._messages.popleft()
+            self._queued -= len(data)
+            self.last_size = len(data) + 1  # as a line with its newline, for the byte rate
+            if not text:
+                return FrameError(BadFrame("send each frame as a text message"), None)
+            if not data.strip():
+                continue
+            try:
+                return self._decoder.decode(data)
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+                return self._explain(data, exc)
+        ws = self.ws
+        if ws is not None and isinstance(ws.parser_exc, PayloadTooBig):
+            raise FrameTooLarge(f"message longer than {self._limit - 1} bytes")
+        return None

@@ -31,7 +31,8 @@ from websockets.exceptions import PayloadTooBig
 from websockets.frames import CloseCode
 from websockets.protocol import OPEN
 
-from teahouse.core.limits import cap_send_buffer
+from teahouse.core.limits import cap_send_buffer, take
+from teahouse.core.session import Session
 from teahouse.doors.native import NativeConnection
 from teahouse.doors.outlet import BufferedConnection
 from teahouse.doors.web.handshake import client_address, origin_allowed, websocket_request
@@ -251,16 +252,40 @@ class WebConnection(NativeConnection):
 
     # -- WebSocket -------------------------------------------------------------------
 
+    def _charge_overhead(self, session: Session, frames: int, size: int) -> None:
+        """Spend tokens for WebSocket frames that are not messages (pings, fragments).
+
+        They are never refused (a ping has no ``ref`` to answer), but a client over the
+        rate is slowed down exactly as for messages: reading pauses until the debt is paid.
+        """
+        door = self._door
+        fr, br = door.frame_rate, door.byte_rate
+        now = door.hub.clock.monotonic()
+        debt = 0.0
+        if fr.enabled:
+            self._ftokens = take(self._ftokens, self._stamp, now, frames, fr)
+            debt = max(debt, -self._ftokens / fr.per_second)
+        if br.enabled:
+            self._btokens = take(self._btokens, self._stamp, now, size, br)
+            debt = max(debt, -self._btokens / br.per_second)
+        self._stamp = now
+        if debt > 0:
+            self._pause(session, debt)
+
     def _websocket_received(self, data: bytes) -> None:
         session = self.session
         ws = self._codec.ws
         if session is None or session.closed or ws is None:
             return
-        self._codec.receive_data(data)
+        codec = self._codec
+        codec.receive_data(data)
         if ws.state is OPEN:
             control = ws.data_to_send()  # pongs to the peer's pings
             if control:
                 self.write(b"".join(control))
+        if codec.overhead_frames:
+            self._charge_overhead(session, codec.overhead_frames, codec.overhead_bytes)
+            codec.overhead_frames = codec.overhead_bytes = 0
         if not self._busy and self._resume is None:
             self._process(session)
         if session.closed:

@@ -134,6 +134,14 @@ class WebEncoder:
         return text_frames(self._native.bye(ref))
 
 
+def _wire_size(payload: int) -> int:
+    """Bytes of a client's frame with ``payload`` bytes: header, length, mask, payload."""
+    return payload + (6 if payload < 126 else 8 if payload < 65536 else 14)
+
+
+_CONTROL = frozenset({Opcode.PING, Opcode.PONG, Opcode.CLOSE})
+
+
 def open_websocket(max_message: int) -> ServerProtocol:
     """A sans-I/O WebSocket for a connection whose handshake the door does itself.
 
@@ -153,7 +161,17 @@ class MessageCodec(ServerCodec):
     may hold ``max_frame - 1`` bytes. Before :meth:`attach` the codec holds nothing.
     """
 
-    __slots__ = ("_binary", "_fragments", "_limit", "_messages", "_queued", "ws")
+    __slots__ = (
+        "_binary",
+        "_fragments",
+        "_limit",
+        "_messages",
+        "_queued",
+        "_unparsed",
+        "overhead_bytes",
+        "overhead_frames",
+        "ws",
+    )
 
     def __init__(self, max_frame: int) -> None:
         super().__init__(max_frame)
@@ -163,6 +181,14 @@ class MessageCodec(ServerCodec):
         self._queued = 0
         self._fragments: bytearray | None = None
         self._binary = False
+        self.overhead_frames = 0
+        """WebSocket frames received that are not whole messages (pings, pongs, fragments
+        but the last), and their bytes: the caller charges them to the rate limits, so a
+        flood of pings or empty fragments costs what a flood of frames would."""
+        self.overhead_bytes = 0
+        self._unparsed = 0
+        """Bytes of frames the parser has not finished (it takes a header in as it reads it,
+        so its own buffer does not show a frame that stopped after two bytes)."""
 
     @property
     def max_frame(self) -> int:
@@ -178,10 +204,8 @@ class MessageCodec(ServerCodec):
     def buffered(self) -> int:
         """Bytes received and not yet handled: whole messages waiting, a message's
         fragments, and a frame the parser has not seen the end of."""
-        held = self._queued + (len(self._fragments) if self._fragments is not None else 0)
-        if self.ws is not None:
-            held += len(self.ws.reader.buffer)
-        return held
+        fragments = len(self._fragments) if self._fragments is not None else 0
+        return self._queued + fragments + self._unparsed
 
     def attach(self, ws: ServerProtocol) -> None:
         """Read from ``ws`` from now on (the handshake is done)."""
@@ -198,10 +222,15 @@ class MessageCodec(ServerCodec):
         if ws is None or not data:
             return
         ws.receive_data(data)
+        self._unparsed += len(data)
         for frame in ws.events_received():
             if not isinstance(frame, Frame):
                 continue  # an HTTP request or response: not in the OPEN state
             opcode = frame.opcode
+            self._unparsed -= _wire_size(len(frame.data))
+            if not frame.fin or opcode in _CONTROL:
+                self.overhead_frames += 1
+                self.overhead_bytes += len(frame.data) + 6  # with a short header and mask
             if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
                 self._binary = opcode is Opcode.BINARY
                 if frame.fin:

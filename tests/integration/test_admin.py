@@ -182,6 +182,8 @@ def test_console_on_a_tty_runs_operator_commands(tmp_path: Path) -> None:
             "0",
             "--irc-port",
             "0",
+            "--web-port",
+            "0",
         ],
         stdin=slave,
         stdout=slave,

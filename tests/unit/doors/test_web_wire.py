@@ -11,7 +11,8 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import OPEN
 from websockets.uri import parse_uri
 
-from teahouse.doors.native import ENCODER
+from teahouse.core.session import Ref
+from teahouse.doors.native import ENCODER, NativeEncoder
 from teahouse.doors.web.wire import (
     MessageCodec,
     WebEncoder,
@@ -23,6 +24,7 @@ from teahouse.errors import FrameTooLarge
 from teahouse.protocol import frames as f
 from teahouse.protocol.native import FrameError
 from teahouse.store.base import StoredMessage
+from tests.unit.hubkit import PASSWORD, FakeOutlet, HubKit, outlet
 
 
 def browser() -> ClientProtocol:
@@ -174,3 +176,34 @@ def test_pings_are_answered_by_the_parser_and_counted() -> None:
     pong = b"".join(ws.data_to_send())
     assert pong[:1] == b"\x8a" and pong.endswith(b"abc")
     assert c.overhead_frames == 1 and c.next_event() is None
+
+
+class CountingNative(NativeEncoder):
+    """The native encoder, counting the messages it spells."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+
+    def message(self, message: StoredMessage, *, replay: bool = False, ref: Ref = None) -> bytes:
+        self.messages += 1
+        return super().message(message, replay=replay, ref=ref)
+
+
+async def test_a_room_of_web_users_gets_one_encoding_of_a_message(kit: HubKit) -> None:
+    native = CountingNative()
+    encoder = WebEncoder(native)
+    sessions = []
+    for n in range(12):
+        kit.add_user(f"web{n}")
+        session = kit.hub.open_session(FakeOutlet(kit.hub), encoder, "10.0.0.1", 50000 + n)
+        await kit.hub.login(session, f"web{n}", PASSWORD, None, None)
+        kit.hub.join(session, "lobby", None, None)
+        sessions.append(session)
+    native.messages = 0
+    kit.hub.say(sessions[0], "lobby", "one for all", None, 1)
+    # Once for the eleven others, once more for the sender's copy (it carries the ref).
+    assert native.messages == 2
+    delivered = [outlet(s).written[-1] for s in sessions[1:]]
+    assert all(data is delivered[0] for data in delivered)  # the same bytes object
+    (text,) = received_texts(browser(), delivered[0])
+    assert json.loads(text)["text"] == "one for all"

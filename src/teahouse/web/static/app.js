@@ -44,7 +44,7 @@ class App {
     this.saveTimer = null;
     this.pendingJoin = null; // the room to show once its `joined` arrives
     this.freshRooms = new Set(); // rooms whose replay is context, not news (no since)
-    this.scroll = new Map(); // view key -> scrollTop when last left
+    this.scroll = new Map(); // view key -> scrollTop when last left (null: at the bottom)
     this.transcript = $("transcript");
     this._bind();
   }
@@ -87,7 +87,6 @@ class App {
       onEvent: (frame) => this._onEvent(frame),
       onState: (state, detail) => this._onState(state, detail),
     });
-    window.teahouse = this.client; // for the browser tests and the curious
     for (const frame of stored?.snapshot?.outbox ?? []) this._showPending(frame);
     $("login-status").textContent = "Connecting…";
     $("login-submit").disabled = true;
@@ -141,7 +140,10 @@ class App {
   }
 
   _activate(view) {
-    if (this.active) this.scroll.set(this.active.key, this.transcript.scrollTop);
+    if (this.active) {
+      const bottom = this._atBottom();
+      this.scroll.set(this.active.key, bottom ? null : this.transcript.scrollTop);
+    }
     this.active = view;
     this.transcript.replaceChildren();
     if (view) {
@@ -195,9 +197,12 @@ class App {
         break;
       case "replay_end":
         if (frame.room) {
-          this.freshRooms.delete(frame.room);
+          const fresh = this.freshRooms.delete(frame.room);
           const view = this.views.get(`#${frame.room}`);
-          if (view && frame.truncated && Number.isInteger(frame.oldest_id)) view.dropBefore(frame.oldest_id);
+          if (!view) break;
+          if (frame.truncated && Number.isInteger(frame.oldest_id)) view.dropBefore(frame.oldest_id);
+          // A first join replays the newest 50: fewer means there is nothing older.
+          else if (fresh && frame.count < Math.min(50, this.maxReplay)) view.setHasOlder(false);
         }
         break;
       case "parted": {
@@ -489,8 +494,7 @@ class App {
       view.note(`could not load older messages: ${error.message}`, "error");
     } finally {
       view.loading = false;
-      view.olderButton.textContent = view.hasOlder ? "Load older messages" : "This is the beginning";
-      view.olderButton.disabled = !view.hasOlder;
+      view.setHasOlder(view.hasOlder);
     }
     if (view === this.active) this.transcript.scrollTop = top + (this.transcript.scrollHeight - height);
     this._save();
@@ -783,4 +787,7 @@ class App {
   }
 }
 
-new App().boot();
+const app = new App();
+// One hook for the browser tests: cut the connection as a network failure would.
+window.teahouseDrop = () => app.client?.dropConnection();
+app.boot();

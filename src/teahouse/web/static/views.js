@@ -45,6 +45,13 @@ export class View {
     return oldest;
   }
 
+  /** Whether older messages may exist; the button at the top says so. */
+  setHasOlder(value) {
+    this.hasOlder = value;
+    this.olderButton.textContent = value ? "Load older messages" : "This is the beginning";
+    this.olderButton.disabled = !value;
+  }
+
   /** Show `message` in id order unless it is there already; true when it was added. */
   add(message, options = {}) {
     if (this.messages.has(message.id)) return false;
@@ -117,7 +124,7 @@ export class View {
         this.messages.delete(messageId);
       }
     }
-    this.hasOlder = true;
+    this.setHasOlder(true);
   }
 
   _trim() {
@@ -128,7 +135,7 @@ export class View {
       this.items.delete(id);
       this.messages.delete(id);
     }
-    this.hasOlder = true;
+    this.setHasOlder(true);
     this.dmBefore = null;
   }
 

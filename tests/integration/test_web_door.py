@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import ssl
 import urllib.request
 from pathlib import Path
@@ -269,3 +270,26 @@ async def test_the_web_door_over_tls(make_server: Any, tmp_path: Path) -> None:
         await login(ws, "Secure")
     finally:
         await ws.close()
+
+
+async def test_shutdown_closes_websockets_and_idle_proxy_connections(make_server: Any) -> None:
+    server = make_server(web={"trusted_proxies": ["127.0.0.1"]})
+    ws = await open_ws(server)
+    await login(ws, "Stayer")
+    # A proxy's kept-alive connection that fetched a file: no session, the door's own.
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.doors["web"])
+    writer.write(b"GET /app.js HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200")
+    started = asyncio.get_running_loop().time()
+    server.proc.send_signal(signal.SIGTERM)
+    error = await recv_until(ws, "error")
+    assert error["code"] == "server_shutdown" and error["fatal"] is True
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 5)
+    async with asyncio.timeout(10):
+        while await reader.read(65536):
+            pass  # the rest of the file, then EOF
+    writer.close()
+    assert await asyncio.to_thread(server.proc.wait, 10) == 0
+    assert asyncio.get_running_loop().time() - started < 8

@@ -69,7 +69,9 @@ class WebConnection(NativeConnection):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername") or ("?", 0)
         self._peer = (str(peer[0]), int(peer[1]))
-        if self._peer[0] not in self._door.trusted_proxies:
+        if self._peer[0] in self._door.trusted_proxies:
+            self._door.sessionless.add(self)  # admitted at the upgrade, as the client
+        else:
             self._admit(self._peer[0])
 
     def data_received(self, data: bytes) -> None:
@@ -103,6 +105,7 @@ class WebConnection(NativeConnection):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._http = None
+        self._door.sessionless.discard(self)
         if self._counted:
             self._counted = False
             self._door.transports_open -= 1
@@ -171,6 +174,7 @@ class WebConnection(NativeConnection):
             transport.close()
             return False
         self.session = hub.open_session(self, door.encoder, ip, port)
+        door.sessionless.discard(self)
         self._counted = True
         door.transports_open += 1
         cap_send_buffer(transport, door.config.limits.socket_send_buffer)

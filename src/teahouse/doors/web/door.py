@@ -30,3 +30,11 @@ class WebDoor(NativeDoor):
         self.files = files if files is not None else StaticFiles.from_package()
         self.origins = frozenset(origin.lower() for origin in config.web.origins)
         self.trusted_proxies = Allowlist(config.web.trusted_proxies)
+        self.sessionless: set[WebConnection] = set()
+        """Open connections from trusted proxies that have no session yet: the hub does not
+        know them, so the door closes them itself at shutdown."""
+
+    def stop_accepting(self) -> None:
+        super().stop_accepting()
+        for connection in list(self.sessionless):
+            connection.close_transport(abort=False)

@@ -543,3 +543,82 @@ async def test_login_errors_invites_and_notifications(
     lobby = visitor.page.locator("#room-list .view-button.has-mention .badge")
     await expect(lobby).to_have_text("1")
     visitor.clean()
+
+
+async def test_the_pages_pure_rules(make_server: Any, web: Opener) -> None:
+    """policy.js and text.js, run in the browser: links, mentions, commands, backoff,
+    heartbeat and cursors."""
+    server = make_server()
+    user = await web(server)
+    await user.page.goto(user.url)
+    result = await user.page.evaluate(
+        """async () => {
+            const text = await import('/text.js');
+            const policy = await import('/policy.js');
+            const links = (t) => text.linkSegments(t)
+                .map((s) => s.href ? ['a', s.text] : s.text);
+            const cursors = new policy.Cursors();
+            return {
+                plain: links('no links here'),
+                sentence: links('see https://example.org/a.b, then (https://x.org/y).'),
+                wiki: links('https://en.wikipedia.org/wiki/Tea_(meal)'),
+                schemes: links('javascript:alert(1) ftp://x.org data:text/html,hi'),
+                bidi: links('https://x.org/\\u202egnp.exe'),
+                broken: links('https://[::1'),
+                mention: [
+                    text.mentionTest('bob').test('hi bob!'),
+                    text.mentionTest('bob').test('hi BOB'),
+                    text.mentionTest('bob').test('bobby'),
+                    text.mentionTest('bob').test('kebob'),
+                    text.mentionTest('a[1]').test('ping a[1].'),
+                ],
+                entries: [
+                    'hello', '//etc', '/me waves', '/join #Lobby', '/msg bob hi there',
+                    '/nope', 'a\\nb',
+                ].map(text.parseEntry),
+                length: text.textLength('😀é'),
+                backoff: [0, 1, 2, 10, 100]
+                    .map((n) => policy.backoffDelay(n, 0.5, 30, () => 0.999)),
+                heartbeat: [[10, null], [20, null], [30, 20], [60, 40]].map(([now, lastPing]) =>
+                    policy.heartbeatAction(
+                        {interval: 20, timeout: 60, now, lastReceived: 0, lastPing})),
+                cursors: [
+                    ...[[5, 'lobby'], [5, 'lobby'], [3, 'lobby'], [4, 'other'], [2, null]]
+                        .map(([id, room]) => cursors.accept(room ? {id, room} : {id, dm: true})),
+                    JSON.stringify(cursors),
+                ],
+                rooms: ['#Lobby ', 'bad name', ''].map(policy.roomName),
+            };
+        }"""
+    )
+    assert result["plain"] == ["no links here"]
+    assert result["sentence"] == [
+        "see ",
+        ["a", "https://example.org/a.b"],
+        ", then (",
+        ["a", "https://x.org/y"],
+        ").",
+    ]
+    assert result["wiki"] == [["a", "https://en.wikipedia.org/wiki/Tea_(meal)"]]
+    assert result["schemes"] == ["javascript:alert(1) ftp://x.org data:text/html,hi"]
+    assert result["bidi"] == [["a", "https://x.org/"], "\u202egnp.exe"]
+    assert result["broken"] == ["https://[::1"]
+    assert result["mention"] == [True, True, False, False, True]
+    kinds = [(e["kind"], e.get("text") or e.get("room") or e.get("to")) for e in result["entries"]]
+    assert kinds == [
+        ("say", "hello"),
+        ("say", "/etc"),
+        ("say", "/me waves"),
+        ("join", "#Lobby"),
+        ("dm", "hi there"),
+        ("error", result["entries"][5]["text"]),
+        ("say", "a b"),
+    ]
+    assert result["entries"][4]["to"] == "bob"
+    assert result["length"] == 2
+    assert result["backoff"] == pytest.approx([0.4995, 0.999, 1.998, 29.97, 29.97])
+    assert result["heartbeat"] == [["nothing", 20], ["ping", 40], ["nothing", 40], ["dead", 60]]
+    assert result["cursors"][:5] == [True, False, False, True, True]
+    assert json.loads(result["cursors"][5]) == {"lobby": 5, "other": 4, "@dm": 2}
+    assert result["rooms"] == ["lobby", None, None]
+    user.clean()

@@ -734,6 +734,11 @@ class App {
       $("menu").setAttribute("aria-expanded", String(open));
       if (open) $("sidebar").querySelector("button, input")?.focus();
     });
+    document.querySelector(".conversation").addEventListener("pointerdown", () => {
+      if (!document.body.classList.contains("drawer-open")) return;
+      document.body.classList.remove("drawer-open");
+      $("menu").setAttribute("aria-expanded", "false");
+    });
     this.transcript.addEventListener("scroll", () => {
       if (this.active && this.transcript.scrollTop < 120) this._loadOlder(this.active);
     });

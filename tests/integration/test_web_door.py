@@ -15,6 +15,7 @@ import pytest
 import trustme
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
 
 from tests.conftest import RawClient
 
@@ -293,3 +294,32 @@ async def test_shutdown_closes_websockets_and_idle_proxy_connections(make_server
     writer.close()
     assert await asyncio.to_thread(server.proc.wait, 10) == 0
     assert asyncio.get_running_loop().time() - started < 8
+
+
+async def test_a_websocket_frame_left_unfinished_is_a_slowloris(make_server: Any) -> None:
+    server = make_server(limits={"partial_line_timeout": 1.0})
+    ws = await open_ws(server)
+    try:
+        await login(ws, "Slow")
+        # The start of a masked text frame whose length says 126+ bytes, and no more.
+        ws.transport.write(b"\x81\xfe\x00\xc8")
+        error = await recv_until(ws, "error", timeout=10)
+        assert error["code"] == "timeout" and error["fatal"] is True
+    finally:
+        await ws.close()
+    assert "reason=slowloris" in server.log()
+
+
+async def test_a_ping_flood_is_slowed_down_like_a_frame_flood(make_server: Any) -> None:
+    server = make_server(limits={"frames_per_second": 50.0, "frames_burst": 10.0})
+    ws = await open_ws(server)
+    try:
+        await login(ws, "Pinger")
+        ping = Frame(Opcode.PING, b"x").serialize(mask=True)
+        started = asyncio.get_running_loop().time()
+        ws.transport.write(ping * 200)  # 190 over the burst: about 3.8 s of debt at 50/s
+        await send(ws, type="ping", t=7, ref="after")
+        assert (await recv_until(ws, "pong", timeout=20, ref="after"))["t"] == 7
+        assert asyncio.get_running_loop().time() - started >= 2.0
+    finally:
+        await ws.close()

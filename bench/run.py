@@ -161,6 +161,7 @@ class Server:
                 str(port),
                 "--irc-port",
                 str(irc_port),
+                "--no-web",
                 "--no-console",
                 "--heartbeat-interval",
                 str(hb.interval),

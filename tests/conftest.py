@@ -70,6 +70,8 @@ class ServerProcess:
                 "0",
                 "--irc-port",
                 "0",
+                "--web-port",
+                "0",
                 "--no-console",
                 *self.extra_args,
             ],
@@ -153,7 +155,11 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
     servers: list[ServerProcess] = []
 
     def factory(**sections: dict[str, Any]) -> ServerProcess:
-        merged: dict[str, dict[str, Any]] = {"accounts": dict(FAST_HASH), "log": {"level": "info"}}
+        merged: dict[str, dict[str, Any]] = {
+            "accounts": dict(FAST_HASH),
+            "log": {"level": "info"},
+            "tls": {"web_port": 0},  # with a certificate, the web door's TLS port too
+        }
         for name, values in sections.items():
             merged.setdefault(name, {}).update(values)
         n = len(servers)

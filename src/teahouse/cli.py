@@ -35,10 +35,13 @@ def main() -> None:
 @click.option("--port", type=int, help="Port of the native door; 0 picks a free one [6680].")
 @click.option("--irc-port", type=int, help="Port of the IRC door; 0 picks a free one [6667].")
 @click.option("--no-irc", is_flag=True, default=False, help="Do not open the IRC door.")
+@click.option("--web-port", type=int, help="Port of the web door; 0 picks a free one [6690].")
+@click.option("--no-web", is_flag=True, default=False, help="Do not open the web door.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False), help="PEM certificate chain.")
 @click.option("--tls-key", type=click.Path(dir_okay=False), help="PEM private key.")
 @click.option("--tls-port", type=int, help="Port of the native door over TLS [6681].")
 @click.option("--irc-tls-port", type=int, help="Port of the IRC door over TLS [6697].")
+@click.option("--web-tls-port", type=int, help="Port of the web door over TLS [6691].")
 @click.option("--heartbeat-interval", type=float, help="Seconds of silence before a ping [20].")
 @click.option("--heartbeat-timeout", type=float, help="Seconds of silence before a close [60].")
 @click.option("--registration", type=click.Choice(["open", "closed", "invite"]))
@@ -52,10 +55,13 @@ def serve(
     port: int | None,
     irc_port: int | None,
     no_irc: bool,
+    web_port: int | None,
+    no_web: bool,
     tls_cert: str | None,
     tls_key: str | None,
     tls_port: int | None,
     irc_tls_port: int | None,
+    web_tls_port: int | None,
     heartbeat_interval: float | None,
     heartbeat_timeout: float | None,
     registration: str | None,
@@ -75,10 +81,13 @@ def serve(
             "native.port": port,
             "irc.port": irc_port,
             "irc.enabled": False if no_irc else None,
+            "web.port": web_port,
+            "web.enabled": False if no_web else None,
             "tls.cert": tls_cert,
             "tls.key": tls_key,
             "tls.native_port": tls_port,
             "tls.irc_port": irc_tls_port,
+            "tls.web_port": web_tls_port,
             "heartbeat.interval": heartbeat_interval,
             "heartbeat.timeout": heartbeat_timeout,
             "accounts.registration": registration,

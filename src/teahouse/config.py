@@ -8,6 +8,7 @@ never silently falls back to a default.
 from __future__ import annotations
 
 import ipaddress
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -51,11 +52,23 @@ class IrcSection(_Section):
     flood_exempt_opers: bool = True
 
 
+class WebSection(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 6690
+    origins: list[str] = msgspec.field(default_factory=list)
+    """Origins (``https://chat.example.org``) whose pages may open the WebSocket, besides
+    the page's own host (the request's ``Host``). Checked against the ``Origin`` header."""
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
+    """Addresses or networks of reverse proxies whose ``X-Forwarded-For`` is believed."""
+
+
 class TlsSection(_Section):
     cert: str = ""
     key: str = ""
     native_port: int = 6681
     irc_port: int = 6697
+    web_port: int = 6691
 
     @property
     def enabled(self) -> bool:
@@ -145,6 +158,7 @@ class Config(_Section):
     server: ServerSection = msgspec.field(default_factory=ServerSection)
     native: NativeSection = msgspec.field(default_factory=NativeSection)
     irc: IrcSection = msgspec.field(default_factory=IrcSection)
+    web: WebSection = msgspec.field(default_factory=WebSection)
     tls: TlsSection = msgspec.field(default_factory=TlsSection)
     heartbeat: HeartbeatSection = msgspec.field(default_factory=HeartbeatSection)
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
@@ -185,13 +199,34 @@ class Config(_Section):
             raise ConfigError(f"limits.allowlist: {exc}") from None
         if lim.login_timeout <= 0:
             raise ConfigError("limits.login_timeout must be positive")
-        for door in (self.native, self.irc):
+        for door in (self.native, self.irc, self.web):
             if not 0 <= door.port <= 65535:
-                raise ConfigError("native.port and irc.port must be between 0 and 65535")
+                raise ConfigError("native.port, irc.port and web.port must be 0 to 65535")
+        for port in (self.tls.native_port, self.tls.irc_port, self.tls.web_port):
+            if not 0 <= port <= 65535:
+                raise ConfigError("the tls.*_port keys must be between 0 and 65535")
+        try:
+            for entry in self.web.trusted_proxies:
+                ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"web.trusted_proxies: {exc}") from None
+        for origin in self.web.origins:
+            if not is_origin(origin):
+                raise ConfigError(
+                    f"web.origins: {origin!r} is not an origin like 'https://chat.example.org'"
+                )
         if bool(self.tls.cert) != bool(self.tls.key):
             raise ConfigError("tls.cert and tls.key go together: give both or neither")
         if self.irc.flood_penalty < 0 or self.irc.flood_burst <= 0:
             raise ConfigError("irc.flood_penalty must be >= 0 and irc.flood_burst > 0")
+
+
+def is_origin(text: str) -> bool:
+    """``http(s)://host[:port]`` with nothing after it: the form of an ``Origin`` header."""
+    return _ORIGIN.fullmatch(text) is not None
+
+
+_ORIGIN = re.compile(r"https?://(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Config:

@@ -30,6 +30,7 @@ from teahouse.core.passwords import HashParams, PasswordHasher
 from teahouse.doors.irc.door import IrcDoor
 from teahouse.doors.native import NativeDoor
 from teahouse.doors.tls import TlsContext
+from teahouse.doors.web.door import WebDoor
 from teahouse.errors import ChatError, ServerShutdown
 from teahouse.logs import flush_summaries
 from teahouse.logsupport.files import make_private_dir
@@ -232,6 +233,7 @@ class Server:
         door = NativeDoor(hub, config)
         self.door = door
         self.irc = IrcDoor(hub, config) if config.irc.enabled else None
+        self.web = WebDoor(hub, config) if config.web.enabled else None
         commands = CommandSet(
             hub,
             transports_open=self.transports_open,
@@ -256,6 +258,12 @@ class Server:
             if tls is not None:
                 host, port = await self.irc.start_tls(config.irc.host, config.tls.irc_port, tls)
                 listening.append(f"irc_tls={host}:{port}")
+        if self.web is not None:
+            host, port = await self.web.start(config.web.host, config.web.port)
+            listening.append(f"web={host}:{port}")
+            if tls is not None:
+                host, port = await self.web.start_tls(config.web.host, config.tls.web_port, tls)
+                listening.append(f"web_tls={host}:{port}")
         admin_socket: AdminSocketServer | None = None
         if config.admin.socket:
             admin_socket = AdminSocketServer(commands, self.data_dir / ADMIN_SOCKET)
@@ -303,6 +311,8 @@ class Server:
         door.stop_accepting()
         if self.irc is not None:
             self.irc.stop_accepting()
+        if self.web is not None:
+            self.web.stop_accepting()
         if console_task is not None:
             console_task.cancel()
         hub.shutdown_all(ServerShutdown())
@@ -316,6 +326,8 @@ class Server:
         await door.wait_closed()
         if self.irc is not None:
             await self.irc.wait_closed()
+        if self.web is not None:
+            await self.web.wait_closed()
         self.store.close()
         self.hasher.close()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -326,7 +338,8 @@ class Server:
     def transports_open(self) -> int:
         """Transports the doors hold open (the janitor compares this with the sessions)."""
         irc = self.irc.transports_open if self.irc is not None else 0
-        return self.door.transports_open + irc
+        web = self.web.transports_open if self.web is not None else 0
+        return self.door.transports_open + irc + web
 
     def _janitor(self) -> None:
         self.hub.housekeeping.janitor(self.transports_open())

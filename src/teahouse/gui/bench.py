@@ -152,6 +152,7 @@ def _start_server(data: Path) -> tuple[subprocess.Popen[str], int]:
             "--port",
             "0",
             "--no-irc",
+            "--no-web",
             "--no-console",
         ],
         stdout=subprocess.PIPE,

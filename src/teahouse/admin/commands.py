@@ -317,6 +317,8 @@ class CommandSet(AdminRunner):
                 {
                     "user": session.user,
                     "role": session.role,
+                    "door": session.door,
+                    "guest": session.guest,
                     "address": f"{session.ip}:{session.port}",
                     "rooms": sorted(session.rooms),
                     "idle": round(now - session.last_received, 1),
@@ -329,7 +331,8 @@ class CommandSet(AdminRunner):
             )
         rows.sort(key=lambda r: str(r["user"]).lower())
         lines = [
-            f"{r['user']:16} {r['address']:22} idle {r['idle']:>7}s  since {r['connected_since']}"
+            f"{r['user']:16} {r['door']:6} {r['address']:22} idle {r['idle']:>7}s"
+            f"  since {r['connected_since']}"
             f"  rooms: {', '.join(r['rooms']) or '-'}"  # type: ignore[arg-type]
             for r in rows
         ]

@@ -1,8 +1,7 @@
 """One connection to a teahouse server: bytes <-> frames, pings, and the heartbeat timer.
 
 :class:`Connection` is an :class:`asyncio.Protocol` around the sans-I/O
-:class:`~teahouse.protocol.native.ClientCodec` (here :class:`IncomingCodec`, which also reads
-the draft frames of :mod:`teahouse.client.draft_frames`). It knows nothing of logins, rooms or
+:class:`~teahouse.protocol.native.ClientCodec`. It knows nothing of logins, rooms or
 requests; :class:`teahouse.client.Client` builds those on top. What it does on its own:
 
 - answers the server's ``ping`` with ``pong`` at once (the contract asks for it before and
@@ -21,31 +20,17 @@ import logging
 import ssl as _ssl
 from collections.abc import Callable
 
-import msgspec
-
-from teahouse.client.draft_frames import DraftReply, DraftRequest
 from teahouse.client.events import Incoming
 from teahouse.client.policy import DEFAULT_MAX_FRAME, HeartbeatAction, heartbeat_action
 from teahouse.errors import FrameTooLarge
 from teahouse.protocol import frames as f
-from teahouse.protocol.native import FrameError, _Codec, encode
+from teahouse.protocol.native import ClientCodec, FrameError, encode
 
 log = logging.getLogger("teahouse.client")
 
 FrameCallback = Callable[["Connection", Incoming], None]
 LostCallback = Callable[["Connection", str], None]
-Outgoing = f.ClientFrame | DraftRequest
-
-
-class IncomingCodec(_Codec[Incoming]):
-    """:class:`~teahouse.protocol.native.ClientCodec` plus the draft frames
-    (:mod:`teahouse.client.draft_frames`); becomes ``ClientCodec`` again once the protocol
-    has them."""
-
-    __slots__ = ()
-
-    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
-        super().__init__(msgspec.json.Decoder(f.ServerFrame | DraftReply), max_frame)
+Outgoing = f.ClientFrame
 
 
 class Connection(asyncio.Protocol):
@@ -68,7 +53,7 @@ class Connection(asyncio.Protocol):
         self._loop = loop
         self._on_frame = on_frame
         self._on_lost = on_lost
-        self._codec = IncomingCodec(DEFAULT_MAX_FRAME)
+        self._codec = ClientCodec(DEFAULT_MAX_FRAME)
         self._transport: asyncio.Transport | None = None
         self._reason: str | None = None
         self._lost = False

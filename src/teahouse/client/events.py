@@ -2,8 +2,8 @@
 
 Server frames are the msgspec structs of :mod:`teahouse.protocol.frames` as they arrived
 (``Message``, ``ReplayEnd``, ``Presence``, ``TopicChanged``, ``Notice``, ``Error``, the
-``Joined`` of an automatic rejoin, ...), and those of :mod:`teahouse.client.draft_frames`
-(another user's ``Away``, a room's ``ModeInfo``) from a server that sends them. The client
+``Joined`` of an automatic rejoin, another user's ``AwayChanged``, a room's
+``ModeChanged``, ...). The client
 adds frozen dataclasses for what only it knows: :class:`Connected`, :class:`Disconnected`,
 :class:`Reconnecting`, :class:`EventsDropped`.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from teahouse.client.draft_frames import DraftReply
 from teahouse.protocol.frames import ServerFrame
 
 
@@ -64,8 +63,7 @@ class EventsDropped:
 
 
 StateEvent = Connected | Disconnected | Reconnecting | EventsDropped
-Incoming = ServerFrame | DraftReply
-"""A frame from the server: one of protocol v1, or of the drafts the clients already speak
-(:mod:`teahouse.client.draft_frames`: ``away``, ``whois``, ``mode``)."""
+Incoming = ServerFrame
+"""A frame from the server."""
 ClientEvent = StateEvent | Incoming
 """Anything :meth:`Client.events` may yield."""

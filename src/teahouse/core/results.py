@@ -29,6 +29,8 @@ class ModeChange:
     """
 
     changes: tuple[tuple[str, str, str | None], ...]
+    modes: str = ""
+    """The room's modes after the change (``+knt``)."""
 
     def __bool__(self) -> bool:
         return bool(self.changes)

@@ -39,6 +39,7 @@ from teahouse.core.results import (
     RoomPage,
     RoomState,
     RoomSummary,
+    UserInfo,
 )
 from teahouse.core.room import Room, RoomBan
 from teahouse.core.session import Ident, Session
@@ -62,6 +63,8 @@ DEFAULT_REPLAY = 50
 MAX_TOPIC = 390
 MAX_REASON = 300
 """Characters of a part, quit or kick reason that are passed on."""
+MAX_AWAY = 200
+"""Characters of an away message."""
 MAX_KEY = 23
 """Characters of a room key (+k)."""
 MAX_LIMIT = 100_000
@@ -454,7 +457,7 @@ class Rooms:
                 applied.append((sign, letter, shown))
             else:
                 refused.append((letter, arg, problem))
-        change = ModeChange(tuple(applied))
+        change = ModeChange(tuple(applied), room.mode_string())
         if change:
             if room.registered:
                 self.store.save_room_modes(room.name, room.saved_modes())
@@ -614,6 +617,74 @@ class Rooms:
         if not room.sessions:
             del self.registry.rooms[room.name]
         return text
+
+    # -- people --------------------------------------------------------------------------
+
+    def set_away(self, session: Session, text: str | None, formatting: bool = False) -> None:
+        """Mark the session's user away (``text``) or back (None); the members of its rooms
+        are told (IRC: those with away-notify)."""
+        authed(session)
+        away = clean_reason(text, formatting, limit=MAX_AWAY)
+        peers: set[Session] = set()
+        for session_ in self.registry.online(session.ident):
+            session_.away = away
+        for name in session.rooms:
+            room = self.registry.rooms.get(name)
+            if room is not None:
+                peers |= room.sessions
+        peers -= self.registry.online(session.ident)
+        self.registry.fanout(peers, lambda enc: enc.away(session))
+
+    def whois(self, session: Session, name: str) -> UserInfo | None:
+        """What anyone may learn of a user (None: an account that is not online). The real
+        address only for admins. Raises NoSuchUser for a name nobody has."""
+        authed(session)
+        sessions = self.registry.by_name(name)
+        if not sessions:
+            if self.store.get_account(name) is None:
+                raise NoSuchUser(f"there is no user {name!r}")
+            return None
+        first = min(sessions, key=lambda s: s.connected_at)
+        now = self.clock.monotonic()
+        rooms = set()
+        for one in sessions:
+            for room_name in one.rooms:
+                room = self.registry.rooms.get(room_name)
+                secret = room is not None and "s" in room.modes
+                if not secret or session.role == "admin" or room_name in session.rooms:
+                    rooms.add(room_name)
+        return UserInfo(
+            name=first.user or name,
+            account=None if first.guest else first.user,
+            role=first.role,
+            rooms=sorted(rooms),
+            away=first.away,
+            doors=sorted({s.door for s in sessions}),
+            idle_s=round(min(now - s.last_received for s in sessions), 1),
+            signon_ms=first.connected_wall_ms,
+            host=first.host,
+            address=first.ip if session.role == "admin" else None,
+        )
+
+    def info(self, session: Session, name: str) -> tuple[RoomState, list[str]]:
+        """A room's state and its operators' names (registered ones by account)."""
+        state = self.state_of(session, name)
+        operators: list[str] = []
+        if state.owner_id is not None:
+            for account_id, grant in self.store.room_grants(state.name).items():
+                if grant == "op":
+                    account = self.store.account_by_id(account_id)
+                    if account is not None:
+                        operators.append(account.name)
+        else:
+            operators = [m.name for m in state.members if m.op]
+        return state, sorted(operators)
+
+    def owner_name(self, state: RoomState) -> str | None:
+        if state.owner_id is None:
+            return None
+        account = self.store.account_by_id(state.owner_id)
+        return account.name if account is not None else None
 
     # -- ownership ---------------------------------------------------------------------
 

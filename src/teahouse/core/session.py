@@ -75,6 +75,9 @@ class Encoder(Protocol):
     def mode(self, room: str, by: str, change: ModeChange) -> bytes:
         """Room modes changed (flags, key, limit, operators, voices, bans)."""
 
+    def away(self, member: Session) -> bytes:
+        """``member`` went away (``member.away`` holds the text) or came back (None)."""
+
     def invited(self, room: str, by: str, target: str) -> bytes:
         """``by`` invited ``target`` (the receiving session's user) to ``room``."""
 

@@ -104,10 +104,16 @@ class NativeEncoder:
 
     def mode(self, room: str, by: str, change: ModeChange) -> bytes:
         changes, args = change.flags_and_args()
-        return encode(f.ModeChanged(room=room, changes=changes, args=args, by=by))
+        return encode(
+            f.ModeChanged(room=room, modes=change.modes, changes=changes, args=args, by=by)
+        )
 
     def invited(self, room: str, by: str, target: str) -> bytes:
         return encode(f.Invited(room=room, user=target, by=by))
+
+    def away(self, member: Session) -> bytes:
+        text = for_native(member.away) if member.away else None
+        return encode(f.AwayChanged(user=member.user or "?", text=text))
 
     def notice(self, text: str, by: str) -> bytes:
         return encode(f.Notice(text=for_native(text), by=by))
@@ -353,12 +359,44 @@ class NativeConnection(Connection):
                 reply(encode(f.TopicChanged(room=room, text=for_native(text), by=by, ref=ref)))
             case f.Mode(room=room, changes=None, ref=ref):
                 state = rooms.state_of(session, room)
-                reply(encode(f.ModeChanged(room=room, modes=state.modes, ref=ref)))
+                reply(
+                    encode(
+                        f.ModeChanged(
+                            room=room,
+                            modes=state.modes,
+                            params=self._params(session, state),
+                            ref=ref,
+                        )
+                    )
+                )
             case f.Mode(room=room, changes=str(changes), args=args, ref=ref):
                 self._mode(session, room, changes, list(args), ref)
             case f.Invite(room=room, user=user, ref=ref):
                 shown = rooms.invite(session, room, user)
                 reply(encode(f.Invited(room=room, user=shown, by=session.user or "", ref=ref)))
+            case f.Kick(room=room, user=user, reason=reason, ref=ref):
+                text = rooms.kick(session, room, user, reason)
+                reply(
+                    encode(
+                        f.Presence(
+                            room=room,
+                            user=user,
+                            state="left",
+                            reason="kicked",
+                            by=session.user,
+                            text=for_native(text),
+                            ref=ref,
+                        )
+                    )
+                )
+            case f.Away(text=away_text, ref=ref):
+                rooms.set_away(session, away_text)
+                away_shown = for_native(session.away) if session.away else None
+                reply(encode(f.AwayChanged(user=session.user or "", text=away_shown, ref=ref)))
+            case f.Whois(user=user, ref=ref):
+                reply(self._whois(session, user, ref))
+            case f.RoomAction(room=room, action=action, ref=ref):
+                reply(self._room_action(session, room, action, ref))
             case f.Admin(cmd=cmd, args=args, ref=ref):
                 self._start(
                     session,
@@ -366,6 +404,54 @@ class NativeConnection(Connection):
                     lambda result: reply(self._admin_result(cmd, result, ref)),
                     lambda exc: self.send_error(session, exc, ref),
                 )
+
+    def _params(self, session: Session, state: RoomState) -> list[str]:
+        """The arguments of a room's modes; the key only for its operators."""
+        params = []
+        if state.key is not None:
+            ops = {m.name for m in state.members if m.op}
+            shown = session.role == "admin" or session.user in ops
+            params.append(state.key if shown else "*")
+        if state.limit is not None:
+            params.append(str(state.limit))
+        return params
+
+    def _whois(self, session: Session, user: str, ref: Ref) -> bytes:
+        info = self._door.hub.rooms.whois(session, user)
+        if info is None:
+            return encode(f.WhoisInfo(user=user, online=False, ref=ref))
+        return encode(
+            f.WhoisInfo(
+                user=info.name,
+                rooms=info.rooms,
+                away=for_native(info.away) if info.away else None,
+                door=",".join(info.doors),
+                idle=info.idle_s,
+                role=info.role,
+                guest=info.account is None,
+                address=info.address,
+                ref=ref,
+            )
+        )
+
+    def _room_action(self, session: Session, room: str, action: str, ref: Ref) -> bytes:
+        rooms = self._door.hub.rooms
+        if action == "register":
+            rooms.register(session, room)
+        elif action == "drop":
+            rooms.drop(session, room)
+        state, operators = rooms.info(session, room)
+        return encode(
+            f.RoomInfoReply(
+                room=state.name,
+                registered=state.owner_id is not None,
+                owner=rooms.owner_name(state),
+                operators=operators,
+                modes=state.modes,
+                topic=for_native(state.topic),
+                ref=ref,
+            )
+        )
 
     def _acks(self, session: Session, ref: Ref) -> tuple[Any, Any]:
         """The two halves of a message's acknowledgement: the sender's copy, or an error."""
@@ -395,7 +481,16 @@ class NativeConnection(Connection):
             raise InvalidField(f"mode {letter} {arg or ''} refused: {why}".replace("  ", " "))
         flags, applied = change.flags_and_args()
         session.send(
-            encode(f.ModeChanged(room=room, changes=flags, args=applied, by=session.user, ref=ref))
+            encode(
+                f.ModeChanged(
+                    room=room,
+                    modes=change.modes,
+                    changes=flags,
+                    args=applied,
+                    by=session.user,
+                    ref=ref,
+                )
+            )
         )
 
     @staticmethod

@@ -9,7 +9,7 @@ Unknown fields are ignored when decoding (forward compatibility, as the contract
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -123,6 +123,38 @@ class Invite(_Frame, frozen=True, tag="invite"):
     ref: Ref | None = None
 
 
+class Kick(_Frame, frozen=True, tag="kick"):
+    """Remove a user from a room (room operators); everyone in it sees who and why."""
+
+    room: str
+    user: str
+    reason: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+    ref: Ref | None = None
+
+
+class Away(_Frame, frozen=True, tag="away"):
+    """Set yourself away with ``text``; without it you are back."""
+
+    text: str | None = None
+    ref: Ref | None = None
+
+
+class Whois(_Frame, frozen=True, tag="whois"):
+    """Who is ``user``: online or not, which rooms you may see, away, idle, door."""
+
+    user: str
+    ref: Ref | None = None
+
+
+class RoomAction(_Frame, frozen=True, tag="room"):
+    """About a room: ``info`` (owner, operators, modes), ``register`` (become its owner:
+    an operator with an account), ``drop`` (the owner gives it up)."""
+
+    room: str
+    action: Literal["info", "register", "drop"] = "info"
+    ref: Ref | None = None
+
+
 class Admin(_Frame, frozen=True, tag="admin"):
     cmd: str
     args: dict[str, ArgValue] = {}
@@ -158,6 +190,10 @@ ClientFrame = (
     | Topic
     | Mode
     | Invite
+    | Kick
+    | Away
+    | Whois
+    | RoomAction
     | Admin
     | Quit
     | Ping
@@ -248,7 +284,9 @@ class Presence(_Frame, frozen=True, tag="presence"):
     by: str | None = None
     """Who removed the user (on a kick)."""
     text: str | None = None
-    """Why, in the remover's words (on a kick)."""
+    """Why, in the remover's or the leaver's words (a kick, a part, a quit)."""
+    ref: Ref | None = None
+    """On the reply to the kicker's ``kick``."""
 
 
 class RoomInfo(msgspec.Struct, frozen=True):
@@ -283,14 +321,49 @@ class TopicChanged(_Frame, frozen=True, tag="topic"):
 
 
 class ModeChanged(_Frame, frozen=True, tag="mode"):
-    """A room's modes: after a change (``by`` who changed them, ``changes`` what changed)
-    or, as the reply to a query, the whole set in ``modes``."""
+    """A room's modes now (``modes``, with ``params`` their arguments; the key only for
+    its operators), and after a change what changed (``changes``, ``args``) and ``by``."""
 
     room: str
+    modes: str = ""
+    params: list[str] = []
     changes: str | None = None
-    args: list[str] | None = None
+    args: list[str] = []
     by: str | None = None
-    modes: str | None = None
+    ref: Ref | None = None
+
+
+class AwayChanged(_Frame, frozen=True, tag="away"):
+    """``user`` is away (``text``), or back (no ``text``): the reply to ``away``, and to
+    the members of the user's rooms."""
+
+    user: str
+    text: str | None = None
+    ref: Ref | None = None
+
+
+class WhoisInfo(_Frame, frozen=True, tag="whois"):
+    user: str
+    online: bool = True
+    rooms: list[str] = []
+    away: str | None = None
+    door: str | None = None
+    """How the user came in: ``native``, ``irc`` or ``web``."""
+    idle: float | None = None
+    role: str | None = None
+    guest: bool = False
+    address: str | None = None
+    """The real address: for admins only."""
+    ref: Ref | None = None
+
+
+class RoomInfoReply(_Frame, frozen=True, tag="room"):
+    room: str
+    registered: bool
+    owner: str | None = None
+    operators: list[str] = []
+    modes: str = ""
+    topic: str = ""
     ref: Ref | None = None
 
 
@@ -346,6 +419,9 @@ ServerFrame = (
     | HistoryPage
     | TopicChanged
     | ModeChanged
+    | AwayChanged
+    | WhoisInfo
+    | RoomInfoReply
     | Invited
     | Notice
     | AdminResult

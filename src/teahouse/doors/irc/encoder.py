@@ -216,6 +216,12 @@ class IrcEncoder:
         source = self.masks.mask_of(by)
         return serialize(IrcMessage("MODE", (f"#{room}", flags, *args), source, tags))
 
+    def away(self, member: Session) -> bytes:
+        if not self.away_notify:
+            return b""
+        params = (for_irc(member.away),) if member.away else ()
+        return serialize(IrcMessage("AWAY", params, self.masks.mask(member)))
+
     def invited(self, room: str, by: str, target: str) -> bytes:
         tags = self.tags(self.masks.now_ms(), None, None)
         return serialize(IrcMessage("INVITE", (target, f"#{room}"), self.masks.mask_of(by), tags))

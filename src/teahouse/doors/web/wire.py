@@ -87,6 +87,9 @@ class WebEncoder:
     def mode(self, room: str, by: str, change: ModeChange) -> bytes:
         return text_frames(self._native.mode(room, by, change))
 
+    def away(self, member: Session) -> bytes:
+        return text_frames(self._native.away(member))
+
     def invited(self, room: str, by: str, target: str) -> bytes:
         return text_frames(self._native.invited(room, by, target))
 

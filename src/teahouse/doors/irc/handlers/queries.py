@@ -39,20 +39,16 @@ def quit_(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
 
 
 def away(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
-    session.away = clean_reason(msg.param(0), formatting=True, limit=200)
+    conn.door.hub.rooms.set_away(session, msg.param(0) or None, formatting=True)
     if session.away is None:
         conn.numeric(n.RPL_UNAWAY, "You are no longer marked as being away")
     else:
         conn.numeric(n.RPL_NOWAWAY, "You have been marked as being away")
-    line = serialize(IrcMessage("AWAY", (session.away,) if session.away else (), conn.hostmask()))
-    told = set()
-    for other in shared_irc_peers(conn, session):
-        if "away-notify" in other.caps:
-            other.write_raw(line)
-            told.add(other)
+    line = conn.door.encoder_for(frozenset({"away-notify"})).away(session)
+    shared = {id(peer) for peer in shared_irc_peers(conn, session)}
     for watcher in conn.door.watchers_of(session.user or ""):
         caps = watcher.caps
-        if watcher not in told and "extended-monitor" in caps and "away-notify" in caps:
+        if id(watcher) not in shared and "extended-monitor" in caps and "away-notify" in caps:
             watcher.write_raw(line)
 
 

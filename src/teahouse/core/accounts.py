@@ -391,7 +391,8 @@ class Accounts:
 
     def replay_dms(self, session: Session, dm_since: int | None) -> Replay:
         """Stored direct messages for a session that just logged in: after ``dm_since``,
-        else those never delivered. They count as delivered from now on."""
+        else those never delivered. They count as delivered once written to the session's
+        socket (:meth:`dms_delivered`)."""
         account = session.account_id
         if account is None:
             return Replay([], False, None, last_id=0)  # nothing of a guest is kept
@@ -402,8 +403,11 @@ class Accounts:
             cursor = self.store.dm_cursor(account)
             page = self.store.dms_after(account, cursor, limit, incoming_only=True)
         newest = self.store.dms_before(account, None, 1).messages
-        if page.messages:
-            self.store.set_dm_cursor(account, page.messages[-1].id)
-            self.outbox.wake()
         oldest = page.messages[0].id if page.messages else None
         return Replay(page.messages, page.more, oldest, last_id=newest[0].id if newest else 0)
+
+    def dms_delivered(self, session: Session, replay: Replay) -> None:
+        """A DM replay reached the session's socket: those messages count as delivered."""
+        if replay.messages and session.account_id is not None and not session.closed:
+            self.store.set_dm_cursor(session.account_id, replay.messages[-1].id)
+            self.outbox.wake()

@@ -84,7 +84,12 @@ class Messages:
         problem = text_problem(text, limit)
         if problem is not None:
             raise InvalidField(problem)
-        return text
+        # What is kept is what everyone sees, the history and the exports: no direction
+        # overrides or invisible characters that make one text read as another.
+        cleaned = clean_text(text, limit)
+        if not cleaned.strip():
+            raise InvalidField("text is empty once its invisible characters are left out")
+        return cleaned
 
     def _check_quota(self, session: Session, text: str) -> None:
         """What one account may store per hour: a security limit on the disk."""

@@ -29,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Callable, Coroutine
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any, Protocol, TypeVar, cast
 
 from teahouse.config import Config
@@ -42,6 +43,9 @@ from teahouse.logs import PEER
 log = logging.getLogger("teahouse.doors")
 
 _R = TypeVar("_R")
+
+STREAM_LOW = 256 * 1024
+"""A stream's next chunk goes to the transport only while it holds less than this."""
 
 
 class OnceLine(bytes):
@@ -83,6 +87,7 @@ class Connection(asyncio.Protocol):
         "_capture",
         "_closed",
         "_door",
+        "_held",
         "_itokens",
         "_last_once",
         "_limited",
@@ -90,6 +95,7 @@ class Connection(asyncio.Protocol):
         "_pending_size",
         "_resume",
         "_stamp",
+        "_streams",
         "_strikes",
         "_throttled_since",
         "_transport",
@@ -115,6 +121,10 @@ class Connection(asyncio.Protocol):
         self._throttled_since: float | None = None
         self._limited: list[float] | None = None
         self._strikes: list[float] | None = None
+        self._streams: deque[tuple[Iterator[bytes], Callable[[], None] | None]] | None = None
+        """Long answers being written as the peer reads them (replays, history)."""
+        self._held: list[bytes] | None = None
+        """Output that waits behind a stream."""
 
     # -- what a door supplies ----------------------------------------------------------
 
@@ -363,6 +373,9 @@ class Connection(asyncio.Protocol):
         if self._capture is not None:
             self._capture.append(data)
             return
+        if self._held is not None:
+            self._hold(data)
+            return
         if not self._pending:
             self._door.hub.outbox.want_flush(self)
         self._pending.append(data)
@@ -388,6 +401,60 @@ class Connection(asyncio.Protocol):
         self._door.hub.stats.bytes_out += size
         if self._transport.get_write_buffer_size() > self._door.config.limits.output_high_water:
             self._slow()
+
+    # -- long answers, written as the peer reads them ----------------------------------
+
+    def stream(self, chunks: Iterable[bytes], done: Callable[[], None] | None = None) -> None:
+        """Write a long answer (a replay, a history page) as fast as the peer reads it.
+
+        Chunks are pulled only while the transport holds less than ``STREAM_LOW`` bytes, so
+        a client that reads is never dropped as a slow consumer for an answer it asked for,
+        and the server never holds more than a chunk of it. What the connection is sent
+        meanwhile (live messages) waits behind it, in order. ``done`` runs once the last
+        chunk was handed to the socket (a DM replay counts as delivered then).
+        """
+        if self._closed or self._transport is None:
+            return
+        if self._streams is None:
+            self._streams = deque()
+            # What was queued before the answer goes first; what comes after waits.
+            self.flush()
+            self._held = []
+        self._streams.append((iter(chunks), done))
+        self._pump()
+
+    def _hold(self, data: bytes) -> None:
+        held = self._held
+        assert held is not None
+        held.append(data)
+        self._pending_size += len(data)
+        if self._pending_size > 4 * self._door.config.limits.output_high_water:
+            self._slow()  # live traffic piles up behind an answer the peer does not read
+
+    def _pump(self) -> None:
+        transport = self._transport
+        streams = self._streams
+        if transport is None or streams is None or self._closed:
+            return
+        while streams and transport.get_write_buffer_size() < STREAM_LOW:
+            chunks, done = streams[0]
+            chunk = next(chunks, None)
+            if chunk is None:
+                streams.popleft()
+                if done is not None:
+                    done()
+                continue
+            transport.write(chunk)
+            self._door.hub.stats.bytes_out += len(chunk)
+        if not streams:
+            held, self._held, self._streams = self._held or [], None, None
+            self._pending_size = 0
+            for data in held:
+                self.write(data)
+
+    def resume_writing(self) -> None:
+        """The transport drained below its low-water mark: the next chunks of a stream."""
+        self._pump()
 
     def _slow(self) -> None:
         """Over the high-water mark: drop this client, never buffer more for it.

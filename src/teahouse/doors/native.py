@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from teahouse import __version__
 from teahouse.config import Config
 from teahouse.core.hub import Hub
 from teahouse.core.limits import Rate
-from teahouse.core.results import JoinResult, ModeChange, Replay, RoomState
+from teahouse.core.results import HistoryPage, ModeChange, Replay, RoomState
 from teahouse.core.session import Session
 from teahouse.doors.connection import Charge, Connection
 from teahouse.doors.listeners import Listeners
@@ -150,21 +151,55 @@ ENCODER = NativeEncoder()
 # -- replies: results rendered as frames -----------------------------------------------
 
 
-def render_replay(replay: Replay, room: str | None) -> bytes:
-    out = [encode(message_frame(m, replay=True)) for m in replay.messages]
-    out.append(
-        encode(
-            f.ReplayEnd(
-                count=len(replay.messages),
-                truncated=replay.truncated,
-                room=room,
-                dm=room is None,
-                oldest_id=replay.oldest_id,
-                last_id=replay.last_id,
-            )
+CHUNK = 64 * 1024
+"""Bytes of a streamed answer made at a time."""
+HISTORY_BYTES = 512 * 1024
+"""Bytes of messages one ``history`` frame carries at most: a page the client's line
+limit holds; ``more`` tells it to page on."""
+
+
+def replay_chunks(replay: Replay, room: str | None) -> Iterator[bytes]:
+    """A replay's message frames and its ``replay_end``, made as they are written."""
+    buf = bytearray()
+    for m in replay.messages:
+        buf += encode(message_frame(m, replay=True))
+        if len(buf) >= CHUNK:
+            yield bytes(buf)
+            buf.clear()
+    buf += encode(
+        f.ReplayEnd(
+            count=len(replay.messages),
+            truncated=replay.truncated,
+            room=room,
+            dm=room is None,
+            oldest_id=replay.oldest_id,
+            last_id=replay.last_id,
         )
     )
-    return b"".join(out)
+    yield bytes(buf)
+
+
+def render_history(page: HistoryPage, ref: Ref, newest_first: bool) -> bytes:
+    """A ``history`` frame of at most :data:`HISTORY_BYTES` of messages: when the page is
+    larger, the messages farthest from where the client pages from are left for the next
+    page (``more``)."""
+    frames = [message_frame(m) for m in page.messages]
+    sizes = [len(m.text.encode()) + 160 for m in page.messages]
+    more = page.more
+    if sum(sizes) > HISTORY_BYTES:
+        kept: list[f.Message] = []
+        total = 0
+        order = range(len(frames) - 1, -1, -1) if newest_first else range(len(frames))
+        for i in order:
+            if kept and total + sizes[i] > HISTORY_BYTES:
+                more = True
+                break
+            kept.append(frames[i])
+            total += sizes[i]
+        frames = sorted(kept, key=lambda m: m.id)
+    return encode(
+        f.HistoryPage(messages=frames, room=page.room, dm=page.room is None, more=more, ref=ref)
+    )
 
 
 def render_joined(state: RoomState, ref: Ref) -> bytes:
@@ -178,13 +213,6 @@ def render_joined(state: RoomState, ref: Ref) -> bytes:
             ref=ref,
         )
     )
-
-
-def render_join(result: JoinResult, ref: Ref) -> bytes:
-    out = render_joined(result.room, ref)
-    if result.replay is not None:
-        out += render_replay(result.replay, result.room.name)
-    return out
 
 
 def parse_mode_changes(
@@ -330,7 +358,10 @@ class NativeConnection(Connection):
             case _ if not session.authenticated:
                 raise NotAuthed("log in or register first")
             case f.Join(room=room, since=since, key=key, ref=ref):
-                reply(render_join(rooms.join(session, room, since=since, key=key), ref))
+                joined = rooms.join(session, room, since=since, key=key)
+                reply(render_joined(joined.room, ref))
+                if joined.replay is not None:
+                    self.stream(replay_chunks(joined.replay, joined.room.name))
             case f.Part(room=room, ref=ref):
                 rooms.part(session, room)
                 reply(encode(f.Parted(room=room, ref=ref)))
@@ -346,12 +377,10 @@ class NativeConnection(Connection):
                 reply(encode(f.Members(room=room, members=rooms.members(session, room), ref=ref)))
             case f.History(room=None, dm=True, before=before, since=since, limit=limit, ref=ref):
                 dms = messages.dm_history(session, before, since, limit)
-                frames = [message_frame(m) for m in dms.messages]
-                reply(encode(f.HistoryPage(messages=frames, dm=True, ref=ref)))
+                reply(render_history(dms, ref, newest_first=since is None))
             case f.History(room=str(room), before=before, since=since, limit=limit, ref=ref):
                 found = messages.history(session, room, before, since, limit)
-                frames = [message_frame(m) for m in found.messages]
-                reply(encode(f.HistoryPage(messages=frames, room=room, ref=ref)))
+                reply(render_history(found, ref, newest_first=since is None))
             case f.History():
                 raise InvalidField("history needs 'room', or 'dm': true")
             case f.Topic(room=room, text=text, ref=ref):
@@ -469,7 +498,11 @@ class NativeConnection(Connection):
         hub = self._door.hub
         self._codec.max_frame = self._door.config.limits.max_frame
         session.send(encode(f.Authed(user=session.user or "", role=session.role, ref=ref)))
-        session.send(render_replay(hub.accounts.replay_dms(session, dm_since), None))
+        replay = hub.accounts.replay_dms(session, dm_since)
+        # They count as delivered once written to this connection's socket, not before.
+        self.stream(
+            replay_chunks(replay, None), lambda: hub.accounts.dms_delivered(session, replay)
+        )
 
     def _mode(self, session: Session, room: str, changes: str, args: list[str], ref: Ref) -> None:
         wanted, missing = parse_mode_changes(changes, args)

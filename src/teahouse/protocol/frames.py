@@ -310,6 +310,8 @@ class HistoryPage(_Frame, frozen=True, tag="history"):
     messages: list[Message]
     room: str | None = None
     dm: bool = False
+    more: bool = False
+    """More messages lie beyond this page (in the direction asked); page on from its end."""
     ref: Ref | None = None
 
 

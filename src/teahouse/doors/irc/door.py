@@ -272,9 +272,15 @@ class IrcDoor:
     def replay_dms(self, conn: IrcConnection, session: Session) -> None:
         """Direct messages stored while the user was away, as PRIVMSGs with their time."""
         replay = self.hub.accounts.replay_dms(session, None)
+        if not replay.messages:
+            return
         encoder = self.encoder_for(conn.caps | {"server-time"})
-        for message in replay.messages:
-            conn.write_raw(encoder.privmsg_lines(message, message.recipient or conn.me, "PRIVMSG"))
+        lines = (
+            encoder.privmsg_lines(message, message.recipient or conn.me, "PRIVMSG")
+            for message in replay.messages
+        )
+        # They count as delivered once written to this connection's socket.
+        conn.stream(lines, lambda: self.hub.accounts.dms_delivered(session, replay))
 
     # -- lifetime ----------------------------------------------------------------------
 

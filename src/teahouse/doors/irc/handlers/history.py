@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from teahouse.core.results import HistoryPage
 from teahouse.core.session import Session
 from teahouse.doors.irc.connection import IrcConnection
@@ -69,13 +71,13 @@ def chathistory(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     send_page(conn, session, target, page)
 
 
-def send_page(conn: IrcConnection, session: Session, target: str, page: HistoryPage) -> None:
+def page_lines(conn: IrcConnection, target: str, page: HistoryPage) -> Iterator[bytes]:
+    """A CHATHISTORY answer, made as it is written (in a ``chathistory`` batch)."""
     encoder = conn.door.encoder_for(conn.caps | {"server-time", "message-tags"})
     batch = "batch" in conn.caps
     ref = conn.door.batch_ref()
     if batch:
-        start = IrcMessage("BATCH", (f"+{ref}", "chathistory", target), conn.server)
-        conn.write_raw(serialize(start))
+        yield serialize(IrcMessage("BATCH", (f"+{ref}", "chathistory", target), conn.server))
     for message in page.messages:
         data = encoder.privmsg_lines(message, target, "PRIVMSG")
         if batch:
@@ -84,6 +86,14 @@ def send_page(conn: IrcConnection, session: Session, target: str, page: HistoryP
                 for line in data.split(b"\r\n")
                 if line
             )
-        conn.write_raw(data)
+        yield data
     if batch:
-        conn.write_raw(serialize(IrcMessage("BATCH", (f"-{ref}",), conn.server)))
+        yield serialize(IrcMessage("BATCH", (f"-{ref}",), conn.server))
+
+
+def send_page(conn: IrcConnection, session: Session, target: str, page: HistoryPage) -> None:
+    if conn.labeled is not None:
+        for data in page_lines(conn, target, page):  # the label's batch holds it all
+            conn.write_raw(data)
+    else:
+        conn.stream(page_lines(conn, target, page))

@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -309,6 +310,32 @@ def admin(
     else:
         click.echo(f"error ({answer.get('code')}): {answer.get('message')}", err=True)
     sys.exit(0 if answer.get("ok") else 1)
+
+
+@main.command()
+@_data_dir_option
+@_config_option
+@click.argument("file", type=click.Path(dir_okay=False))
+def backup(data_dir: str | None, config_file: str | None, file: str) -> None:
+    """Copy the database to FILE (0600), consistent, whether or not the server runs."""
+    target = str(Path(file).resolve())
+    _run_account_command(config_file, data_dir, ["backup", target])
+
+
+@main.command()
+@_data_dir_option
+@_config_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+def restore(data_dir: str | None, config_file: str | None, file: str) -> None:
+    """Replace the database with a backup (the server must be stopped)."""
+    from teahouse.server import restore_backup
+
+    config = _config(config_file, {"server.data_dir": data_dir})
+    try:
+        kept = restore_backup(config, Path(file))
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored {file}; the database it replaced is kept as {kept}")
 
 
 # -- the terminal client ----------------------------------------------------------------

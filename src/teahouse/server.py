@@ -7,6 +7,7 @@ one; the integration tests run one in a subprocess.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import fcntl
@@ -14,6 +15,7 @@ import gc
 import logging
 import os
 import secrets
+import shutil
 import signal
 import sys
 import time
@@ -44,6 +46,8 @@ DB_FILE = "teahouse.db"
 ADMIN_SOCKET = "admin.sock"
 LOCK_FILE = "teahouse.lock"
 CLOAK_FILE = "cloak.key"
+RETENTION_PERIOD = 600.0
+"""Seconds between two passes of the retention rules (storage.retention_*)."""
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -92,6 +96,36 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
     except (OSError, AttributeError):
         return None
     return trim
+
+
+def restore_backup(config: Config, backup: Path) -> Path:
+    """Put ``backup`` in place of the data dir's database (the server must be stopped).
+    The database it replaces is kept next to it. Raises ValueError with what to do."""
+    data_dir = Path(config.server.data_dir)
+    lock = lock_data_dir(data_dir)
+    if lock is None:
+        raise ValueError(f"a teahouse server is running on {data_dir}: stop it first")
+    try:
+        check = SQLiteStore(backup)  # a teahouse database of a version this code reads?
+        check.close()
+    except StoreError as exc:
+        lock.close()
+        raise ValueError(f"{backup} cannot be restored: {exc}") from None
+    try:
+        current = data_dir / DB_FILE
+        kept = data_dir / f"{DB_FILE}.before-restore-{time.strftime('%Y%m%d-%H%M%S')}"
+        if current.exists():
+            # Fold the old database's WAL into it before it moves aside.
+            SQLiteStore(current).close()
+            os.replace(current, kept)
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{current}{suffix}")
+        shutil.copyfile(backup, current)
+        os.chmod(current, 0o600)
+        return kept
+    finally:
+        lock.close()
 
 
 def lock_data_dir(data_dir: Path) -> IO[str] | None:
@@ -288,6 +322,7 @@ class Server:
             trimmer.after_churn(hub.stats.connections_total, len(hub.sessions))
 
         sampler = _Repeater(loop, 1.0, every_second)
+        retention = _Repeater(loop, RETENTION_PERIOD, hub.messages.apply_retention)
         log.info(
             "teahouse serving data_dir=%s heartbeat=%s/%s registration=%s",
             self.data_dir,
@@ -319,7 +354,7 @@ class Server:
         deadline = loop.time() + grace
         while self.transports_open() > 0 and loop.time() < deadline:
             await asyncio.sleep(0.02)
-        for timer in (sweep, janitor, sampler):
+        for timer in (sweep, janitor, sampler, retention):
             timer.cancel()
         if admin_socket is not None:
             await admin_socket.stop()

@@ -20,13 +20,14 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from teahouse.core.hub import AdminRunner, Hub
 from teahouse.core.moderation import parse_network
 from teahouse.core.session import Session
 from teahouse.errors import ChatError, InvalidField, InvalidName, NoSuchUser
 from teahouse.protocol.names import is_room_name, is_user_name
-from teahouse.store.base import Account, BanKind, Role
+from teahouse.store.base import Account, BanKind, Role, StoreError
 
 audit = logging.getLogger("teahouse.audit")
 
@@ -187,6 +188,9 @@ COMMANDS: dict[str, CommandSpec] = {
         "room info ROOM | mode ROOM MODES [ARGS] | owner ROOM USER|- | delete ROOM",
         "a room's owner, operators and modes; give it an owner; delete it with its history",
         (),
+    ),
+    "backup": CommandSpec(
+        "backup FILE", "copy the database to FILE (0600) while the server runs", ("path",)
     ),
     "purge": CommandSpec(
         "purge ROOM|dms [OLDER_THAN]",
@@ -568,6 +572,16 @@ class CommandSet(AdminRunner):
         problems = ", ".join(f"{letter} {why}" for letter, _, why in refused)
         text = f"{name}: {flags or 'nothing changed'} {' '.join(applied)}".rstrip()
         return text + (f" (refused: {problems})" if problems else ""), {"changes": flags}
+
+    async def _cmd_backup(self, args: Args, actor: str) -> Result:
+        path = Path(_str(args, "path"))
+        if not path.is_absolute():
+            raise InvalidField("give the backup's full path (the server's directory differs)")
+        try:
+            await self.hub.store.backup(path)
+        except StoreError as exc:
+            raise InvalidField(str(exc)) from None
+        return f"backed up to {path}", {"path": str(path)}
 
     async def _cmd_purge(self, args: Args, actor: str) -> Result:
         target = _str(args, "target").lstrip("#").lower()

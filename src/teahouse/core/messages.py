@@ -340,6 +340,33 @@ class Messages:
             ops, lambda enc: enc.relay(f"ops_{kind}", user, room, None, text), exclude=session
         )
 
+    # -- retention ---------------------------------------------------------------------
+
+    def apply_retention(self) -> int:
+        """Forget what the operator does not want kept (``storage.retention_*``): room
+        messages and DMs past their age, and each room's messages beyond the newest N.
+        Batched like any write; returns how many rooms were looked at."""
+        storage = self.config.storage
+        now = self.clock.wall_ms()
+        day = 86_400_000
+        rooms = 0
+        if storage.retention_days > 0 or storage.retention_messages > 0:
+            before = now - int(storage.retention_days * day) if storage.retention_days else None
+            keep = storage.retention_messages or None
+            after: str | None = None
+            while True:
+                page = self.store.list_rooms(after, 500)
+                for record in page:
+                    self.store.purge_messages(record.name, before, keep)
+                    rooms += 1
+                if len(page) < 500:
+                    break
+                after = page[-1].name
+        if storage.dm_retention_days > 0:
+            self.store.purge_messages(None, now - int(storage.dm_retention_days * day), None)
+        self.outbox.wake()
+        return rooms
+
     # -- history -----------------------------------------------------------------------
 
     def page_size(self, before: int | None, since: int | None, limit: int | None) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 Role = Literal["user", "admin"]
@@ -122,6 +123,9 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Commit what is pending and release the database."""
+
+    async def backup(self, path: Path) -> None:
+        """A consistent copy of everything to ``path`` (0600), while in use."""
 
     # -- accounts --------------------------------------------------------------------
 

@@ -177,10 +177,12 @@ class Writer:
                 op(db)
             db.execute("COMMIT")
             return None
-        except (sqlite3.Error, StoreError) as exc:
+        except (sqlite3.Error, StoreError, OSError) as exc:
             if db.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
+            if isinstance(exc, OSError):
+                return StoreError(f"{exc.strerror or exc}")
             return exc if isinstance(exc, StoreError) else StoreError(_explain(exc))
 
     def _check_space(self) -> None:
@@ -328,6 +330,30 @@ class SQLiteStore:
         if error is not None:
             raise error
         return result[0] if result else None
+
+    async def backup(self, path: Path) -> None:
+        """Copy the whole database to ``path`` (0600), consistent, while the server runs:
+        SQLite's online backup, on the writer, between two batches."""
+        path = Path(path)
+        partial = path.with_name(path.name + ".partial")
+
+        def copy(db: sqlite3.Connection) -> None:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+            target = _connect(str(partial), 1000)
+            db.execute("COMMIT")  # the writer's empty transaction: back up outside it
+            try:
+                db.backup(target)
+            finally:
+                target.close()
+                db.execute("BEGIN IMMEDIATE")
+            os.chmod(partial, 0o600)
+            os.replace(partial, path)
+
+        try:
+            await self._write_now(copy)
+        except OSError as exc:
+            raise StoreError(f"cannot write the backup to {path}: {exc.strerror}") from None
 
     def close(self) -> None:
         """Commit what is pending (on this thread: no loop to call back on) and close."""

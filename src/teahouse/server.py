@@ -181,7 +181,7 @@ def make_hasher(config: Config) -> PasswordHasher:
 class _Repeater:
     """Calls ``fn`` every ``period`` seconds on the loop; one handle, no task."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, period: float, fn: Callable[[], None]):
+    def __init__(self, loop: asyncio.AbstractEventLoop, period: float, fn: Callable[[], object]):
         self._loop, self._period, self._fn = loop, period, fn
         self._handle: asyncio.TimerHandle | None = loop.call_later(period, self._tick)
 

@@ -367,12 +367,12 @@ class NativeConnection(Connection):
                 reply(encode(f.Parted(room=room, ref=ref)))
             case f.Dm(to=to, text=text, nonce=nonce, ref=ref):
                 messages.dm(session, to, text, nonce, *self._acks(session, ref))
-            case f.Rooms(ref=ref):
-                listed = rooms.list_rooms(session)
+            case f.Rooms(after=after, ref=ref):
+                listed = rooms.list_rooms(session, after)
                 infos = [
                     f.RoomInfo(room=r.name, members=r.members, topic=r.topic) for r in listed.rooms
                 ]
-                reply(encode(f.RoomList(rooms=infos, ref=ref)))
+                reply(encode(f.RoomList(rooms=infos, next=listed.next_after, ref=ref)))
             case f.Who(room=room, ref=ref):
                 reply(encode(f.Members(room=room, members=rooms.members(session, room), ref=ref)))
             case f.History(room=None, dm=True, before=before, since=since, limit=limit, ref=ref):

@@ -77,6 +77,8 @@ class Dm(_Frame, frozen=True, tag="dm"):
 
 
 class Rooms(_Frame, frozen=True, tag="rooms"):
+    after: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    """Page on: the rooms after this name (the last reply's ``next``)."""
     ref: Ref | None = None
 
 
@@ -297,6 +299,8 @@ class RoomInfo(msgspec.Struct, frozen=True):
 
 class RoomList(_Frame, frozen=True, tag="room_list"):
     rooms: list[RoomInfo]
+    next: str | None = None
+    """There are more rooms: ask ``rooms`` with ``after`` this name for the next page."""
     ref: Ref | None = None
 
 

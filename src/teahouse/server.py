@@ -271,6 +271,7 @@ class Server:
         commands = CommandSet(
             hub,
             transports_open=self.transports_open,
+            bytes_out=self.bytes_out,
             shutdown=self._shutdown_soon,
             default_grace=config.server.shutdown_grace,
         )
@@ -369,6 +370,11 @@ class Server:
             loop.remove_signal_handler(sig)
         log.info("stopped")
         return 0
+
+    def bytes_out(self) -> int:
+        """Bytes written to clients by every door."""
+        doors = [self.door, self.irc, self.web]
+        return sum(door.bytes_out for door in doors if door is not None)
 
     def transports_open(self) -> int:
         """Transports the doors hold open (the janitor compares this with the sessions)."""

@@ -270,11 +270,13 @@ class CommandSet(AdminRunner):
         hub: Hub,
         *,
         transports_open: Callable[[], int],
+        bytes_out: Callable[[], int] = lambda: 0,
         shutdown: Callable[[float], Awaitable[None] | None],
         default_grace: float = 5.0,
     ) -> None:
         self.hub = hub
         self.transports_open = transports_open
+        self.bytes_out = bytes_out
         self.shutdown = shutdown
         self.default_grace = default_grace
         self.rate = MessageRate()
@@ -466,7 +468,7 @@ class CommandSet(AdminRunner):
             "messages_total": hub.stats.messages_total,
             "messages_per_s": round(self.rate.rate(), 2),
             "bytes_in": hub.stats.bytes_in,
-            "bytes_out": hub.stats.bytes_out,
+            "bytes_out": self.bytes_out(),
             "connections_total": hub.stats.connections_total,
             "janitor_repairs": hub.stats.janitor_repairs,
             "hash_jobs_in_flight": hub.hasher.in_flight,

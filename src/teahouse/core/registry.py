@@ -33,7 +33,6 @@ class Stats:
     messages_total: int = 0
     deliveries_total: int = 0
     bytes_in: int = 0
-    bytes_out: int = 0
     janitor_repairs: int = 0
     logins_ok: int = 0
     logins_failed: int = 0

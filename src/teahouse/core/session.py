@@ -121,8 +121,6 @@ class Session:
     __slots__ = (
         "account_id",
         "away",
-        "bytes_in",
-        "bytes_out",
         "connected_at",
         "connected_wall_ms",
         "door",
@@ -191,8 +189,6 @@ class Session:
         """Since when the door holds an unfinished line from this peer (slowloris check)."""
         self.last_ping_t = 0
         self.rtt: float | None = None
-        self.bytes_in = 0
-        self.bytes_out = 0
 
     @property
     def authenticated(self) -> bool:

@@ -66,6 +66,12 @@ class Door(Protocol):
     tasks: set[asyncio.Task[Any]]
     item_rate: Rate
     byte_rate: Rate
+    high_water: int
+    """``limits.output_high_water``: a transport holding more is a slow consumer."""
+    pending_cap: int
+    """The most one round may queue for one connection (4 × ``high_water``)."""
+    bytes_out: int
+    """Bytes written by this door's connections (the hub adds up the doors')."""
     refuse_after: float | None
     """Seconds over the rate before items are refused; None: only ever slowed down."""
 
@@ -376,14 +382,15 @@ class Connection(asyncio.Protocol):
         if self._held is not None:
             self._hold(data)
             return
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             self._door.hub.outbox.want_flush(self)
-        self._pending.append(data)
+        pending.append(data)
         self._pending_size += len(data)
         # The queue holds references to bytes shared by every member, and it empties at
         # the end of this round; the real test is the transport's buffer after `flush`.
         # This cap only stops one round from queueing without bound.
-        if self._pending_size > 4 * self._door.config.limits.output_high_water:
+        if self._pending_size > self._door.pending_cap:
             self._slow()
 
     def flush(self) -> None:
@@ -391,15 +398,13 @@ class Connection(asyncio.Protocol):
         if not self._pending or self._closed or self._transport is None:
             return
         pending = self._pending
-        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        transport = self._transport
+        transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
         pending.clear()
-        self._pending_size = 0
-        self._transport.write(data)
-        size = len(data)
-        if self.session is not None:
-            self.session.bytes_out += size
-        self._door.hub.stats.bytes_out += size
-        if self._transport.get_write_buffer_size() > self._door.config.limits.output_high_water:
+        size, self._pending_size = self._pending_size, 0
+        door = self._door
+        door.bytes_out += size
+        if transport.get_write_buffer_size() > door.high_water:
             self._slow()
 
     # -- long answers, written as the peer reads them ----------------------------------
@@ -445,7 +450,7 @@ class Connection(asyncio.Protocol):
                     done()
                 continue
             transport.write(chunk)
-            self._door.hub.stats.bytes_out += len(chunk)
+            self._door.bytes_out += len(chunk)
         if not streams:
             held, self._held, self._streams = self._held or [], None, None
             self._pending_size = 0

@@ -13,6 +13,7 @@ so frames are still handled in order and the buffer stays bounded.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -46,9 +47,15 @@ log = logging.getLogger("teahouse.native")
 Ref = str | int | None
 
 
+@functools.lru_cache(maxsize=64)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def format_ts(ms: int) -> str:
-    """``2026-11-24T10:00:00.123Z`` from milliseconds since the epoch."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    """``2026-11-24T10:00:00.123Z`` from milliseconds since the epoch (the second's text is
+    cached: a busy second formats it once)."""
+    return f"{_second(ms // 1000)}.{ms % 1000:03d}Z"
 
 
 def message_frame(m: StoredMessage, *, replay: bool = False, ref: Ref = None) -> f.Message:
@@ -545,6 +552,9 @@ class NativeDoor:
         self.listeners = Listeners(hub, config, self.connection)
         self.tasks = self.listeners.tasks
         hb, lim = config.heartbeat, config.limits
+        self.high_water = lim.output_high_water
+        self.pending_cap = 4 * lim.output_high_water
+        self.bytes_out = 0
         self.item_rate = Rate(lim.frames_per_second, lim.frames_burst)
         self.byte_rate = Rate(lim.bytes_per_second, lim.bytes_burst)
         self.refuse_after: float | None = lim.throttle_grace

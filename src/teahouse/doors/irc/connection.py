@@ -78,6 +78,9 @@ class IrcServer(Protocol):
     tasks: set[asyncio.Task[Any]]
     item_rate: Rate
     byte_rate: Rate
+    high_water: int
+    pending_cap: int
+    bytes_out: int
     refuse_after: float | None
     server_name: str
     opers_exempt: bool

@@ -57,6 +57,9 @@ class IrcDoor:
         # `flood_burst` seconds' worth may be spent at once. 0 turns it off.
         self.item_rate = Rate(1 / penalty, irc.flood_burst / penalty) if penalty > 0 else Rate(0, 0)
         self.byte_rate = Rate(0, 0)
+        self.high_water = config.limits.output_high_water
+        self.pending_cap = 4 * config.limits.output_high_water
+        self.bytes_out = 0
         self.refuse_after: float | None = None
         self.opers_exempt = irc.flood_exempt_opers
         self.commands = COMMANDS

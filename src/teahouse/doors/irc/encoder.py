@@ -7,6 +7,7 @@ once per member. Replies to one client's command are rendered by the handlers, n
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Protocol
 
@@ -71,8 +72,14 @@ class Masks(Protocol):
     def now_ms(self) -> int: ...
 
 
+@functools.lru_cache(maxsize=64)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def irc_time(ts_ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms // 1000)) + f".{ts_ms % 1000:03d}Z"
+    """The ``time`` tag of IRCv3 server-time (a busy second is formatted once)."""
+    return f"{_second(ts_ms // 1000)}.{ts_ms % 1000:03d}Z"
 
 
 def split_utf8(text: str, limit: int) -> list[str]:

@@ -463,7 +463,7 @@ class CommandSet(AdminRunner):
             "connections": self.transports_open(),
             "sessions": len(hub.sessions),
             "authenticated": sum(1 for s in hub.sessions.values() if s.authenticated),
-            "users_online": len(hub.registry.idents),
+            "users_online": hub.registry.users_online,
             "rooms_live": len(hub.registry.rooms),
             "messages_total": hub.stats.messages_total,
             "messages_per_s": round(self.rate.rate(), 2),

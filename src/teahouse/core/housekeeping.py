@@ -104,7 +104,6 @@ class Housekeeping:
         )
         if action is Action.PING:
             session.last_ping = now
-            session.last_ping_t = int(now * 1000)
             session.send(session.encoder.ping(session.last_ping_t))
         elif action is Action.TIMEOUT:
             silent = now - session.last_received
@@ -177,16 +176,14 @@ class Housekeeping:
                     repaired += 1
             if not room.sessions:
                 del reg.rooms[room.name]
-        for ident, peers in list(reg.idents.items()):
+        for ident, peers in reg.identities():
             for session in list(peers):
                 if session.id not in reg.sessions:
                     log.warning("janitor: identity %s held dead session %r", ident, session)
-                    peers.discard(session)
+                    reg.forget_leaked(ident, session)
                     repaired += 1
-            if not peers:
-                del reg.idents[ident]
         for key, ident in list(reg.names.items()):
-            if ident not in reg.idents:
+            if not reg.is_online(ident):
                 log.warning("janitor: name %s held by no session; released", key)
                 del reg.names[key]
                 repaired += 1

@@ -141,10 +141,8 @@ class Hub:
             ip,
             port,
             self.clock.monotonic(),
-            self.clock.wall_ms(),
             door,
         )
-        session.host = self.accounts.cloak(ip)
         self.registry.add(session)
         return session
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from teahouse.core.outbox import Outbox
@@ -22,6 +23,8 @@ from teahouse.protocol.lookalike import confusable_key
 from teahouse.protocol.names import fold_user
 
 log = logging.getLogger("teahouse.hub")
+
+_NONE: frozenset[Session] = frozenset()
 
 Watcher = Callable[[str, bool, Session], None]
 """Told when a name comes online (True) or goes offline (False), with one of its sessions."""
@@ -44,8 +47,11 @@ class Registry:
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
         self.sessions: dict[int, Session] = {}
-        self.idents: dict[Ident, set[Session]] = {}
-        """Authenticated sessions by identity."""
+        self.authed_sessions = 0
+        """Sessions bound to an identity (IRC LUSERS counts them without a scan)."""
+        self._idents: dict[Ident, Session | set[Session]] = {}
+        """Authenticated sessions by identity: the session itself while there is one (most
+        users), a set once there are more — a set per idle user would cost 216 bytes."""
         self.names: dict[str, Ident] = {}
         """Folded display name -> the identity that holds it online."""
         self.look_alikes: dict[str, Ident] = {}
@@ -67,46 +73,87 @@ class Registry:
         """``session`` is now ``ident``, shown as ``name``."""
         session.ident = ident
         session.user = name
-        session.key = fold_user(name)
+        session.key = key = fold_user(name)
         session.state = SessionState.AUTHED
-        peers = self.idents.setdefault(ident, set())
-        peers.add(session)
-        self.names[session.key] = ident
-        self.look_alikes[confusable_key(name)] = ident
-        if len(peers) == 1:
+        found = self._idents.get(ident)
+        if found is None:
+            self._idents[ident] = session
+        elif type(found) is set:
+            found.add(session)
+        elif found is not session:
+            self._idents[ident] = {found, session}  # type: ignore[arg-type]
+        self.authed_sessions += 1
+        self.names[key] = ident
+        if found is None:
+            if session.guest:
+                # Accounts are in the store's look-alike index; guests only here.
+                self.look_alikes[confusable_key(name)] = ident
             self._tell(name, True, session)
 
     def unbind(self, session: Session) -> None:
         """Forget ``session`` as its identity (it stays registered as a connection)."""
-        peers = self.idents.get(session.ident)
-        if peers is None:
+        ident = session.ident
+        found = self._idents.get(ident)
+        if found is None:
             return
-        peers.discard(session)
-        if not peers:
-            del self.idents[session.ident]
-            if session.key is not None and self.names.get(session.key) == session.ident:
-                del self.names[session.key]
-            if session.user is not None:
-                key = confusable_key(session.user)
-                if self.look_alikes.get(key) == session.ident:
-                    del self.look_alikes[key]
-                self._tell(session.user, False, session)
+        if type(found) is set:
+            if session not in found:
+                return
+        elif found is not session:
+            return
+        self.authed_sessions -= 1
+        if type(found) is set:
+            found.discard(session)
+            if len(found) > 1:
+                return
+            if found:
+                self._idents[ident] = next(iter(found))
+                return
+        elif found is not session:
+            return
+        del self._idents[ident]
+        if session.key is not None and self.names.get(session.key) == ident:
+            del self.names[session.key]
+        if session.user is not None:
+            key = confusable_key(session.user)
+            if self.look_alikes.get(key) == ident:
+                del self.look_alikes[key]
+            self._tell(session.user, False, session)
 
     def look_alike(self, key: str) -> Ident | None:
-        """Who is online under a name with this look-alike key, if anyone."""
+        """Which guest is online under a name with this look-alike key, if any (accounts
+        are found in the store's index)."""
         return self.look_alikes.get(key)
 
-    def online(self, ident: Ident) -> set[Session]:
-        return self.idents.get(ident, set())
+    def online(self, ident: Ident) -> AbstractSet[Session]:
+        """The sessions of an identity (empty when it is offline). Read, never change."""
+        found = self._idents.get(ident)
+        if found is None:
+            return _NONE
+        if type(found) is set:
+            return found
+        return frozenset((found,))  # type: ignore[arg-type]
 
-    def by_name(self, name: str) -> set[Session]:
+    def is_online(self, ident: Ident) -> bool:
+        return ident in self._idents
+
+    def identities(self) -> Iterator[tuple[Ident, AbstractSet[Session]]]:
+        """Every identity online with its sessions (a snapshot: safe to change during)."""
+        for ident in list(self._idents):
+            yield ident, self.online(ident)
+
+    @property
+    def users_online(self) -> int:
+        return len(self._idents)
+
+    def by_name(self, name: str) -> AbstractSet[Session]:
         """The sessions of whoever holds ``name`` online (an account or a guest)."""
         ident = self.names.get(fold_user(name))
-        return self.idents.get(ident, set()) if ident is not None else set()
+        return self.online(ident) if ident is not None else _NONE
 
     def rename(self, ident: Ident, new: str) -> None:
         """Every session of ``ident`` is shown as ``new`` from now on."""
-        sessions = self.idents.get(ident, set())
+        sessions = self.online(ident)
         old = next(iter(sessions)).user if sessions else None
         for session in sessions:
             old_key = session.key
@@ -116,11 +163,25 @@ class Registry:
         self.names[fold_user(new)] = ident
         if old is not None and self.look_alikes.get(confusable_key(old)) == ident:
             del self.look_alikes[confusable_key(old)]
-        self.look_alikes[confusable_key(new)] = ident
+        if sessions and next(iter(sessions)).guest:
+            self.look_alikes[confusable_key(new)] = ident
         if sessions and old is not None and fold_user(old) != fold_user(new):
             some = next(iter(sessions))
             self._tell(old, False, some)
             self._tell(new, True, some)
+
+    def forget_leaked(self, ident: Ident, session: Session) -> None:
+        """The janitor found a dead session under an identity: drop it there only."""
+        found = self._idents.get(ident)
+        if found is session:
+            del self._idents[ident]
+        elif type(found) is set and session in found:
+            found.discard(session)
+            if not found:
+                del self._idents[ident]
+        else:
+            return
+        self.authed_sessions -= 1
 
     def _tell(self, name: str, online: bool, session: Session) -> None:
         for watcher in self.watchers:
@@ -192,12 +253,12 @@ class Registry:
     def leave(self, session: Session, name: str, reason: str, text: str | None = None) -> None:
         """Take ``session`` out of room ``name``; the others see it leave when it was the
         user's last session there. An empty room is dropped from memory."""
-        session.rooms.discard(name)
+        session.left(name)
         room = self.rooms.get(name)
         if room is None:
             return
         if room.remove(session) and session.user is not None:
-            online = session.ident in self.idents
+            online = session.ident in self._idents
             self.presence(room, session, "left", reason, online=online, text=text)
         if not room.sessions:
             del self.rooms[name]
@@ -213,9 +274,9 @@ class Registry:
                 room = self.rooms.get(name)
                 if room is not None and room.remove(session) and session.user is not None:
                     gone.append((room, session, reason, text))
-            session.rooms.clear()
+            session.left_all()
         for room, session, reason, text in gone:
-            online = session.ident in self.idents
+            online = session.ident in self._idents
             self.presence(room, session, "left", reason, online=online, text=text)
             if not room.sessions:
                 self.rooms.pop(room.name, None)
@@ -239,7 +300,7 @@ class Registry:
             return
         if error is not None and not abort:
             session.outlet.write(session.encoder.error(error))
-        if session.rooms or session.ident in self.idents:
+        if session.rooms or session.ident in self._idents:
             self.leave_all([(session, reason, text)])
         session.state = SessionState.CLOSED
         self.sessions.pop(session.id, None)

@@ -216,7 +216,7 @@ class Rooms:
                 self.outbox.wake()
             room.created_now = False
             first = room.add(session)
-            session.rooms.add(room.name)
+            session.enter(room.name)
             if first:
                 self.registry.presence(room, session, "joined", None, exclude=session)
         history = self._replay(name, since) if replay else None
@@ -612,7 +612,7 @@ class Rooms:
         # Everyone, the victims included, hears the kick before the victims are removed.
         self.registry.presence(room, victim, "left", "kicked", online=True, by=by, text=text)
         for one in victims:
-            one.rooms.discard(room.name)
+            one.left(room.name)
             room.remove(one)
         if not room.sessions:
             del self.registry.rooms[room.name]
@@ -661,7 +661,7 @@ class Rooms:
             away=first.away,
             doors=sorted({s.door for s in sessions}),
             idle_s=round(min(now - s.last_received for s in sessions), 1),
-            signon_ms=first.connected_wall_ms,
+            signon_ms=self.clock.wall_ms() - int((now - first.connected_at) * 1000),
             host=first.host,
             address=first.ip if session.role == "admin" else None,
         )
@@ -743,7 +743,7 @@ class Rooms:
                 session.send(
                     session.encoder.presence(name, session, "left", "deleted", text="deleted")
                 )
-                session.rooms.discard(name)
+                session.left(name)
                 count += 1
             room.sessions.clear()
             room.users.clear()

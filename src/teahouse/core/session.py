@@ -115,24 +115,27 @@ class SessionState(enum.Enum):
     CLOSED = "closed"
 
 
+NO_ROOMS: frozenset[str] = frozenset()
+"""The rooms of a session in none: shared, so an idle connection holds no set of its own."""
+
+
 class Session:
-    """One connection as the hub sees it. ``__slots__``: thousands of these live at once."""
+    """One connection as the hub sees it. ``__slots__``: thousands of these live at once,
+    so it holds only what cannot be worked out (see the memory notes in architecture.md)."""
 
     __slots__ = (
+        "_host",
         "account_id",
         "away",
         "connected_at",
-        "connected_wall_ms",
         "door",
         "encoder",
         "guest",
-        "host",
         "id",
         "ident",
         "ip",
         "key",
         "last_ping",
-        "last_ping_t",
         "last_received",
         "oper_id",
         "outlet",
@@ -153,15 +156,13 @@ class Session:
         ip: str,
         port: int,
         now: float,
-        wall_ms: int,
         door: str = "native",
     ) -> None:
         self.id = session_id
         self.outlet = outlet
         self.encoder = encoder
         self.ip = ip
-        self.host = ip
-        """What other users may see of the address (a cloak on IRC; see the hub)."""
+        self._host: str | None = None
         self.port = port
         self.door = door
         """Which door the connection came through: ``native``, ``irc`` or ``web``."""
@@ -179,16 +180,50 @@ class Session:
         only while that account is an admin with that password."""
         self.guest = False
         """Authenticated by nick only (IRC guests): no account, nothing stored for them."""
-        self.rooms: set[str] = set()
+        self.rooms: set[str] | frozenset[str] = NO_ROOMS
+        """The rooms the session is in (change it with :meth:`enter` and :meth:`left`)."""
         self.away: str | None = None
         self.connected_at = now
-        self.connected_wall_ms = wall_ms
         self.last_received = now
         self.last_ping: float | None = None
+        """When the last heartbeat ping went out (its ``t`` is this in milliseconds)."""
         self.partial_since: float | None = None
         """Since when the door holds an unfinished line from this peer (slowloris check)."""
-        self.last_ping_t = 0
         self.rtt: float | None = None
+
+    @property
+    def host(self) -> str:
+        """What other users may see of the address: ``user/<name>`` for an account, a
+        cloak for a guest, never the address itself."""
+        if self._host is not None:
+            return self._host
+        if self.account_id is not None and self.user is not None:
+            return f"user/{self.user}"
+        return "*"
+
+    @host.setter
+    def host(self, value: str | None) -> None:
+        self._host = value
+
+    @property
+    def last_ping_t(self) -> int:
+        """The ``t`` of the last heartbeat ping: its time in milliseconds."""
+        return int(self.last_ping * 1000) if self.last_ping is not None else 0
+
+    def enter(self, room: str) -> None:
+        if self.rooms is NO_ROOMS:
+            self.rooms = set()
+        self.rooms.add(room)  # type: ignore[union-attr]
+
+    def left(self, room: str) -> None:
+        rooms = self.rooms
+        if room in rooms:
+            rooms.discard(room)  # type: ignore[union-attr]
+            if not rooms:
+                self.rooms = NO_ROOMS
+
+    def left_all(self) -> None:
+        self.rooms = NO_ROOMS
 
     @property
     def authenticated(self) -> bool:

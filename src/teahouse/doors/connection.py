@@ -347,9 +347,11 @@ class Connection(asyncio.Protocol):
     ) -> None:
         self._door.tasks.discard(task)
         self._busy = False
-        if session.closed or task.cancelled():
+        if task.cancelled():
             return
-        exc = task.exception()
+        exc = task.exception()  # retrieved even when nobody waits for it any more
+        if session.closed:
+            return
         if isinstance(exc, ChatError):
             failed(exc)
         elif exc is not None:
@@ -449,6 +451,7 @@ class Connection(asyncio.Protocol):
                 if done is not None:
                     done()
                 continue
+            chunk = self._framed(chunk)
             transport.write(chunk)
             self._door.bytes_out += len(chunk)
         if not streams:
@@ -456,6 +459,10 @@ class Connection(asyncio.Protocol):
             self._pending_size = 0
             for data in held:
                 self.write(data)
+
+    def _framed(self, chunk: bytes) -> bytes:
+        """A streamed chunk as this door puts it on the wire (the web door wraps it)."""
+        return chunk
 
     def resume_writing(self) -> None:
         """The transport drained below its low-water mark: the next chunks of a stream."""

@@ -32,6 +32,7 @@ def fold_user(name: str) -> str:
     """The case-insensitive key of a user name.
 
     ASCII lower case: the name rules allow ASCII only, so this equals IRC's ``ascii``
-    CASEMAPPING and the store's uniqueness.
+    CASEMAPPING and the store's uniqueness. A name already in lower case is returned as it
+    is (no copy: thousands of sessions hold one).
     """
-    return name.lower()
+    return name if name.islower() else name.lower()

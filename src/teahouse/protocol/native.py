@@ -200,13 +200,17 @@ class _Codec(Generic[_F]):
         return True
 
 
+_CLIENT_FRAMES = msgspec.json.Decoder(ClientFrame)
+"""One decoder for every connection: it holds no state between calls."""
+
+
 class ServerCodec(_Codec[ClientFrame]):
     """The server's view of one connection: reads client frames."""
 
     __slots__ = ()
 
     def __init__(self, max_frame: int) -> None:
-        super().__init__(msgspec.json.Decoder(ClientFrame), max_frame)
+        super().__init__(_CLIENT_FRAMES, max_frame)
 
     def _known(self, kind: str) -> bool:
         return kind in CLIENT_TYPES

@@ -69,6 +69,8 @@ class IrcDoor:
         self._encoders: dict[frozenset[str], IrcEncoder] = {}
         self._batches = itertools.count(1)
         self._highest = 0
+        self._opers = 0
+        self._opers_at = -1e9
         self._watchers: dict[str, set[IrcConnection]] = {}
         """Folded nick -> the connections that MONITOR it."""
         hub.registry.watchers.append(self._name_changed)
@@ -139,6 +141,16 @@ class IrcDoor:
     def whowas_of(self, name: str) -> list[Departed]:
         key = fold_user(name)
         return [d for d in self.whowas if fold_user(d.nick) == key]
+
+    def opers_online(self) -> int:
+        """IRC operators online, counted at most once a second (LUSERS is in every
+        welcome: a scan per registration would cost each one the whole user list)."""
+        now = self.hub.clock.monotonic()
+        if now - self._opers_at >= 1.0:
+            sessions = self.hub.registry.sessions.values()
+            self._opers = sum(1 for s in sessions if s.role == "admin" and s.authenticated)
+            self._opers_at = now
+        return self._opers
 
     def highest_users(self, now: int) -> int:
         self._highest = max(self._highest, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Set as AbstractSet
 
 from teahouse.core.results import Member, RoomState
 from teahouse.core.session import Session
@@ -75,7 +76,7 @@ def who_flags(member: Session, op: bool, voiced: bool, multi: bool) -> str:
     return flags + (prefix if multi else prefix[:1])
 
 
-def idle_and_signon(conn: IrcConnection, sessions: set[Session]) -> tuple[str, str]:
+def idle_and_signon(conn: IrcConnection, sessions: AbstractSet[Session]) -> tuple[str, str]:
     hub = conn.door.hub
     now = hub.clock.monotonic()
     idle = int(min(now - s.last_received for s in sessions))

@@ -108,6 +108,7 @@ class WebConnection(NativeConnection):
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        super().resume_writing()
         if self._codec.ws is None and self._http is not None and self._transport is not None:
             self._transport.resume_reading()
             self._serve_http()
@@ -137,6 +138,9 @@ class WebConnection(NativeConnection):
         if is_json_lines(data):
             data = text_frames(data)  # a reply to this connection only, from the native code
         Connection.write(self, data)
+
+    def _framed(self, chunk: bytes) -> bytes:
+        return text_frames(chunk) if is_json_lines(chunk) else chunk
 
     def close_transport(self, abort: bool) -> None:
         transport = self._transport

@@ -213,7 +213,7 @@ def who(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
             _who_user(conn, session, someone, whox)
         else:
             shown = 0
-            for sessions in list(hub.registry.idents.values()):
+            for _, sessions in hub.registry.identities():
                 someone = min(sessions, key=lambda s: s.id)
                 if someone.user is None or not _who_matches(conn, mask, someone):
                     continue
@@ -368,9 +368,9 @@ def motd(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
 
 def lusers(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     registry = conn.door.hub.registry
-    users = sum(len(s) for s in registry.idents.values())
+    users = registry.authed_sessions
     unknown = len(registry.sessions) - users
-    opers = sum(1 for s in registry.sessions.values() if s.role == "admin" and s.authenticated)
+    opers = conn.door.opers_online()
     highest = conn.door.highest_users(users)
     conn.numeric(n.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
     conn.numeric(n.RPL_LUSEROP, str(opers), "operator(s) online")

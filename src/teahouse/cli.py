@@ -421,8 +421,8 @@ def gui(
 ) -> None:
     """The desktop client: `teahouse gui [HOST[:PORT]]` (needs the `gui` extra)."""
     try:
-        from teahouse.gui.app import run_gui
         from teahouse.gui.connect_dialog import Defaults
+        from teahouse.gui.main import run_gui
     except ImportError as exc:
         raise click.ClickException(
             f"the desktop client cannot start ({exc}); install it with pip install 'teahouse[gui]'"

@@ -201,6 +201,13 @@ class Internal(ChatError):
     default_message = "internal server error"
 
 
+class StorageFailed(Internal):
+    """The store could not keep what was asked (a message, an account, a ban): nothing of
+    it was delivered or applied; retry later (wire code ``internal``)."""
+
+    default_message = "the server could not store this; nothing was delivered, try again"
+
+
 ERRORS_BY_CODE: dict[str, type[ChatError]] = {
     cls.code: cls
     for cls in (

@@ -105,27 +105,39 @@ def restore_backup(config: Config, backup: Path) -> Path:
     lock = lock_data_dir(data_dir)
     if lock is None:
         raise ValueError(f"a teahouse server is running on {data_dir}: stop it first")
+    current = data_dir / DB_FILE
+    staged = data_dir / f"{DB_FILE}.restoring"
     try:
-        check = SQLiteStore(backup)  # a teahouse database of a version this code reads?
-        check.close()
-    except StoreError as exc:
-        lock.close()
-        raise ValueError(f"{backup} cannot be restored: {exc}") from None
-    try:
-        current = data_dir / DB_FILE
+        # The backup is checked (and brought to this version's schema) as a copy: the
+        # operator's file stays exactly as it was, whatever happens here.
+        _unlink_database(staged)
+        shutil.copyfile(backup, staged)
+        os.chmod(staged, 0o600)
+        try:
+            SQLiteStore(staged).close()
+        except StoreError:
+            _unlink_database(staged)
+            raise ValueError(
+                f"{backup} cannot be restored: it is not a teahouse database, or it is "
+                "damaged; nothing was changed"
+            ) from None
         kept = data_dir / f"{DB_FILE}.before-restore-{time.strftime('%Y%m%d-%H%M%S')}"
         if current.exists():
             # Fold the old database's WAL into it before it moves aside.
             SQLiteStore(current).close()
             os.replace(current, kept)
-        for suffix in ("-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{current}{suffix}")
-        shutil.copyfile(backup, current)
-        os.chmod(current, 0o600)
+        _unlink_database(current)
+        os.replace(staged, current)
         return kept
     finally:
         lock.close()
+
+
+def _unlink_database(path: Path) -> None:
+    """Remove a database file and its WAL companions, those that exist."""
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{path}{suffix}")
 
 
 def lock_data_dir(data_dir: Path) -> IO[str] | None:

@@ -24,8 +24,10 @@ from pathlib import Path
 
 from teahouse.core.hub import AdminRunner, Hub
 from teahouse.core.moderation import parse_network
+from teahouse.core.results import parse_mode_changes
+from teahouse.core.room import Room
 from teahouse.core.session import Session
-from teahouse.errors import ChatError, InvalidField, InvalidName, NoSuchUser
+from teahouse.errors import ChatError, InvalidField, InvalidName, NoSuchUser, StorageFailed
 from teahouse.protocol.names import is_room_name, is_user_name
 from teahouse.store.base import Account, BanKind, Role, StoreError
 
@@ -151,6 +153,9 @@ class CommandSpec:
     params: tuple[str, ...]
     """Argument names in word order; ``?`` optional, ``*`` takes the rest of the words."""
 
+
+READ_ONLY = frozenset({"help", "who", "rooms", "stats", "bans"})
+"""Commands that change nothing: not audited, no commit waited for."""
 
 COMMANDS: dict[str, CommandSpec] = {
     "help": CommandSpec("help", "list the commands", ()),
@@ -298,10 +303,20 @@ class CommandSet(AdminRunner):
         entry = {"actor": actor, "entrance": entrance, "cmd": cmd, "args": _masked(args)}
         try:
             result: Result = await handler(args, actor)
+            if cmd not in READ_ONLY and cmd != "shutdown":
+                # An operator is told "done" only for what the disk holds (an invite code,
+                # a ban, a topic): whatever the command wrote is committed first.
+                await self.hub.store.sync()
+        except StoreError as exc:
+            audit.info(json.dumps({**entry, "ok": False, "error": "storage"}, default=str))
+            raise StorageFailed(
+                f"done but not saved ({exc}): it will not survive a restart; "
+                "free disk space, then run it again"
+            ) from None
         except ChatError as exc:
             audit.info(json.dumps({**entry, "ok": False, "error": exc.code}, default=str))
             raise
-        if cmd not in ("help", "who", "rooms", "stats", "bans"):
+        if cmd not in READ_ONLY:
             audit.info(json.dumps({**entry, "ok": True}, default=str))
         return result
 
@@ -541,7 +556,14 @@ class CommandSet(AdminRunner):
         names = {
             a.id: a.name for a in (hub.store.account_by_id(i) for i in grants) if a is not None
         }
-        modes = live.mode_string() if live is not None else "+n (no one in it)"
+        if live is not None:
+            modes = live.mode_string()
+        elif record.owner_id is not None:
+            saved = Room(name, record.topic, record.topic_by, record.topic_ms, record.created_ms)
+            saved.restore_modes(record.modes)
+            modes = f"{saved.mode_string()} (saved; no one in it)"
+        else:
+            modes = "+n (no one in it)"
         info = {
             "room": name,
             "topic": record.topic,
@@ -558,15 +580,9 @@ class CommandSet(AdminRunner):
         """Room modes from the console: as an operator of every room."""
         hub = self.hub
         room = hub.rooms.live_room(None, name, create=False)
-        rest = words.split()
-        wanted: list[tuple[str, str, str | None]] = []
-        sign = "+"
-        for ch in modes:
-            if ch in "+-":
-                sign = ch
-                continue
-            takes = ch in "ovbeIk" or (ch == "l" and sign == "+")
-            wanted.append((sign, ch, rest.pop(0) if takes and rest else None))
+        wanted, missing = parse_mode_changes(modes, words.split())
+        if missing:
+            raise InvalidField(f"mode {' '.join(missing)} needs an argument")
         change, refused = hub.rooms.apply_modes(room, actor, wanted)
         if not room.sessions:
             hub.registry.rooms.pop(name, None)

@@ -54,7 +54,8 @@ from teahouse.store.base import Account, Store
 log = logging.getLogger("teahouse.hub")
 
 MAX_PASSWORD = 1024
-"""Longer passwords are refused before hashing: a security limit on CPU per attempt."""
+"""Longer passwords cannot be set, and never match at login (where they still cost the
+one dummy hash every failure costs, so a refusal takes no less time than any other)."""
 TRUSTED_PAIRS = 50_000
 """(account, address) pairs remembered as trusted: bounded, oldest forgotten first."""
 

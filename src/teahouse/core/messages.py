@@ -22,7 +22,7 @@ from teahouse.core.registry import Registry
 from teahouse.core.results import HistoryPage
 from teahouse.core.rooms import Rooms, authed, room_name
 from teahouse.core.session import Ident, Session
-from teahouse.errors import Forbidden, Internal, InvalidField, NoSuchUser, Throttled
+from teahouse.errors import Forbidden, InvalidField, NoSuchUser, StorageFailed, Throttled
 from teahouse.protocol.names import is_user_name, text_problem
 from teahouse.protocol.text import clean_text, has_unsafe
 from teahouse.store.base import Store, StoredMessage, StoreError
@@ -35,12 +35,6 @@ NONCE_MEMORY_MS = 15 * 60 * 1000
 Done = Callable[[StoredMessage], None]
 Failed = Callable[[Exception], None]
 Tags = tuple[tuple[str, str], ...]
-
-
-class StorageFailed(Internal):
-    """The store could not keep a message: nothing was delivered; retry later."""
-
-    default_message = "the server could not store this; nothing was delivered, try again"
 
 
 class Messages:
@@ -92,10 +86,11 @@ class Messages:
         return cleaned
 
     def _check_quota(self, session: Session, text: str) -> None:
-        """What one account may store per hour: a security limit on the disk."""
-        if session.role == "admin" or session.account_id is None:
+        """What one account (guests: one address, all its guests together) may store per
+        hour: a security limit on the disk."""
+        if session.role == "admin":
             return
-        key = str(session.account_id)
+        key = str(session.account_id) if session.account_id is not None else f"ip:{session.ip}"
         now = self.clock.monotonic()
         storage = self.config.storage
         wait = None

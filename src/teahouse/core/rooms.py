@@ -51,6 +51,7 @@ from teahouse.errors import (
     NoSuchUser,
     NotAuthed,
     NotInRoom,
+    StorageFailed,
     Throttled,
 )
 from teahouse.logs import log_audit
@@ -122,6 +123,7 @@ class Rooms:
             if not create:
                 raise NoSuchRoom(f"there is no room {name!r}")
             self._check_can_create(session)
+            self._check_writable()
             record = self.store.create_room(name, self.clock.wall_ms())
             self.outbox.wake()
         room = Room(record.name, record.topic, record.topic_by, record.topic_ms, record.created_ms)
@@ -135,11 +137,21 @@ class Rooms:
             room.created_now = True
         return room
 
+    def _check_writable(self) -> None:
+        """Refuse a change that lasts only through the store while the store cannot keep
+        it: nobody is told of a topic or a room that a restart would take back."""
+        problem = self.store.failing()
+        if problem is not None:
+            raise StorageFailed(f"{problem}; nothing was changed, try again", retry_after=5.0)
+
     def _check_can_create(self, session: Session | None) -> None:
         """Quotas: rooms one account may create per hour, and rooms in all."""
         limits = self.config.rooms
         if self.store.count_rooms() >= limits.max_rooms:
-            raise Forbidden("the server holds as many rooms as it may", detail="full")
+            raise Forbidden(
+                "the server holds as many rooms as it may; join one that exists",
+                detail="rooms_full",
+            )
         if session is None or session.role == "admin":
             return
         key = f"a{session.account_id}" if session.account_id is not None else f"ip:{session.ip}"
@@ -198,14 +210,15 @@ class Rooms:
         """Enter a room (created when new); the other members see ``joined``."""
         _user, ident = authed(session)
         name = room_name(name)
+        if name not in session.rooms and len(session.rooms) >= self.config.rooms.max_joined:
+            # Before the room is looked up: a refused join creates nothing.
+            raise Forbidden(
+                f"you are in {len(session.rooms)} rooms, the most one may be in",
+                detail="too_many_rooms",
+            )
         room = self.live_room(session, name, create=True)
         already = session in room.sessions
         if not already:
-            if len(session.rooms) >= self.config.rooms.max_joined:
-                raise Forbidden(
-                    f"you are in {len(session.rooms)} rooms, the most one may be in",
-                    detail="too_many_rooms",
-                )
             self._check_can_join(session, room, key)
             if not room.sessions and self._first_comer_runs_it(session, room):
                 room.ops.add(ident)
@@ -403,6 +416,7 @@ class Rooms:
             raise InvalidField(f"a topic holds at most {MAX_TOPIC} characters")
         text = clean_text(text, MAX_TOPIC, formatting=formatting)
         room = self.known_room(name)
+        self._check_writable()
         now = self.clock.wall_ms()
         self.store.set_topic(name, text, by, now)
         self.outbox.wake()
@@ -443,6 +457,8 @@ class Rooms:
     ) -> tuple[ModeChange, list[tuple[str, str | None, str]]]:
         """Apply modes to a live room as ``by`` (``session`` None: the server's operator,
         who may do anything). See :meth:`set_modes`."""
+        if room.registered:
+            self._check_writable()  # its modes last only through the store
         applied: list[tuple[str, str, str | None]] = []
         refused: list[tuple[str, str | None, str]] = []
         for sign, letter, arg in wanted:
@@ -593,9 +609,10 @@ class Rooms:
         target: str,
         reason: str | None,
         formatting: bool = False,
-    ) -> str:
+    ) -> tuple[Session, str]:
         """Remove every session of ``target`` from a room (needs operator status); everyone
-        in it, the target too, sees who did it and why. Returns the text given."""
+        in it, the target too, sees who did it and why; the kicker's own connection is left
+        to its door's reply. Returns the (first) session kicked and the text given."""
         by, _ = authed(session)
         room = self.member_room(session, room_name(name), "first")
         if not self.is_op(session, room):
@@ -610,13 +627,15 @@ class Rooms:
         text = clean_reason(reason, formatting) or by
         log_audit(by, session.door, "kick", room=room.name, user=victim.user, reason=text)
         # Everyone, the victims included, hears the kick before the victims are removed.
-        self.registry.presence(room, victim, "left", "kicked", online=True, by=by, text=text)
+        self.registry.presence(
+            room, victim, "left", "kicked", session, online=True, by=by, text=text
+        )
         for one in victims:
             one.left(room.name)
             room.remove(one)
         if not room.sessions:
             del self.registry.rooms[room.name]
-        return text
+        return victim, text
 
     # -- people --------------------------------------------------------------------------
 
@@ -705,6 +724,7 @@ class Rooms:
 
     def set_owner(self, room: Room, owner_id: int | None) -> None:
         """Give a live room an owner (None: unregister it), kept in the store."""
+        self._check_writable()
         old = room.owner_id
         room.owner_id = owner_id
         if owner_id is not None:

@@ -37,8 +37,9 @@ from teahouse.config import Config
 from teahouse.core.hub import Hub
 from teahouse.core.limits import Rate, cap_send_buffer, take
 from teahouse.core.session import Encoder, Session
-from teahouse.errors import ChatError, Internal, SlowConsumer
+from teahouse.errors import ChatError, Internal, SlowConsumer, StorageFailed
 from teahouse.logs import PEER
+from teahouse.store.base import StoreError
 
 log = logging.getLogger("teahouse.doors")
 
@@ -354,6 +355,9 @@ class Connection(asyncio.Protocol):
             return
         if isinstance(exc, ChatError):
             failed(exc)
+        elif isinstance(exc, StoreError):
+            log.warning("storage failed for %r: %s", session, exc)
+            failed(StorageFailed(f"{exc}; nothing was changed, try again", retry_after=5.0))
         elif exc is not None:
             log.error("internal error in %r", session, exc_info=exc)
             failed(Internal())

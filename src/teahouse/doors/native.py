@@ -17,15 +17,15 @@ import functools
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from teahouse import __version__
 from teahouse.config import Config
 from teahouse.core.hub import Hub
 from teahouse.core.limits import Rate
-from teahouse.core.results import HistoryPage, ModeChange, Replay, RoomState
+from teahouse.core.results import HistoryPage, ModeChange, Replay, RoomState, parse_mode_changes
 from teahouse.core.session import Session
-from teahouse.doors.connection import Charge, Connection
+from teahouse.doors.connection import Charge, Connection, Door
 from teahouse.doors.listeners import Listeners
 from teahouse.doors.tls import TlsContext
 from teahouse.errors import (
@@ -222,32 +222,10 @@ def render_joined(state: RoomState, ref: Ref) -> bytes:
     )
 
 
-def parse_mode_changes(
-    changes: str, args: list[str]
-) -> tuple[list[tuple[str, str, str | None]], list[str]]:
-    """``"+kl-i", ["key", "10"]`` -> ``[("+","k","key"), ("+","l","10"), ("-","i",None)]``,
-    and the letters that were missing their argument."""
-    wanted: list[tuple[str, str, str | None]] = []
-    missing: list[str] = []
-    rest = list(args)
-    sign = "+"
-    for ch in changes:
-        if ch in "+-":
-            sign = ch
-            continue
-        takes = ch in "ovbk" or (ch == "l" and sign == "+")
-        if takes and ch == "k" and sign == "-":
-            arg = rest.pop(0) if rest else None
-            wanted.append((sign, ch, arg))
-            continue
-        if takes:
-            if not rest:
-                missing.append(ch)
-                continue
-            wanted.append((sign, ch, rest.pop(0)))
-        else:
-            wanted.append((sign, ch, None))
-    return wanted, missing
+class NativeServer(Door, Protocol):
+    """What a native connection needs from its door (the web door's connections too)."""
+
+    def welcome(self, ref: Ref) -> bytes: ...
 
 
 class NativeConnection(Connection):
@@ -255,9 +233,9 @@ class NativeConnection(Connection):
 
     __slots__ = ("_codec",)
 
-    _door: NativeDoor
+    _door: NativeServer
 
-    def __init__(self, door: NativeDoor) -> None:
+    def __init__(self, door: NativeServer) -> None:
         super().__init__(door)
         self._codec = ServerCodec(door.config.limits.max_frame_preauth)
 
@@ -411,12 +389,12 @@ class NativeConnection(Connection):
                 shown = rooms.invite(session, room, user)
                 reply(encode(f.Invited(room=room, user=shown, by=session.user or "", ref=ref)))
             case f.Kick(room=room, user=user, reason=reason, ref=ref):
-                text = rooms.kick(session, room, user, reason)
+                victim, text = rooms.kick(session, room, user, reason)
                 reply(
                     encode(
                         f.Presence(
                             room=room,
-                            user=user,
+                            user=victim.user or user,
                             state="left",
                             reason="kicked",
                             by=session.user,

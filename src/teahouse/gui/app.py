@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
-import sys
 
-from PySide6.QtCore import QPointF, QRectF, QSettings, Qt, QTimer
+from PySide6.QtCore import QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QLinearGradient, QPainter, QPainterPath, QPixmap
 from PySide6.QtWidgets import QApplication
 
@@ -17,7 +15,6 @@ from teahouse.gui.connect_dialog import ConnectDialog, Defaults
 from teahouse.gui.main_window import MainWindow
 from teahouse.gui.profiles import ProfileStore
 from teahouse.gui.session import ChatSession
-from teahouse.gui.xcb_probe import check_xcb
 
 ORGANIZATION = "teahouse"
 APPLICATION = "teahouse-gui"
@@ -137,43 +134,3 @@ class GuiApp:
             if outcome != "switch":
                 return 0
             defaults = Defaults()
-
-
-def run_gui(defaults: Defaults | None = None) -> int:
-    """Run the desktop client until the user quits; returns the exit status.
-
-    With ``TEAHOUSE_GUI_SMOKE_TEST`` set, the application drives itself instead of waiting
-    for a person (:mod:`teahouse.gui.smoke`, for tests of a build)."""
-    import qasync  # type: ignore[import-untyped]
-
-    from teahouse.gui import smoke
-
-    try:
-        smoke_test = smoke.from_environ(os.environ)
-    except smoke.SmokeFailed as exc:
-        print(f"teahouse gui: {exc}", file=sys.stderr)
-        return 2
-    app = QApplication.instance()
-    if not isinstance(app, QApplication):
-        problem = check_xcb(os.environ)  # Qt would abort the process, naming no package
-        if problem is not None:
-            print(problem.message(), file=sys.stderr)
-            return 1
-        app = QApplication(sys.argv[:1])
-    icon = setup_application(app)
-    settings = QSettings()
-    gui = GuiApp(settings, defaults or Defaults(), icon, DesktopNotifier())
-    # Python runs signal handlers (Ctrl+C) only between bytecodes; an idle Qt loop runs
-    # none, so a timer gives it the chance four times a second.
-    wake = QTimer()
-    wake.timeout.connect(lambda: None)
-    wake.start(250)
-    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        try:
-            if smoke_test is not None:
-                return runner.run(smoke.drive(gui, smoke_test))
-            return runner.run(gui.run())
-        except KeyboardInterrupt:
-            return 130
-        finally:
-            wake.stop()

@@ -121,6 +121,11 @@ class Store(Protocol):
     async def sync(self) -> None:
         """Commit what is pending and wait for it; raises :class:`StoreError`."""
 
+    def failing(self) -> StoreError | None:
+        """Why a write would not be kept now (the last commit failed, the disk is under
+        its free-space floor), or None. The hub asks before it announces a change that
+        only the store makes lasting (a topic, a registered room's modes, a new room)."""
+
     def close(self) -> None:
         """Commit what is pending and release the database."""
 

@@ -171,7 +171,7 @@ class Writer:
     def _commit(self, ops: list[Op]) -> StoreError | None:
         db = self._db
         try:
-            self._check_space()
+            self.check_space()
             db.execute("BEGIN IMMEDIATE")
             for op in ops:
                 op(db)
@@ -185,7 +185,7 @@ class Writer:
                 return StoreError(f"{exc.strerror or exc}")
             return exc if isinstance(exc, StoreError) else StoreError(_explain(exc))
 
-    def _check_space(self) -> None:
+    def check_space(self) -> None:
         if self._free_floor <= 0 or self._directory is None:
             return
         stat = os.statvfs(self._directory)
@@ -252,6 +252,8 @@ class SQLiteStore:
             write, threaded=threaded, free_floor=min_free_bytes, directory=directory
         )
         self._batch: list[Op] = []
+        self._last_error: StoreError | None = None
+        self._last_error_at = 0.0
         # Read your own writes: what a batch not yet committed changed, newest first.
         self._gen = 1
         """The generation of the batch being gathered."""
@@ -284,9 +286,22 @@ class SQLiteStore:
         def settled(error: StoreError | None) -> None:
             # Committed (or lost): from now on the database itself says what is true.
             self._forget_pending(gen)
+            self._last_error = error
+            self._last_error_at = time.monotonic()
             done(error)
 
         self._writer.submit(ops, settled)
+
+    def failing(self) -> StoreError | None:
+        # A failed commit counts for a few seconds: then a write is tried again (the
+        # disk may have been freed), and its own commit says how it went.
+        if self._last_error is not None and time.monotonic() - self._last_error_at < 5.0:
+            return self._last_error
+        try:
+            self._writer.check_space()
+        except StoreError as exc:
+            return exc
+        return None
 
     def _forget_pending(self, gen: int) -> None:
         for name, (seen, _) in list(self._rooms_pending.items()):

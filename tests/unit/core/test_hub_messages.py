@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from teahouse.core.chat import StorageFailed
+
 from teahouse.core.session import Session
 from teahouse.errors import InvalidField, NoSuchUser, NotInRoom
 from teahouse.store.base import StoreError

@@ -369,6 +369,10 @@ class IrcConnection(Connection):
             self.numeric(n.ERR_CHANOPRIVSNEEDED, target, "You're not channel operator")
         elif detail in ("moderated", "muted"):
             self.numeric(n.ERR_CANNOTSENDTOCHAN, target, f"Cannot send to channel ({exc.message})")
+        elif detail == "too_many_rooms":
+            self.numeric(n.ERR_TOOMANYCHANNELS, target, "You have joined too many channels")
+        elif detail == "rooms_full":
+            self.numeric(n.ERR_NOSUCHCHANNEL, target, f"No such channel ({exc.message})")
         elif detail == "closed":
             self.numeric(n.ERR_NOTONCHANNEL, target, "You're not on that channel")
         else:

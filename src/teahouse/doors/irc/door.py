@@ -3,6 +3,7 @@ welcomes registered clients."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import time
@@ -25,6 +26,7 @@ from teahouse.doors.tls import TlsContext
 from teahouse.logs import PEER
 from teahouse.protocol.irc import IrcMessage
 from teahouse.protocol.names import fold_user
+from teahouse.store.base import StoredMessage
 
 log = logging.getLogger("teahouse.irc")
 
@@ -285,13 +287,20 @@ class IrcDoor:
         )
 
     def replay_dms(self, conn: IrcConnection, session: Session) -> None:
-        """Direct messages stored while the user was away, as PRIVMSGs with their time."""
+        """Direct messages stored while the user was away, as PRIVMSGs with their time: a
+        ``time`` tag for clients with server-time, else a ``[date time]`` prefix (as
+        bouncers do), never a tag the client did not ask for."""
         replay = self.hub.accounts.replay_dms(session, None)
         if not replay.messages:
             return
-        encoder = self.encoder_for(conn.caps | {"server-time"})
+        encoder = self.encoder_for(conn.caps)
+        stamped = encoder.time_ok
         lines = (
-            encoder.privmsg_lines(message, message.recipient or conn.me, "PRIVMSG")
+            encoder.privmsg_lines(
+                message if stamped else _stamped(message),
+                message.recipient or conn.me,
+                "PRIVMSG",
+            )
             for message in replay.messages
         )
         # They count as delivered once written to this connection's socket.
@@ -310,3 +319,9 @@ class IrcDoor:
 
     async def wait_closed(self) -> None:
         await self.listeners.wait_closed()
+
+
+def _stamped(message: StoredMessage) -> StoredMessage:
+    """``message`` with its time in front of its text, for a client without server-time."""
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(message.ts_ms / 1000))
+    return dataclasses.replace(message, text=f"[{when} UTC] {message.text}")

@@ -25,18 +25,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from websockets.exceptions import PayloadTooBig
 from websockets.frames import CloseCode
 from websockets.protocol import OPEN
 
-from teahouse.core.limits import cap_send_buffer, take
+from teahouse.core.limits import Allowlist, cap_send_buffer, take
 from teahouse.core.session import Session
 from teahouse.doors.connection import Connection
-from teahouse.doors.native import NativeConnection
+from teahouse.doors.native import NativeConnection, NativeServer
 from teahouse.doors.web.handshake import client_address, origin_allowed, websocket_request
-from teahouse.doors.web.http import SECURITY_HEADERS, HttpSide, Respond, Upgrade, refusal
+from teahouse.doors.web.http import (
+    SECURITY_HEADERS,
+    HttpSide,
+    Respond,
+    StaticFiles,
+    Upgrade,
+    refusal,
+)
 from teahouse.doors.web.wire import (
     MessageCodec,
     WebEncoder,
@@ -47,10 +54,17 @@ from teahouse.doors.web.wire import (
 from teahouse.errors import BadFrame, ChatError, FrameTooLarge
 from teahouse.logs import PEER
 
-if TYPE_CHECKING:
-    from teahouse.doors.web.door import WebDoor
-
 log = logging.getLogger("teahouse.web")
+
+
+class WebServer(NativeServer, Protocol):
+    """What a web connection needs from its door."""
+
+    encoder: WebEncoder
+    files: StaticFiles
+    origins: frozenset[str]
+    trusted_proxies: Allowlist
+    sessionless: set[WebConnection]
 
 
 class WebConnection(NativeConnection):
@@ -58,10 +72,10 @@ class WebConnection(NativeConnection):
 
     __slots__ = ("_counted", "_http", "_peer", "_write_paused")
 
-    _door: WebDoor
+    _door: WebServer
     _codec: MessageCodec
 
-    def __init__(self, door: WebDoor) -> None:
+    def __init__(self, door: WebServer) -> None:
         super().__init__(door)
         self._codec = MessageCodec(door.config.limits.max_frame_preauth)
         self._http: HttpSide | None = HttpSide(door.files)

@@ -7,6 +7,7 @@ IRC parameters into hub calls and the hub's results into numerics.
 from __future__ import annotations
 
 from teahouse.core.masks import glob_match
+from teahouse.core.results import MODE_LETTERS, takes_argument
 from teahouse.core.rooms import clean_reason
 from teahouse.core.session import Session
 from teahouse.doors.irc import numerics as n
@@ -218,9 +219,8 @@ def mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         if ch in "+-":
             sign = ch
             continue
-        takes = ch in "ovbeIk" or (ch == "l" and sign == "+")
         arg: str | None = None
-        if takes:
+        if takes_argument(sign, ch):
             if not args:
                 if ch in LIST_NUMERICS:
                     continue  # "+b" alone is a list query, handled above
@@ -233,7 +233,7 @@ def mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
                 continue
             with_args += 1
             arg = args.pop(0)
-        if ch not in "CimnstklovbeI":
+        if ch not in MODE_LETTERS:
             conn.numeric(n.ERR_UNKNOWNMODE, ch, "is unknown mode char to me")
             continue
         wanted.append((sign, ch, arg))
@@ -325,9 +325,18 @@ def kick(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
             conn.numeric(n.ERR_NOSUCHCHANNEL, channel or "*", "No such channel")
             continue
         try:
-            conn.door.hub.rooms.kick(session, room_name, target, reason, formatting=True)
+            victim, text = conn.door.hub.rooms.kick(
+                session, room_name, target, reason, formatting=True
+            )
         except ChatError as exc:
             conn.chat_error(session, "KICK", channel, exc, target)
+            continue
+        encoder = conn.door.encoder_for(conn.caps)
+        conn.write_raw(
+            encoder.presence(
+                room_name, victim, "left", "kicked", online=True, by=session.user, text=text
+            )
+        )
 
 
 def invite(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:

@@ -30,10 +30,9 @@ format: install
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The standard benchmark suite against ngIRCd, InspIRCd (Debian packages, when installed)
-# and miniircd (PyPI); writes docs/benchmarks.md. BENCH_ARGS=--quick for a short check.
+# The standard benchmark suite: teahouse's two doors against ngIRCd and InspIRCd (Debian
+# packages); writes docs/benchmarks.md and bench/results.json. BENCH_ARGS=--quick: a short check.
 bench: install
-	$(BIN)/python -m pip install --quiet miniircd
 	@command -v ngircd >/dev/null || echo "note: ngircd is not installed (apt-get install ngircd)"
 	@command -v inspircd >/dev/null || echo "note: inspircd is not installed (apt-get install inspircd)"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -80,6 +80,10 @@ def run_one(server: str, scenario: Scenario) -> dict[str, Any]:
     return result
 
 
+def save(path: Path, meta: dict[str, Any], results: dict[str, Any]) -> None:
+    path.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+
+
 def machine() -> dict[str, Any]:
     """Facts about this machine, for the page."""
     model = ""
@@ -155,11 +159,13 @@ def main() -> int:
             print(f"== {scenario.name} on {LABELS[server]}", file=sys.stderr, flush=True)
             r = run_one(server, scenario)
             by_server[server] = r
+            # Saved after every run: an interrupted suite can be finished with --merge.
+            save(Path(args.json_out), meta, results)
             note = r.get("error", "ok").strip().splitlines()[-1:] or ["?"]
             print(f"   {r.get('bench_wall_s')} s: {note[0][:160]}", file=sys.stderr, flush=True)
     meta["elapsed_s"] = round(time.monotonic() - t0, 1)
     meta["load_average_after"] = os.getloadavg()
-    Path(args.json_out).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    save(Path(args.json_out), meta, results)
     write_report(Path(args.out), meta, results, scenarios(args.quick))
     print(
         f"wrote {args.out} and {args.json_out} in {meta['elapsed_s'] / 60:.1f} min", file=sys.stderr

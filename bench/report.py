@@ -7,6 +7,7 @@ figure by the best peer's (the lower or the higher, as the row says is better).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,19 +119,20 @@ def loginflood_ratio(r: dict[str, Any]) -> Figure:
 
 
 def loginflood_login(r: dict[str, Any]) -> Figure:
-    """The slowest login of the person under the flood; one still waiting at the end
-    counts with the time it had waited (and says so)."""
+    """The slowest login of the person under the flood, or longer when the login still
+    waiting at the end had waited longer. A failed login makes the figure "failed" (no
+    ratio): the slowest success would understate it."""
     probes = dig(r, "legit", "login_probes") or {}
     worst = num(dig(probes, "load", "max_ms"))
     waited = num(probes.get("unfinished_after_ms"))
     failures = probes.get("failures") or {}
-    figure = max((x for x in (worst, waited) if x is not None), default=None)
-    text = fmt(worst, 1)
-    if waited is not None:
-        text = f"> {fmt(waited, 0)} (never logged in)" if worst is None else text
     if failures:
-        text += " (failed: " + ", ".join(f"{k} ×{v}" for k, v in failures.items()) + ")"
-    return figure, text
+        said = ", ".join(f"{k} ×{v}" for k, v in failures.items())
+        slowest = f"; slowest success {fmt(worst, 0)} ms" if worst is not None else ""
+        return None, f"**failed** ({said}{slowest})"
+    if waited is not None and (worst is None or waited > worst):
+        return waited, f"> {fmt(waited, 0)} (still waiting at the end)"
+    return worst, fmt(worst, 1)
 
 
 def deadpeer_freed(r: dict[str, Any]) -> Figure:
@@ -158,7 +160,7 @@ class Row:
 ROWS = (
     Row("idle", "server KiB of RSS per connection", True, idle_kib),
     Row("fanout", "server CPU µs per delivery", True, fanout_cpu),
-    Row("fanout", "latency p50 / p99 ms (ratio of p99)", True, fanout_latency),
+    Row("fanout", "latency p50 / p99, ms (ratio: p99)", True, fanout_latency),
     Row("fanout", "deliveries per second", False, fanout_rate),
     Row("flood", "a person's round trip p99, ms", True, load_p99),
     Row("flood", "the person's lines returned", False, probes_returned),
@@ -245,6 +247,10 @@ def checks(scenario: str, server: str, r: dict[str, Any]) -> list[str]:
 # -- the page --------------------------------------------------------------------------------------
 
 
+def shown(value: object) -> str:
+    return json.dumps(value) if isinstance(value, list) else str(value)
+
+
 def settings_section(suite: list[Scenario]) -> list[str]:
     lines = [
         "## Settings that differ from each server's defaults",
@@ -262,13 +268,13 @@ def settings_section(suite: list[Scenario]) -> list[str]:
     for s in common:
         if all(s in sc.all_settings() for sc in suite):
             servers = ", ".join(LABELS[x] for x in s.servers)
-            lines.append(f"| every | {servers} | `{s.key}` | `{s.value}` | {s.why} |")
+            lines.append(f"| every | {servers} | `{s.key}` | `{shown(s.value)}` | {s.why} |")
     for sc in suite:
         for s in sc.all_settings():
             if all(s in other.all_settings() for other in suite):
                 continue
             servers = ", ".join(LABELS[x] for x in s.servers)
-            lines.append(f"| {sc.name} | {servers} | `{s.key}` | `{s.value}` | {s.why} |")
+            lines.append(f"| {sc.name} | {servers} | `{s.key}` | `{shown(s.value)}` | {s.why} |")
     lines += [
         "",
         "The load's own pacing (not a server setting): every server gets the same arguments",
@@ -327,7 +333,7 @@ def write_report(
         "",
         "## The run",
         "",
-        f"- command: `{meta['command']}`",
+        f"- command: `{meta['command']}`, at commit {meta.get('commit', 'unknown')}",
         f"- started {meta['started']}, took {meta['elapsed_s'] / 60:.1f} min; load average "
         f"before {load_before}, after {load_after}",
         f"- machine: {mach['cpu']}, {mach['cores']} cores, {mach['memory_gib']} GiB, "

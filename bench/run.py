@@ -11,6 +11,7 @@ installed is skipped and the page says so.
     python bench/run.py --only fanout,storm  # some scenarios...
     python bench/run.py --servers teahouse   # ...or some servers
     python bench/run.py --only flood --merge bench/results.json   # redo one, keep the rest
+    python bench/run.py --render bench/results.json                # the page again, no run
 """
 
 from __future__ import annotations
@@ -84,6 +85,19 @@ def save(path: Path, meta: dict[str, Any], results: dict[str, Any]) -> None:
     path.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
 
 
+def commit() -> str:
+    """The checkout's commit, with ``+changes`` when the work tree differs from it."""
+
+    def git(*words: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), *words], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def machine() -> dict[str, Any]:
     """Facts about this machine, for the page."""
     model = ""
@@ -129,7 +143,18 @@ def main() -> int:
         "--merge",
         help="results.json of an earlier run: keep its figures that this run does not redo",
     )
+    parser.add_argument(
+        "--render",
+        metavar="RESULTS_JSON",
+        help="run nothing: write the page again from this results.json (its meta included)",
+    )
     args = parser.parse_args()
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        quick = bool(saved["meta"].get("quick"))
+        write_report(Path(args.out), saved["meta"], saved["results"], scenarios(quick))
+        print(f"wrote {args.out}", file=sys.stderr)
+        return 0
     only = set(filter(None, args.only.split(",")))
     wanted = set(filter(None, args.servers.split(","))) or set(COLUMNS)
     suite = [s for s in scenarios(args.quick) if not only or s.name in only]
@@ -144,6 +169,7 @@ def main() -> int:
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_average_before": os.getloadavg(),
         "machine": machine(),
+        "commit": commit(),
         "absent": absent,
         "merged_from": args.merge,
     }

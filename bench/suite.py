@@ -217,8 +217,8 @@ def many_connections(n: int) -> tuple[Setting, ...]:
             TEAHOUSES,
             "limits.max_connections",
             19900,
-            f"{n:,} connections; the default cap is 10,000 (ngIRCd and InspIRCd have no "
-            "cap below the 20,000 open files here)",
+            f"{n:,} connections and the person's; the default cap is 10,000 (ngIRCd and "
+            "InspIRCd have no cap below the 20,000 open files here)",
         ),
     )
 

@@ -40,10 +40,9 @@ irctest: install
 	IRCTEST_MIN_PASSED=$(IRCTEST_MIN_PASSED) IRCTEST_MAX_FAILED=$(IRCTEST_MAX_FAILED) \
 		tools/irctest/against-teahouse.sh $(BIN)/teahouse var/irctest.log
 
-# The standard benchmark suite against ngIRCd, InspIRCd (Debian packages, when installed)
-# and miniircd (PyPI); writes docs/benchmarks.md. BENCH_ARGS=--quick for a short check.
+# The standard benchmark suite: teahouse's two doors against ngIRCd and InspIRCd (Debian
+# packages); writes docs/benchmarks.md and bench/results.json. BENCH_ARGS=--quick: a short check.
 bench: install
-	$(BIN)/python -m pip install --quiet miniircd
 	@command -v ngircd >/dev/null || echo "note: ngircd is not installed (apt-get install ngircd)"
 	@command -v inspircd >/dev/null || echo "note: inspircd is not installed (apt-get install inspircd)"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -143,9 +143,9 @@ def stress_command(
 
 def run(opts: Options, *, as_json: bool, quiet: bool) -> int:
     """Run, print, and return the exit status: 0 when the run completed, 1 when it failed."""
+    from teahouse.stress.catalog import get_scenario
     from teahouse.stress.report import LiveProgress, render, to_json
     from teahouse.stress.runner import RunFailed, Runner
-    from teahouse.stress.scenarios import get_scenario
 
     err = Console(stderr=True)
     progress = LiveProgress(

@@ -24,14 +24,12 @@ import dataclasses
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from teahouse.stress.context import WorkerContext
 from teahouse.stress.measure import Histogram
 from teahouse.stress.options import StressError
 from teahouse.stress.targets import Link, LoginFailed, join, log_in, open_link
-
-if TYPE_CHECKING:
-    from teahouse.stress.worker import WorkerContext
 
 RT_RE = re.compile(rb"rt:(\d+):(\d+)")
 LOST_AFTER = 5.0
@@ -119,6 +117,9 @@ class Prober:
         self.ctx = ctx
         self.times: dict[str, Histogram] = {}
         self.failures: dict[str, int] = {}
+        self.unfinished_ms: float | None = None
+        """How long the login still waiting when the run ended had waited (not a failure:
+        it may have started a moment before)."""
         self.stopping = False
 
     async def run(self) -> None:
@@ -133,6 +134,12 @@ class Prober:
             try:
                 await open_link(ctx.target, link, ctx.options.legit_source, connect_timeout=30)
                 await log_in(link, ident, time.monotonic() + 30)
+            except asyncio.CancelledError:
+                # The run ended while this login still waited (a login told `throttled`
+                # waits and tries again): reported, so a login that never ends is seen.
+                self.unfinished_ms = round((time.monotonic() - started) * 1000, 1)
+                link.abort()
+                raise
             except (OSError, TimeoutError, LoginFailed) as exc:
                 code = exc.code if isinstance(exc, LoginFailed) else type(exc).__name__
                 self.failures[code] = self.failures.get(code, 0) + 1
@@ -153,6 +160,8 @@ class Prober:
             if phase != "pre"
         }
         out["failures"] = dict(self.failures)
+        if self.unfinished_ms is not None:
+            out["unfinished_after_ms"] = self.unfinished_ms
         return out
 
 

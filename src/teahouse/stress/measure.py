@@ -7,7 +7,9 @@ hundred buckets, not millions of floats.
 
 :class:`ServerWatch` samples ``/proc/PID/status`` (VmRSS), ``/proc/PID/fd`` (open files)
 and ``/proc/PID/stat`` (utime + stime) of the server under test, keeps the peaks, and
-named marks (``before``, ``go``, ``end``, ``after``).
+named marks (``before``, ``go``, ``end``, ``after``). Besides the peak of the whole run it
+keeps the peak of the load phase alone (``go`` to ``end``): the measuring pair's own logins
+(an argon2 hash holds 64 MiB for a moment) happen before ``go`` and are not the load's.
 """
 
 from __future__ import annotations
@@ -195,6 +197,9 @@ class ServerWatch:
         self.marks: dict[str, ProcSample] = {}
         self.peak_rss = 0
         self.peak_fds = 0
+        self.load_peak_rss = 0
+        self.load_peak_fds = 0
+        self._in_load = False
         self.samples = 0
         self.last: ProcSample | None = None
         self.gone_at: float | None = None
@@ -215,10 +220,17 @@ class ServerWatch:
         self.last = sample
         self.peak_rss = max(self.peak_rss, sample.rss_kib)
         self.peak_fds = max(self.peak_fds, sample.fds)
+        if self._in_load:
+            self.load_peak_rss = max(self.load_peak_rss, sample.rss_kib)
+            self.load_peak_fds = max(self.load_peak_fds, sample.fds)
         return sample
 
     def mark(self, name: str) -> ProcSample | None:
+        if name == "go":
+            self._in_load = True
         sample = self.poll()
+        if name == "end":
+            self._in_load = False
         if sample is not None:
             self.marks[name] = sample
         return sample
@@ -238,6 +250,8 @@ class ServerWatch:
             if sample is not None:
                 out[name] = sample.public()
         out["peak"] = {"rss_kib": self.peak_rss, "fds": self.peak_fds}
+        if "go" in self.marks:
+            out["load_peak"] = {"rss_kib": self.load_peak_rss, "fds": self.load_peak_fds}
         out["cpu_s"] = self.cpu_between("before", "after") or self.cpu_between("before", "end")
         out["cpu_load_s"] = self.cpu_between("go", "end")
         before = self.marks.get("before")

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from teahouse.stress.scenarios import Bar
+from teahouse.stress.scenario import Bar
 
 
 class LiveProgress:

@@ -27,12 +27,14 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from teahouse.stress.catalog import get_scenario
+from teahouse.stress.context import Job
 from teahouse.stress.legit import LOST_AFTER
 from teahouse.stress.measure import ServerWatch, add_counts, counter_deltas, read_tcp_counters
 from teahouse.stress.options import Options
 from teahouse.stress.report import LiveProgress
-from teahouse.stress.scenarios import Scenario, get_scenario
-from teahouse.stress.worker import Job, process_main
+from teahouse.stress.scenario import Scenario
+from teahouse.stress.worker import process_main
 
 SAMPLE_EVERY = 0.2
 MARGIN = 30.0

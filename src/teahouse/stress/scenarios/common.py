@@ -7,8 +7,8 @@ import re
 import time
 from collections.abc import Callable, Iterable
 
+from teahouse.stress.context import WorkerContext
 from teahouse.stress.targets import Link, LoginFailed
-from teahouse.stress.worker import WorkerContext
 
 
 def failure_name(exc: BaseException) -> str:

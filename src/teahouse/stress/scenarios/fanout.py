@@ -21,9 +21,10 @@ import re
 import time
 from typing import Any
 
+from teahouse.stress.context import WorkerContext
 from teahouse.stress.measure import Histogram, add_counts, merge_all
 from teahouse.stress.options import Options
-from teahouse.stress.scenarios import Bar, Scenario
+from teahouse.stress.scenario import Bar, Scenario
 from teahouse.stress.scenarios.common import (
     Pacer,
     close_all,
@@ -32,7 +33,6 @@ from teahouse.stress.scenarios.common import (
     seconds_left,
 )
 from teahouse.stress.targets import Link, become_oper
-from teahouse.stress.worker import WorkerContext
 
 FX_RE = re.compile(rb"fx:(\d+):(\d+):(\d+)")
 IDLE_STOP = 5.0
@@ -228,6 +228,7 @@ class Fanout(Scenario):
             "senders_dropped": total["senders_dropped"],
             "drop_reasons": reasons,
             "senders_rate_limited": total["senders_rate_limited"],
+            "opered": total["opered"],
             "setup_failures": failures,
             "span_s": round(span, 3),
             "deliveries_per_s": round(total["deliveries"] / span) if span > 0 else 0,

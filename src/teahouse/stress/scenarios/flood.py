@@ -18,12 +18,12 @@ import os
 import time
 from typing import Any
 
+from teahouse.stress.context import WorkerContext
 from teahouse.stress.measure import Histogram, add_counts, merge_all
 from teahouse.stress.options import Options
-from teahouse.stress.scenarios import Bar, Scenario
+from teahouse.stress.scenario import Bar, Scenario
 from teahouse.stress.scenarios.common import failure_name, seconds_left
 from teahouse.stress.targets import Link, open_link
-from teahouse.stress.worker import WorkerContext
 
 POOL_CHUNKS = 8
 

@@ -17,11 +17,11 @@ import asyncio
 import time
 from typing import Any
 
+from teahouse.stress.context import WorkerContext
 from teahouse.stress.measure import add_counts
 from teahouse.stress.options import Options
-from teahouse.stress.scenarios import Bar, Scenario
+from teahouse.stress.scenario import Bar, Scenario
 from teahouse.stress.scenarios.common import close_all, enter_all, seconds_left
-from teahouse.stress.worker import WorkerContext
 
 
 def _ignore(block: bytes) -> None:

@@ -19,13 +19,13 @@ import asyncio
 import time
 from typing import Any
 
+from teahouse.stress.context import WorkerContext
 from teahouse.stress.measure import add_counts
 from teahouse.stress.options import Options
-from teahouse.stress.scenarios import Bar, Scenario
+from teahouse.stress.scenario import Bar, Scenario
 from teahouse.stress.scenarios.common import failure_name, seconds_left
 from teahouse.stress.scenarios.storm import attack_identity
 from teahouse.stress.targets import CLOSED, READY, Link, open_link
-from teahouse.stress.worker import WorkerContext
 
 
 class LoginFlood(Scenario):

@@ -19,8 +19,9 @@ import asyncio
 import time
 from typing import Any
 
+from teahouse.stress.context import WorkerContext
 from teahouse.stress.options import Options
-from teahouse.stress.scenarios import Bar, Scenario
+from teahouse.stress.scenario import Bar, Scenario
 from teahouse.stress.scenarios.common import (
     Pacer,
     close_all,
@@ -29,7 +30,6 @@ from teahouse.stress.scenarios.common import (
     seconds_left,
 )
 from teahouse.stress.targets import Event, Link, become_oper
-from teahouse.stress.worker import WorkerContext
 
 SLOW_RCVBUF = 4096
 CONFIRM = 3.0

@@ -17,12 +17,12 @@ import asyncio
 import time
 from typing import Any
 
+from teahouse.stress.context import WorkerContext
 from teahouse.stress.measure import Histogram, add_counts, merge_all
 from teahouse.stress.options import Options
-from teahouse.stress.scenarios import Bar, Scenario
+from teahouse.stress.scenario import Bar, Scenario
 from teahouse.stress.scenarios.common import failure_name
 from teahouse.stress.targets import READY, Identity, Link, open_link, random_password
-from teahouse.stress.worker import WorkerContext
 
 REPLY_TIMEOUT = 5.0
 

@@ -146,6 +146,12 @@ class AdminSection(_Section):
     janitor_interval: float = 30.0
 
 
+class MetricsSection(_Section):
+    token: str = ""
+    """Off while empty. Set: the web door serves Prometheus metrics at ``/metrics`` to a
+    request with ``Authorization: Bearer <token>`` (and only to it)."""
+
+
 class LogSection(_Section):
     level: str = "info"
     format: Literal["text", "json"] = "text"
@@ -166,6 +172,7 @@ class Config(_Section):
     rooms: RoomsSection = msgspec.field(default_factory=RoomsSection)
     storage: StorageSection = msgspec.field(default_factory=StorageSection)
     admin: AdminSection = msgspec.field(default_factory=AdminSection)
+    metrics: MetricsSection = msgspec.field(default_factory=MetricsSection)
     log: LogSection = msgspec.field(default_factory=LogSection)
 
     @property
@@ -187,6 +194,10 @@ class Config(_Section):
             raise ConfigError("limits.max_frame must hold a say frame of max_text characters")
         if self.log.level.lower() not in ("debug", "info", "warning", "error", "critical"):
             raise ConfigError("log.level is one of debug, info, warning, error, critical")
+        if self.metrics.token and len(self.metrics.token) < 16:
+            raise ConfigError(
+                "metrics.token needs at least 16 characters (try: openssl rand -hex 16)"
+            )
         if lim.partial_line_timeout <= 0:
             raise ConfigError("limits.partial_line_timeout must be positive")
         for rate in ("frames_per_second", "bytes_per_second", "connections_per_ip_per_second"):

@@ -33,9 +33,11 @@ from teahouse.doors.irc.door import IrcDoor
 from teahouse.doors.native import NativeDoor
 from teahouse.doors.tls import TlsContext
 from teahouse.doors.web.door import WebDoor
+from teahouse.doors.web.http import MetricsEndpoint
 from teahouse.errors import ChatError, ServerShutdown
 from teahouse.logs import flush_summaries
 from teahouse.logsupport.files import make_private_dir
+from teahouse.metrics import Metrics
 from teahouse.protocol.names import is_user_name
 from teahouse.store.base import StoreError
 from teahouse.store.sqlite import SQLiteStore
@@ -280,6 +282,9 @@ class Server:
         self.door = door
         self.irc = IrcDoor(hub, config) if config.irc.enabled else None
         self.web = WebDoor(hub, config) if config.web.enabled else None
+        if self.web is not None and config.metrics.token:
+            metrics = Metrics(hub, self.open_doors, self.hasher)
+            self.web.metrics = MetricsEndpoint(config.metrics.token, metrics.render)
         commands = CommandSet(
             hub,
             transports_open=self.transports_open,
@@ -382,6 +387,10 @@ class Server:
             loop.remove_signal_handler(sig)
         log.info("stopped")
         return 0
+
+    def open_doors(self) -> list[NativeDoor | IrcDoor]:
+        """The doors this server runs."""
+        return [door for door in (self.door, self.irc, self.web) if door is not None]
 
     def bytes_out(self) -> int:
         """Bytes written to clients by every door."""

@@ -323,3 +323,48 @@ async def test_a_ping_flood_is_slowed_down_like_a_frame_flood(make_server: Any) 
         assert asyncio.get_running_loop().time() - started >= 2.0
     finally:
         await ws.close()
+
+
+METRICS_TOKEN = "scrape-me-0123456789"
+
+
+async def test_metrics_need_the_token_and_count_connections_per_door(
+    make_server: Any, raw: Any
+) -> None:
+    server = make_server(metrics={"token": METRICS_TOKEN})
+    ws = await open_ws(server)
+    await login(ws, "Metered")
+    try:
+        port = server.doors["web"]
+        refused = await http(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert refused.startswith(b"HTTP/1.1 401")
+        wrong = await http(
+            port,
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Authorization: Bearer not-the-token\r\n\r\n",
+        )
+        assert wrong.startswith(b"HTTP/1.1 401")
+        answer = await http(
+            port,
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            + f"Authorization: Bearer {METRICS_TOKEN}\r\n\r\n".encode(),
+        )
+        assert answer.startswith(b"HTTP/1.1 200")
+        text = answer.partition(b"\r\n\r\n")[2].decode()
+        # The WebSocket, and the HTTP connection of this very scrape.
+        assert 'teahouse_connections{door="web"} 2.0' in text
+        assert 'teahouse_connections{door="native"} 0.0' in text
+        assert 'teahouse_logins_total{result="ok"} 1.0' in text
+        assert "teahouse_password_hashes_in_flight" in text
+        assert "process_resident_memory_bytes" in text
+    finally:
+        await ws.close()
+
+
+async def test_without_a_token_there_are_no_metrics(server: Any) -> None:
+    answer = await http(
+        server.doors["web"],
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Authorization: Bearer anything-at-all-123\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 404")

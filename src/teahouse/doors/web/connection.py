@@ -39,6 +39,7 @@ from teahouse.doors.web.handshake import client_address, origin_allowed, websock
 from teahouse.doors.web.http import (
     SECURITY_HEADERS,
     HttpSide,
+    MetricsEndpoint,
     Respond,
     StaticFiles,
     Upgrade,
@@ -62,6 +63,7 @@ class WebServer(NativeServer, Protocol):
 
     encoder: WebEncoder
     files: StaticFiles
+    metrics: MetricsEndpoint | None
     origins: frozenset[str]
     trusted_proxies: Allowlist
     sessionless: set[WebConnection]
@@ -78,7 +80,7 @@ class WebConnection(NativeConnection):
     def __init__(self, door: WebServer) -> None:
         super().__init__(door)
         self._codec = MessageCodec(door.config.limits.max_frame_preauth)
-        self._http: HttpSide | None = HttpSide(door.files)
+        self._http: HttpSide | None = HttpSide(door.files, metrics=door.metrics)
         self._peer = ("?", 0)
         self._counted = False
         """This connection holds a session and is counted in ``transports_open``."""

@@ -9,7 +9,7 @@ from teahouse.core.hub import Hub
 from teahouse.core.limits import Allowlist
 from teahouse.doors.native import ENCODER, NativeDoor
 from teahouse.doors.web.connection import WebConnection
-from teahouse.doors.web.http import StaticFiles
+from teahouse.doors.web.http import MetricsEndpoint, StaticFiles
 from teahouse.doors.web.wire import WebEncoder
 
 
@@ -29,6 +29,8 @@ class WebDoor(NativeDoor):
         self.files = files if files is not None else StaticFiles.from_package()
         self.origins = frozenset(origin.lower() for origin in config.web.origins)
         self.trusted_proxies = Allowlist(config.web.trusted_proxies)
+        self.metrics: MetricsEndpoint | None = None
+        """``/metrics``, once the server sets it up (``metrics.token``)."""
         self.sessionless: set[WebConnection] = set()
         """Open connections from trusted proxies that have no session yet: the hub does not
         know them, so the door closes them itself at shutdown."""

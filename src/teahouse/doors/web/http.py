@@ -15,6 +15,10 @@ caller::
     while (step := side.next_step()) is not None:
         ...   # Respond(data, close) to write, or Upgrade(request, rest) to switch
 
+``/metrics`` answers Prometheus (a :class:`MetricsEndpoint`) only when the server has a
+metrics token, and only to a request that carries it as ``Authorization: Bearer``; else
+it is a 404 like any path that is not a file.
+
 Limits: a request head may hold ``max_head`` bytes (8 KiB; more is answered 431); request
 bodies are refused (413), methods other than GET and HEAD too (405).
 """
@@ -22,7 +26,8 @@ bodies are refused (413), methods other than GET and HEAD too (405).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import hmac
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -31,6 +36,9 @@ import h11
 
 WS_PATH = "/ws"
 """Where the WebSocket is served."""
+METRICS_PATH = "/metrics"
+"""Where Prometheus scrapes, when a token is set."""
+METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 MAX_HEAD = 8192
 """The longest request head accepted, in bytes (a security limit)."""
@@ -116,6 +124,24 @@ def _walk(folder: Traversable, prefix: str) -> Iterable[tuple[str, Traversable]]
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsEndpoint:
+    """``/metrics``: the bearer token a scrape must carry, and the text to answer."""
+
+    token: str
+    render: Callable[[], bytes]
+
+    def allows(self, request: h11.Request) -> bool:
+        wanted = b"bearer " + self.token.encode()
+        for name, value in request.headers:
+            # One constant-time comparison: the token is a password.
+            if name == b"authorization" and hmac.compare_digest(
+                value.lower()[:7] + value[7:], wanted
+            ):
+                return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
 class Respond:
     """Bytes to write; ``close``: then close the connection."""
 
@@ -134,10 +160,16 @@ class Upgrade:
 class HttpSide:
     """HTTP/1.1 until the WebSocket upgrade (see the module doc). One per connection."""
 
-    __slots__ = ("_conn", "_files", "_upgrade")
+    __slots__ = ("_conn", "_files", "_metrics", "_upgrade")
 
-    def __init__(self, files: StaticFiles, max_head: int = MAX_HEAD) -> None:
+    def __init__(
+        self,
+        files: StaticFiles,
+        max_head: int = MAX_HEAD,
+        metrics: MetricsEndpoint | None = None,
+    ) -> None:
         self._files = files
+        self._metrics = metrics
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head)
         self._upgrade: h11.Request | None = None
 
@@ -188,6 +220,8 @@ class HttpSide:
         if path == WS_PATH and method == b"GET":
             self._upgrade = request
             return None  # answered by the caller once the request has ended
+        if path == METRICS_PATH and self._metrics is not None:
+            return self._scrape(request, self._metrics)
         found = self._files.get(path)
         if found is None:
             return self._text(404, "not found", head=method == b"HEAD")
@@ -202,12 +236,34 @@ class HttpSide:
         headers.append((b"content-length", str(len(found.body)).encode()))
         return self._send(200, headers, None if method == b"HEAD" else found.body)
 
-    def _text(self, status: int, text: str, *, head: bool = False) -> Respond:
+    def _scrape(self, request: h11.Request, metrics: MetricsEndpoint) -> Respond:
+        head = request.method == b"HEAD"
+        if not metrics.allows(request):
+            text = "metrics need Authorization: Bearer <metrics.token>"
+            return self._text(401, text, head=head, extra=((b"www-authenticate", b"Bearer"),))
+        body = metrics.render()
+        headers = [
+            (b"content-type", METRICS_TYPE),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+            *SECURITY_HEADERS,
+        ]
+        return self._send(200, headers, None if head else body)
+
+    def _text(
+        self,
+        status: int,
+        text: str,
+        *,
+        head: bool = False,
+        extra: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> Respond:
         body = text.encode() + b"\n"
         headers = [
             (b"content-type", b"text/plain; charset=utf-8"),
             (b"content-length", str(len(body)).encode()),
             (b"cache-control", b"no-store"),
+            *extra,
             *SECURITY_HEADERS,
         ]
         return self._send(status, headers, None if head else body)

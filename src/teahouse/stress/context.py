@@ -22,10 +22,10 @@ from teahouse.stress.targets import (
     Identity,
     Link,
     Target,
-    base36,
     dialect_for,
     join,
     log_in,
+    name_code,
     open_link,
 )
 
@@ -135,7 +135,7 @@ class WorkerContext:
 
     def name(self, role: str, n: int) -> str:
         """A user name or nick, at most 9 characters (ngIRCd's default limit)."""
-        return f"{self.options.run_id}{role}{base36(n)}"
+        return f"{self.options.run_id}{role}{name_code(n)}"
 
     def identity(self, role: str, n: int) -> Identity:
         opts = self.options

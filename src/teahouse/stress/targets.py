@@ -615,11 +615,18 @@ def random_password(rng: random.Random, length: int = 16) -> str:
     return "".join(rng.choices(SYMBOLS, k=length))
 
 
-def base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+NAME_DIGITS = "23456789abcdefghjkpqrstuxyz"
+"""Digits of the numbers in load users' names: none that look alike (0/o, 1/l/i, rn/m,
+vv/w), so a server that refuses look-alike names (teahouse does) takes every one."""
+
+
+def name_code(n: int) -> str:
+    """``n`` written with :data:`NAME_DIGITS`."""
+    digits = NAME_DIGITS
+    base = len(digits)
     out = ""
     while True:
-        n, r = divmod(n, 36)
+        n, r = divmod(n, base)
         out = digits[r] + out
         if n == 0:
             return out

@@ -34,6 +34,7 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any, Protocol, TypeVar, cast
 
 from teahouse.config import Config
+from teahouse.core.clock import Handle
 from teahouse.core.hub import Hub
 from teahouse.core.limits import Rate, cap_send_buffer, take
 from teahouse.core.session import Encoder, Session
@@ -120,7 +121,7 @@ class Connection(asyncio.Protocol):
         """While set, output is collected here instead of sent (IRC labeled-response)."""
         self._last_once: bytes | None = None
         self._busy = False
-        self._resume: Any = None
+        self._resume: Handle | None = None
         """The timer handle that ends a throttle pause; exists only while paused."""
         self._itokens = door.item_rate.burst
         self._btokens = door.byte_rate.burst

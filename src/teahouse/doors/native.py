@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from teahouse import __version__
@@ -467,7 +467,9 @@ class NativeConnection(Connection):
             )
         )
 
-    def _acks(self, session: Session, ref: Ref) -> tuple[Any, Any]:
+    def _acks(
+        self, session: Session, ref: Ref
+    ) -> tuple[Callable[[StoredMessage], None], Callable[[Exception], None]]:
         """The two halves of a message's acknowledgement: the sender's copy, or an error."""
 
         def done(message: StoredMessage) -> None:

@@ -68,6 +68,17 @@ class CommandSpec:
     """What HELP says about it: the syntax first."""
 
 
+@dataclass(frozen=True, slots=True)
+class Departed:
+    """A user who left, as WHOWAS tells of them."""
+
+    nick: str
+    username: str
+    host: str
+    realname: str
+    left_ms: int
+
+
 class IrcServer(Protocol):
     """What a connection and the command handlers need from the IRC door."""
 
@@ -106,7 +117,7 @@ class IrcServer(Protocol):
 
     def replay_dms(self, conn: IrcConnection, session: Session) -> None: ...
 
-    def whowas_of(self, name: str) -> list[Any]: ...
+    def whowas_of(self, name: str) -> list[Departed]: ...
 
     def highest_users(self, now: int) -> int: ...
 

@@ -8,7 +8,6 @@ import itertools
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
 
 from teahouse import __version__
 from teahouse.config import Config
@@ -17,7 +16,7 @@ from teahouse.core.limits import Rate
 from teahouse.core.session import Session
 from teahouse.doors.irc import nickserv as ns
 from teahouse.doors.irc import numerics as n
-from teahouse.doors.irc.connection import IrcConnection
+from teahouse.doors.irc.connection import Departed, IrcConnection
 from teahouse.doors.irc.encoder import RELEVANT_CAPS, IrcEncoder
 from teahouse.doors.irc.handlers import queries
 from teahouse.doors.irc.table import COMMANDS
@@ -32,15 +31,6 @@ log = logging.getLogger("teahouse.irc")
 
 WHOWAS_SIZE = 200
 """Departed users remembered for WHOWAS: a fixed-size ring, never more."""
-
-
-@dataclass(frozen=True, slots=True)
-class Departed:
-    nick: str
-    username: str
-    host: str
-    realname: str
-    left_ms: int
 
 
 class IrcDoor:

@@ -5,7 +5,9 @@ or change a room's modes (IRC users can). The clients offer ``/away``, ``/whois`
 ``/mode`` anyway and send these frames; a server that does not know them answers the
 non-fatal ``unknown_type`` error (with the request's ``ref``), which the clients turn into
 "this server does not support /away yet". When the server implements them, these classes
-move to :mod:`teahouse.protocol.frames` and this module goes away.
+move to :mod:`teahouse.protocol.frames` and this module goes away. The server has ``mode``
+now: its reply is :class:`~teahouse.protocol.frames.ModeChanged` (``ModeInfo`` here), which
+carries no ``params`` and, for a change, no ``modes``.
 
 The frames, as the clients send and expect them::
 
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 import msgspec
 
-from teahouse.protocol.frames import Ref
+from teahouse.protocol.frames import ModeChanged, Ref
 
 
 class _Draft(msgspec.Struct, frozen=True, tag_field="type", omit_defaults=True):
@@ -97,16 +99,10 @@ class WhoisInfo(_Draft, frozen=True, tag="whois"):
     ref: Ref | None = None
 
 
-class ModeInfo(_Draft, frozen=True, tag="mode"):
-    room: str
-    modes: str = ""
-    """The room's modes now (``"+kt"``); ``params`` are their arguments in order."""
-    params: list[str] = []
-    changes: str | None = None
-    """What changed, with its ``args`` (absent in the answer to a question)."""
-    args: list[str] = []
-    by: str | None = None
-    ref: Ref | None = None
+ModeInfo = ModeChanged
+"""The server has ``mode`` now: its ``ModeChanged`` is the reply (``modes`` in the answer
+to a question; ``changes``, ``args`` and ``by`` for a change, ``modes`` absent). A draft
+struct of its own with the same ``type`` would make the client's decoder impossible."""
 
 
-DraftReply = Away | WhoisInfo | ModeInfo
+DraftReply = Away | WhoisInfo

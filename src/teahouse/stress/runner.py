@@ -30,9 +30,10 @@ from typing import Any
 from teahouse.stress.legit import LOST_AFTER
 from teahouse.stress.measure import ServerWatch, add_counts, counter_deltas, read_tcp_counters
 from teahouse.stress.options import Options
+from teahouse.stress.process import process_main
 from teahouse.stress.report import LiveProgress
 from teahouse.stress.scenarios import Scenario, get_scenario
-from teahouse.stress.worker import Job, process_main
+from teahouse.stress.worker import Job
 
 SAMPLE_EVERY = 0.2
 MARGIN = 30.0

@@ -195,14 +195,15 @@ class Rooms:
         """Enter a room (created when new); the other members see ``joined``."""
         _user, ident = authed(session)
         name = room_name(name)
+        # Before the room is looked up: a refused join must not create it.
+        if name not in session.rooms and len(session.rooms) >= self.config.rooms.max_joined:
+            raise Forbidden(
+                f"you are in {len(session.rooms)} rooms, the most one may be in",
+                detail="too_many_rooms",
+            )
         room = self.live_room(session, name, create=True)
         already = session in room.sessions
         if not already:
-            if len(session.rooms) >= self.config.rooms.max_joined:
-                raise Forbidden(
-                    f"you are in {len(session.rooms)} rooms, the most one may be in",
-                    detail="too_many_rooms",
-                )
             self._check_can_join(session, room, key)
             if not room.sessions and self._first_comer_runs_it(session, room):
                 room.ops.add(ident)

@@ -69,6 +69,21 @@ async def test_an_account_made_by_an_operator_moves_the_guest_aside_too(kit: Hub
     assert kit.hub.registry.by_name("CAROL") == {carol}
 
 
+async def test_a_guest_whose_nick_looks_like_a_new_account_moves_aside(kit: HubKit) -> None:
+    guest = kit.guest("bob", ip="10.0.0.7")
+    newcomer = kit.connect("10.0.0.2")
+    await kit.hub.accounts.register(newcomer, "b0b", PASSWORD, None)
+    assert guest.user is not None and guest.user.startswith("Guest")
+    [notice] = outlet(guest).events("notice")
+    assert notice[1] == f"bob looks like the registered account b0b; you are {guest.user}"
+    # Even once b0b has gone, "bob" is nobody's but the account's look-alike.
+    kit.hub.close_session(newcomer, "quit")
+    await operator(kit, "user", "del", "b0b")
+    other = kit.guest("Bob", ip="10.0.0.8")
+    assert kit.hub.registry.by_name("bob") == {other}
+    assert kit.hub.registry.by_name(guest.user) == {guest}
+
+
 async def test_a_guest_may_register_its_own_nick_and_keeps_its_connection(kit: HubKit) -> None:
     guest = kit.guest("dora")
     account = await kit.hub.accounts.register(guest, "dora", PASSWORD, None)

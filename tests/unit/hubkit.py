@@ -1,5 +1,6 @@
-"""A Hub with fakes around it: a fake clock that is also the scheduler, an in-memory store,
-cheap hashing.
+"""A Hub with fakes around it: a fake clock that is also the scheduler, a real SQLite store
+that commits inline (in memory, or on disk when a test needs a file or a full disk), cheap
+hashing.
 
 Hub commands return what happened; broadcasts reach the other sessions through their
 encoder. The fake encoder spells every broadcast as the ``repr`` of a tuple, so tests read
@@ -15,14 +16,22 @@ import ast
 from collections.abc import Callable
 from typing import Any
 
-from teahouse.config import AccountsSection, Config, HeartbeatSection, IrcSection, LimitsSection
+from teahouse.config import (
+    AccountsSection,
+    Config,
+    HeartbeatSection,
+    IrcSection,
+    LimitsSection,
+    RoomsSection,
+    StorageSection,
+)
 from teahouse.core.clock import FakeClock
 from teahouse.core.hub import Hub
 from teahouse.core.passwords import HashParams, PasswordHasher
-from teahouse.core.results import ModeChange, Replay
+from teahouse.core.results import JoinResult, ModeChange, Replay
 from teahouse.core.session import Session
 from teahouse.errors import ChatError
-from teahouse.store.base import Role, StoredMessage
+from teahouse.store.base import Account, Role, StoredMessage
 from teahouse.store.sqlite import SQLiteStore
 
 PASSWORD = "correct horse battery"
@@ -41,8 +50,11 @@ class FakeEncoder:
     """
 
     def message(self, message: StoredMessage) -> bytes:
+        """``("message", id, room, sender, recipient, text, sender_id, recipient_id)``."""
         m = message
-        return _spell("message", m.id, m.room, m.sender, m.recipient, m.text)
+        return _spell(
+            "message", m.id, m.room, m.sender, m.recipient, m.text, m.sender_id, m.recipient_id
+        )
 
     def presence(
         self,
@@ -80,7 +92,17 @@ class FakeEncoder:
     def renamed(self, room: str, old: str, new: str) -> bytes:
         return _spell("renamed", room, old, new)
 
-    def relay(self, kind: str, sender: str, room: str | None, to: str | None, text: str) -> bytes:
+    def relay(
+        self,
+        kind: str,
+        sender: str,
+        room: str | None,
+        to: str | None,
+        text: str,
+        tags: tuple[tuple[str, str], ...] = (),
+    ) -> bytes:
+        if tags:
+            return _spell("relay", kind, sender, room, to, text, tags)
         return _spell("relay", kind, sender, room, to, text)
 
     def error(self, error: ChatError) -> bytes:
@@ -167,20 +189,31 @@ class Acks:
 
 def make_config(**settings: Any) -> Config:
     """``make_config(max_replay=5, interval=2, registration="invite", guests=False)``: each
-    key goes to the section that has it (heartbeat, accounts, irc, else limits)."""
+    key goes to the section that has it (heartbeat, accounts, irc, rooms, storage, else
+    limits)."""
     heartbeat = {k: settings.pop(k) for k in ("interval", "timeout") if k in settings}
-    accounts = {
-        k: settings.pop(k) for k in list(settings) if k in AccountsSection.__struct_fields__
-    }
-    irc = {k: settings.pop(k) for k in list(settings) if k in IrcSection.__struct_fields__}
+
+    def section(fields: tuple[str, ...]) -> dict[str, Any]:
+        return {k: settings.pop(k) for k in list(settings) if k in fields}
+
+    accounts = section(AccountsSection.__struct_fields__)
+    irc = section(IrcSection.__struct_fields__)
+    rooms = section(RoomsSection.__struct_fields__)
+    storage = section(StorageSection.__struct_fields__)
     return Config(
         heartbeat=HeartbeatSection(**heartbeat),
         limits=LimitsSection(**settings),
         irc=IrcSection(**irc),
+        rooms=RoomsSection(**rooms),
+        storage=StorageSection(**storage),
         accounts=AccountsSection(
             argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1, **accounts
         ),
     )
+
+
+FULL_DISK = 1 << 62
+"""A free-space floor no disk reaches: every commit fails as on a full disk."""
 
 
 class HubKit:
@@ -191,34 +224,65 @@ class HubKit:
         self.clock = FakeClock()
         self.store = store if store is not None else SQLiteStore(":memory:")
         self.hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1)
-        self.hub = Hub(config, self.store, self.hasher, self.clock, self.clock)
+        self.hub = self.new_hub()
         self.doors: dict[str, Any] = {}
         """Doors made on this hub by the door tests (one of each kind)."""
         self.replays: dict[int, Replay] = {}
         """Session id -> the DM replay its login got (what a door sends after ``authed``)."""
         self._port = 40000
 
+    def new_hub(self) -> Hub:
+        """A hub on this kit's store, clock and hasher (a restart: see :meth:`restart`)."""
+        return Hub(self.config, self.store, self.hasher, self.clock, self.clock, cloak_key=b"tests")
+
+    def restart(self) -> None:
+        """A server restart: the store file is closed and opened again, and a new hub made
+        on it; nothing live survives (sessions of the old hub are left behind)."""
+        path = self.store.path
+        assert path != ":memory:", "a restart needs a store on disk"
+        self.store.close()
+        self.store = SQLiteStore(path)
+        self.hub = self.new_hub()
+        self.doors.clear()
+
     def run_soon(self) -> int:
         """End the loop round: commit, deliver, flush. How many callbacks ran."""
         return self.clock.run_soon()
+
+    def fill_disk(self, full: bool = True) -> None:
+        """Every commit fails (``full``), as on a full disk, or works again. The kit's
+        store must be a file (``make_kit(on_disk=True)``)."""
+        assert self.store.path != ":memory:", "a full disk needs a store on disk"
+        self.store.min_free_bytes = FULL_DISK if full else 0
 
     def connect(self, ip: str = "10.0.0.1", door: str = "native") -> Session:
         self.hub.admit(ip)
         self._port += 1
         return self.hub.open_session(FakeOutlet(self.hub), ENCODER, ip, self._port, door)
 
-    def add_user(self, name: str, role: Role = "user", password: str = PASSWORD) -> None:
-        self.store.create_account(name, self.hasher.hash_now(password), role)
+    async def add_user(self, name: str, role: Role = "user", password: str = PASSWORD) -> Account:
+        """An account made as ``user add`` makes it (a guest holding the name moves)."""
+        return await self.hub.accounts.create(name, self.hasher.hash_now(password), role)
+
+    def account(self, name: str) -> Account:
+        account = self.store.get_account(name)
+        assert account is not None, f"no account {name!r}"
+        return account
 
     async def login(
-        self, name: str, ip: str = "10.0.0.1", dm_since: int | None = None, create: bool = True
+        self,
+        name: str,
+        ip: str = "10.0.0.1",
+        dm_since: int | None = None,
+        create: bool = True,
+        password: str = PASSWORD,
     ) -> Session:
         """A new connection logged in to ``name`` (created first unless ``create`` is
         False), with its DM replay taken as a door does (see :attr:`replays`)."""
         if create and self.store.get_account(name) is None:
-            self.add_user(name)
+            await self.add_user(name, password=password)
         session = self.connect(ip)
-        await self.hub.accounts.login(session, name, PASSWORD)
+        await self.hub.accounts.login(session, name, password)
         assert session.authenticated
         self.replays[session.id] = self.hub.accounts.replay_dms(session, dm_since)
         return session
@@ -228,18 +292,18 @@ class HubKit:
         self.hub.accounts.authenticate_guest(session, nick)
         return session
 
-    def join(self, session: Session, room: str, **kwargs: Any) -> Any:
-        return self.hub.chat.join(session, room, **kwargs)
+    def join(self, session: Session, room: str, **kwargs: Any) -> JoinResult:
+        return self.hub.rooms.join(session, room, **kwargs)
 
     def say(self, session: Session, room: str, text: str, nonce: str | None = None) -> Acks:
-        """``chat.say``; the acknowledgement arrives at the next :meth:`run_soon`."""
+        """``messages.say``; the acknowledgement arrives at the next :meth:`run_soon`."""
         acks = Acks()
-        self.hub.chat.say(session, room, text, nonce, *acks.callbacks())
+        self.hub.messages.say(session, room, text, nonce, *acks.callbacks())
         return acks
 
     def dm(self, session: Session, to: str, text: str, nonce: str | None = None) -> Acks:
         acks = Acks()
-        self.hub.chat.dm(session, to, text, nonce, *acks.callbacks())
+        self.hub.messages.dm(session, to, text, nonce, *acks.callbacks())
         return acks
 
     def say_many(self, session: Session, room: str, count: int) -> list[int]:

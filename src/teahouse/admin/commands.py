@@ -618,6 +618,7 @@ class CommandSet(AdminRunner):
     async def _cmd_invite(self, args: Args, actor: str) -> Result:
         code = secrets.token_urlsafe(12)
         self.hub.store.create_invite(code, actor, self.hub.clock.wall_ms())
+        await self.hub.store.sync()  # usable (and kept) before anyone is given it
         return f"invite code: {code}", {"code": code}
 
     async def _cmd_shutdown(self, args: Args, actor: str) -> Result:

@@ -201,9 +201,12 @@ async def mode(client: Client, room: str, changes: str | None, args: list[str]) 
 
 def mode_line(info: d.ModeInfo, me: str) -> str:
     """``#lobby modes: +kt secret``, ``alice set +k secret on #lobby (modes now +kt)``."""
-    now = " ".join([info.modes, *info.params]) if info.modes.strip("+") else "none"
+    modes = info.modes or ""
+    now = modes if modes.strip("+") else "none"
     if info.changes is None:
         return f"#{info.room} modes: {now}"
     who = "you" if info.by is None or info.by.lower() == me.lower() else info.by
-    change = " ".join([info.changes, *info.args]) if info.args else info.changes
+    change = " ".join([info.changes, *(info.args or [])])
+    if info.modes is None:
+        return f"{who} set {change} on #{info.room}"
     return f"{who} set {change} on #{info.room} (modes now: {now})"

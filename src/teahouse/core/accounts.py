@@ -376,16 +376,25 @@ class Accounts:
         log.info("guest renamed %s -> %s", old, new, extra={PEER: session.ip})
 
     def evict_guest(self, name: str, keep: Session | None = None) -> None:
-        """An account now owns ``name``: a guest holding it online moves to ``Guest…``."""
-        for session in list(self.registry.by_name(name)):
-            if not session.guest or session is keep:
-                continue
+        """An account now owns ``name``, and the names that look like it: a guest holding
+        one online moves to ``Guest…`` (so no two identities online look alike)."""
+        key = confusable_key(name)
+        # A scan, not the look-alike table: this runs once per new account or login.
+        guests = [
+            s
+            for s in self.registry.sessions.values()
+            if s.guest and s is not keep and s.user is not None and confusable_key(s.user) == key
+        ]
+        for session in guests:
             old = session.user or name
             new = f"Guest{secrets.randbelow(90000) + 10000}"
             while self.registry.by_name(new):
                 new = f"Guest{secrets.randbelow(90000) + 10000}"
             self._rename(session, old, new)
-            text = f"{old} is now a registered account; you are {new}"
+            if fold_user(old) == fold_user(name):
+                text = f"{old} is now a registered account; you are {new}"
+            else:
+                text = f"{old} looks like the registered account {name}; you are {new}"
             session.send(session.encoder.notice(text, "server"))
 
     # -- direct messages ---------------------------------------------------------------

@@ -203,7 +203,8 @@ class Moderation:
         self.registry.fanout(self.registry.online(account_id), lambda enc: enc.notice(text, by))
 
     def unmute(self, account_id: int, by: str) -> bool:
-        found = self._mutes.pop(account_id, None) is not None or False
+        found = account_id in self._mutes  # its value is None for a mute until lifted
+        self._mutes.pop(account_id, None)
         self.store.remove_mute(account_id)
         self.outbox.wake()
         if found:

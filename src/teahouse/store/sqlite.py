@@ -125,7 +125,8 @@ class Writer:
     ) -> None:
         self._db = db
         self._threaded = threaded
-        self._free_floor = free_floor
+        self.free_floor = free_floor
+        """Bytes that must stay free on the disk: below it a batch fails (StoreError)."""
         self._directory = directory
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -186,14 +187,14 @@ class Writer:
             return exc if isinstance(exc, StoreError) else StoreError(_explain(exc))
 
     def check_space(self) -> None:
-        if self._free_floor <= 0 or self._directory is None:
+        if self.free_floor <= 0 or self._directory is None:
             return
         stat = os.statvfs(self._directory)
         free = stat.f_bavail * stat.f_frsize
-        if free < self._free_floor:
+        if free < self.free_floor:
             raise StoreError(
                 f"the disk holding the data has {free >> 20} MiB free, under the floor of "
-                f"{self._free_floor >> 20} MiB (storage.min_free_mb): writes wait for space"
+                f"{self.free_floor >> 20} MiB (storage.min_free_mb): writes wait for space"
             )
 
     def close(self) -> None:
@@ -269,6 +270,16 @@ class SQLiteStore:
 
     # -- lifecycle -------------------------------------------------------------------
 
+    @property
+    def min_free_bytes(self) -> int:
+        """The free-space floor (``storage.min_free_mb``): while the disk has less, every
+        batch fails with :class:`StoreError` and keeps nothing; set it to change the floor."""
+        return self._writer.free_floor
+
+    @min_free_bytes.setter
+    def min_free_bytes(self, value: int) -> None:
+        self._writer.free_floor = value
+
     def _add(self, op: Op) -> None:
         self._batch.append(op)
 
@@ -288,6 +299,11 @@ class SQLiteStore:
             self._forget_pending(gen)
             self._last_error = error
             self._last_error_at = time.monotonic()
+            if error is not None:
+                # The block reserved in this batch, if any, was lost with it: the next id
+                # reserves again, so every id handed out is covered by a durable reservation
+                # (or a later id's deletion could let a reopen hand it out again).
+                self._reserved = min(self._reserved, self._last_id)
             done(error)
 
         self._writer.submit(ops, settled)

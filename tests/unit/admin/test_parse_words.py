@@ -33,6 +33,11 @@ PARSED: list[tuple[str, tuple[str, dict[str, object]]]] = [
     ("bans", ("bans", {})),
     ("mute bob", ("mute", {"user": "bob"})),
     ("mute bob 10m", ("mute", {"user": "bob", "duration": "10m"})),
+    ("mute bob spam", ("mute", {"user": "bob", "reason": "spam"})),
+    (
+        "mute bob 10m calm down",
+        ("mute", {"user": "bob", "duration": "10m", "reason": "calm down"}),
+    ),
     ("unmute bob", ("unmute", {"user": "bob"})),
     ("broadcast restart in 5 minutes", ("broadcast", {"text": "restart in 5 minutes"})),
     ("topic lobby tea and biscuits", ("topic", {"room": "lobby", "text": "tea and biscuits"})),
@@ -58,6 +63,20 @@ PARSED: list[tuple[str, tuple[str, dict[str, object]]]] = [
     ),
     ("user role bob admin", ("user", {"action": "role", "name": "bob", "role": "admin"})),
     ("invite", ("invite", {})),
+    ("room info lobby", ("room", {"action": "info", "room": "lobby"})),
+    (
+        "room mode lobby +o-v bob carol",
+        ("room", {"action": "mode", "room": "lobby", "modes": "+o-v", "args": "bob carol"}),
+    ),
+    (
+        "room mode lobby +m",
+        ("room", {"action": "mode", "room": "lobby", "modes": "+m", "args": ""}),
+    ),
+    ("room owner lobby alice", ("room", {"action": "owner", "room": "lobby", "user": "alice"})),
+    ("room owner lobby -", ("room", {"action": "owner", "room": "lobby", "user": "-"})),
+    ("room delete lobby", ("room", {"action": "delete", "room": "lobby"})),
+    ("purge lobby", ("purge", {"target": "lobby"})),
+    ("purge dms 30d", ("purge", {"target": "dms", "duration": "30d"})),
     ("shutdown", ("shutdown", {})),
     ("shutdown 3", ("shutdown", {"grace": "3"})),
 ]
@@ -86,8 +105,15 @@ USAGE_ERRORS = [
     "unban bob alice",
     "bans x",
     "mute",
-    "mute bob spam",
-    "mute bob 10m more",
+    "room",
+    "room info",
+    "room frob lobby",
+    "room info lobby extra",
+    "room mode lobby",
+    "room owner lobby",
+    "room owner lobby alice bob",
+    "purge",
+    "purge lobby 30d more",
     "unmute",
     "unmute bob alice",
     "topic",
@@ -114,7 +140,7 @@ def test_words_that_do_not_fit_are_a_usage_error(words: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "words", ["kick", "ban", "mute bob spam", "user add bob", "who a b"], ids=str
+    "words", ["kick", "ban", "mute", "user add bob", "who a b", "room owner lobby"], ids=str
 )
 def test_a_usage_error_shows_the_usage(words: str) -> None:
     cmd = words.split(maxsplit=1)[0]

@@ -69,10 +69,19 @@ def test_mode_words() -> None:
 
 
 def test_mode_lines() -> None:
-    asked = ModeInfo(room="lobby", modes="+kt", params=["secret"])
-    assert ops.mode_line(asked, "alice") == "#lobby modes: +kt secret"
+    asked = ModeInfo(room="lobby", modes="+kt")
+    assert ops.mode_line(asked, "alice") == "#lobby modes: +kt"
     assert ops.mode_line(ModeInfo(room="lobby", modes="+"), "alice") == "#lobby modes: none"
     mine = ModeInfo(room="lobby", modes="+t", changes="-k", args=["secret"], by="alice")
     assert ops.mode_line(mine, "ALICE") == "you set -k secret on #lobby (modes now: +t)"
     theirs = ModeInfo(room="lobby", modes="+mt", changes="+m", by="bob")
     assert ops.mode_line(theirs, "alice") == "bob set +m on #lobby (modes now: +mt)"
+    # A change as the server broadcasts it: without the modes now.
+    heard = ModeInfo(room="lobby", changes="+k", args=["s"], by="bob")
+    assert ops.mode_line(heard, "alice") == "bob set +k s on #lobby"
+
+
+def test_the_clients_decoder_takes_the_servers_mode_frame() -> None:
+    decoder = msgspec.json.Decoder(Incoming)
+    mode = decoder.decode(b'{"type":"mode","room":"lobby","changes":"+k","args":["s"],"by":"b"}')
+    assert mode == ModeInfo(room="lobby", changes="+k", args=["s"], by="b")

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from pathlib import Path
 
 import pytest
-from teahouse.core.chat import StorageFailed
 
 from teahouse.core.session import Session
-from teahouse.errors import InvalidField, NoSuchUser, NotInRoom
-from teahouse.store.base import StoreError
-from teahouse.store.sqlite import SQLiteStore
+from teahouse.errors import InvalidField, NoSuchUser, NotInRoom, StorageFailed
+from teahouse.store.base import Committed
 
 from ..hubkit import HubKit, MakeKit, outlet
 
@@ -34,38 +31,24 @@ async def lobby_pair(kit: HubKit) -> tuple[Session, Session]:
     return alice, bob
 
 
-def fail_next_commit(kit: HubKit, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The store's next commit fails (a full disk), as SQLiteStore reports it."""
-    real = kit.store.flush
-
-    def failing() -> None:
-        monkeypatch.setattr(kit.store, "flush", real)
-        kit.store._db.execute("ROLLBACK")
-        kit.store._in_tx = False
-        raise StoreError("storage failed: database or disk is full")
-
-    monkeypatch.setattr(kit.store, "flush", failing)
-
-
 # -- stored, committed, then delivered ------------------------------------------------------
 
 
 async def test_flush_commits_the_store_before_any_delivery_or_write(
-    make_kit: MakeKit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_kit: MakeKit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "chat.db"
-    kit = make_kit(store=SQLiteStore(path))
+    kit = make_kit(on_disk=True)
     alice, bob = await lobby_pair(kit)
 
     order: list[str] = []
-    store_flush = kit.store.flush
+    store_commit = kit.store.commit
 
-    def logged_flush() -> None:
+    def logged_commit(done: Committed) -> None:
         order.append("store")
-        store_flush()
+        store_commit(done)
 
-    monkeypatch.setattr(kit.store, "flush", logged_flush)
-    reader = sqlite3.connect(path)
+    monkeypatch.setattr(kit.store, "commit", logged_commit)
+    reader = sqlite3.connect(kit.store.path)
     stored_at_write: list[set[int]] = []
 
     def on_flush() -> None:
@@ -100,11 +83,10 @@ async def test_a_flush_round_writes_each_dirty_outlet_once(kit: HubKit) -> None:
     assert received(bob) == [f"m{i}" for i in range(5)]
 
 
-async def test_a_failed_commit_tells_the_sender_and_delivers_nothing(
-    kit: HubKit, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_failed_commit_tells_the_sender_and_delivers_nothing(make_kit: MakeKit) -> None:
+    kit = make_kit(on_disk=True)
     alice, bob = await lobby_pair(kit)
-    fail_next_commit(kit, monkeypatch)
+    kit.fill_disk()
     acks = kit.say(alice, "lobby", "lost", nonce="n-1")
     dm = kit.dm(alice, "bob", "lost too")
     kit.run_soon()
@@ -116,7 +98,8 @@ async def test_a_failed_commit_tells_the_sender_and_delivers_nothing(
     assert outlet(bob).events() == []
     assert kit.hub.outbox.commit_failures == 1
     assert kit.store.room_before("lobby", None, 10).messages == []
-    # The next round works again, and the nonce of the lost message is free to retry.
+    # Space comes back: the next round works, and the nonce of the lost message is free.
+    kit.fill_disk(False)
     again = kit.say(alice, "lobby", "lost", nonce="n-1")
     kit.run_soon()
     assert again.message.text == "lost"
@@ -203,13 +186,13 @@ async def test_a_retried_dm_with_the_same_nonce_is_delivered_and_stored_once(kit
     kit.run_soon()
     assert first.id == second.id == third.id
     assert received(bob) == ["psst"]
-    assert len(kit.store.dms_after("bob", 0, 10, incoming_only=True).messages) == 1
+    assert len(kit.store.dms_after(bob.ident, 0, 10, incoming_only=True).messages) == 1
 
 
 async def test_say_needs_membership_and_valid_text(kit: HubKit) -> None:
     alice = await kit.login("alice")
     kit.join(alice, "lobby")
-    kit.hub.chat.part(alice, "lobby")
+    kit.hub.rooms.part(alice, "lobby")
     with pytest.raises(NotInRoom):
         kit.say(alice, "lobby", "hi")
     kit.join(alice, "lobby")
@@ -249,9 +232,9 @@ async def test_a_dm_to_a_guest_is_delivered_live_and_not_stored(kit: HubKit) -> 
     kit.run_soon()
     assert acks.message.recipient == "visitor"
     assert received(guest) == ["hello guest"]
-    assert kit.store.dms_after("visitor", 0, 10, incoming_only=False).messages == []
-    assert kit.store.dms_before("alice", None, 10).messages == []
-    assert kit.hub.chat.dm_history(guest).messages == []
+    assert acks.message.recipient_id is None
+    assert kit.store.dms_before(alice.ident, None, 10).messages == []
+    assert kit.hub.messages.dm_history(guest).messages == []
     assert kit.hub.accounts.replay_dms(guest, None).messages == []
 
 
@@ -264,7 +247,7 @@ async def test_a_dm_to_a_guest_that_left_is_no_such_user(kit: HubKit) -> None:
 
 
 async def test_a_guests_dm_to_an_account_is_kept_for_the_account(kit: HubKit) -> None:
-    kit.add_user("bob")
+    await kit.add_user("bob")
     guest = kit.guest("visitor")
     acks = kit.dm(guest, "bob", "hello from a guest")
     kit.run_soon()
@@ -362,7 +345,7 @@ async def test_history_pages_back_and_forward(kit: HubKit) -> None:
     alice = await kit.login("alice")
     kit.join(alice, "lobby")
     ids = kit.say_many(alice, "lobby", 10)
-    chat = kit.hub.chat
+    chat = kit.hub.messages
     back = chat.history(alice, "lobby", ids[5], None, 3)
     forward = chat.history(alice, "lobby", None, ids[5], 3)
     default = chat.history(alice, "lobby")
@@ -377,9 +360,9 @@ async def test_history_refuses_a_bad_limit_or_both_directions(make_kit: MakeKit)
     kit.join(alice, "lobby")
     for limit in (0, 21, -1):
         with pytest.raises(InvalidField):
-            kit.hub.chat.history(alice, "lobby", None, None, limit)
+            kit.hub.messages.history(alice, "lobby", None, None, limit)
     with pytest.raises(InvalidField):
-        kit.hub.chat.history(alice, "lobby", 5, 1, 5)
+        kit.hub.messages.history(alice, "lobby", 5, 1, 5)
 
 
 async def test_history_without_limit_works_when_max_replay_is_below_50(
@@ -389,7 +372,7 @@ async def test_history_without_limit_works_when_max_replay_is_below_50(
     alice = await kit.login("alice")
     kit.join(alice, "lobby")
     ids = kit.say_many(alice, "lobby", 8)
-    page = kit.hub.chat.history(alice, "lobby")
+    page = kit.hub.messages.history(alice, "lobby")
     assert [m.id for m in page.messages] == ids[-5:]
 
 
@@ -403,9 +386,9 @@ async def test_others_see_presence_joined_once_per_user(kit: HubKit) -> None:
     kit.join(bob2, "lobby")
     assert outlet(alice).events() == [("presence", "lobby", "bob", "joined", None)]
     assert outlet(bob).events() == [], "the joiner hears its own join as the result"
-    kit.hub.chat.part(bob, "lobby")
+    kit.hub.rooms.part(bob, "lobby")
     assert outlet(alice).events("presence")[-1][3] == "joined"
-    kit.hub.chat.part(bob2, "lobby", "off to bed")
+    kit.hub.rooms.part(bob2, "lobby", "off to bed")
     assert outlet(alice).events()[-1] == (
         "presence",
         "lobby",
@@ -421,7 +404,7 @@ async def test_parting_a_room_one_is_not_in_is_not_in_room(kit: HubKit) -> None:
     bob = await kit.login("bob", ip="10.0.0.2")
     kit.join(bob, "lobby")
     with pytest.raises(NotInRoom):
-        kit.hub.chat.part(alice, "lobby")
+        kit.hub.rooms.part(alice, "lobby")
 
 
 # -- DM replay at login -------------------------------------------------------------------
@@ -429,7 +412,7 @@ async def test_parting_a_room_one_is_not_in_is_not_in_room(kit: HubKit) -> None:
 
 async def test_a_dm_to_an_offline_user_is_replayed_at_login(kit: HubKit) -> None:
     alice = await kit.login("alice")
-    kit.add_user("bob")
+    await kit.add_user("bob")
     acks = kit.dm(alice, "BOB", "while you were out")
     kit.run_soon()
     assert acks.message.recipient == "bob"
@@ -447,7 +430,7 @@ async def test_a_dm_to_an_offline_user_is_replayed_at_login(kit: HubKit) -> None
 
 async def test_a_replayed_dm_is_not_replayed_again(kit: HubKit) -> None:
     alice = await kit.login("alice")
-    kit.add_user("bob")
+    await kit.add_user("bob")
     acks = kit.dm(alice, "bob", "once")
     kit.run_soon()
     bob = await kit.login("bob", ip="10.0.0.2")
@@ -486,7 +469,7 @@ async def test_login_with_dm_since_replays_both_directions_after_since(kit: HubK
 async def test_the_dm_replay_is_capped_at_max_replay_and_says_so(make_kit: MakeKit) -> None:
     kit = make_kit(max_replay=3)
     alice = await kit.login("alice")
-    kit.add_user("bob")
+    await kit.add_user("bob")
     sent = [kit.dm(alice, "bob", f"d{i}") for i in range(5)]
     kit.run_soon()
     ids = [acks.id for acks in sent]

@@ -1,4 +1,5 @@
-"""Outbox: commit, then settle what waited for the commit, then write; once per loop round."""
+"""Outbox: start the commit, write the outlets; settle what waited for the commit when it is
+done (at once with an inline store, later with a writer thread); once per loop round."""
 
 from __future__ import annotations
 
@@ -8,24 +9,38 @@ import pytest
 
 from teahouse.core.clock import FakeClock
 from teahouse.core.outbox import Outbox
-from teahouse.store.base import StoreError
+from teahouse.store.base import Committed, StoreError
 
 from ..hubkit import FakeOutlet
 
 
 class FlakyStore:
-    """A store whose commits succeed, or fail once for each error queued in ``fail``."""
+    """A store whose commits succeed, or fail once for each error queued in ``fail``.
+
+    With ``hold`` set, a commit stays in flight (as on the writer thread) until
+    :meth:`finish`.
+    """
 
     def __init__(self, log: list[str]) -> None:
         self.log = log
         self.fail: list[StoreError] = []
         self.commits = 0
+        self.hold = False
+        self.in_flight: list[Committed] = []
 
-    def flush(self) -> None:
+    def commit(self, done: Committed) -> None:
         self.commits += 1
         self.log.append("commit")
-        if self.fail:
-            raise self.fail.pop(0)
+        if self.hold:
+            self.in_flight.append(done)
+        else:
+            done(self.fail.pop(0) if self.fail else None)
+
+    def finish(self) -> None:
+        """The commit in flight is done (or failed, when an error is queued)."""
+        done = self.in_flight.pop(0)
+        self.log.append("committed")
+        done(self.fail.pop(0) if self.fail else None)
 
 
 class Kit:
@@ -33,7 +48,7 @@ class Kit:
         self.log: list[str] = []
         self.clock = FakeClock()
         self.store = FlakyStore(self.log)
-        self.outbox = Outbox(self.store, self.clock)  # type: ignore[arg-type]
+        self.outbox = Outbox(self.store, self.clock, self.clock)  # type: ignore[arg-type]
         self.outlets = [self.outlet(i) for i in range(2)]
 
     def outlet(self, i: int) -> FakeOutlet:
@@ -76,7 +91,6 @@ def test_commit_then_deliver_then_one_write_per_outlet(kit: Kit) -> None:
     assert kit.store.commits == 1
     assert kit.outlets[0].sent == [b"reply", b"a", b"b", b"c"]
     assert kit.outlets[1].sent == [b"a", b"b", b"c"]
-    assert kit.clock.run_soon() == 0
 
 
 def test_a_failed_commit_runs_failed_and_delivers_nothing(kit: Kit) -> None:
@@ -106,37 +120,6 @@ def test_a_later_round_works_again(kit: Kit) -> None:
     assert kit.outlets[1].sent == [b"kept"]
 
 
-def test_a_failed_early_commit_fails_its_round_and_only_its_round(kit: Kit) -> None:
-    """close_session commits at once; when that fails, the round's messages are lost even
-    if the store's own next commit (of nothing) succeeds."""
-    failures: list[StoreError] = []
-    kit.deliver("a", failures)
-    error = StoreError("disk full")
-    kit.store.fail.append(error)
-    kit.outbox.commit_now()
-    assert kit.outbox.commit_failures == 1
-    kit.clock.run_soon()
-    assert failures == [error]
-    assert kit.outlets[1].sent == []
-    kit.deliver("b", failures)
-    kit.clock.run_soon()
-    assert failures == [error]
-    assert kit.outlets[1].sent == [b"b"]
-
-
-def test_an_early_commit_that_fails_with_nothing_waiting_does_not_fail_the_next_round(
-    kit: Kit,
-) -> None:
-    failures: list[StoreError] = []
-    kit.store.fail.append(StoreError("disk full"))
-    kit.outbox.commit_now()
-    kit.clock.run_soon()  # the round the failure belongs to
-    kit.deliver("next", failures)
-    kit.clock.run_soon()
-    assert failures == []
-    assert kit.outlets[1].sent == [b"next"]
-
-
 def test_what_a_callback_commits_goes_in_the_next_round(kit: Kit) -> None:
     def committed() -> None:
         kit.log.append("first")
@@ -145,3 +128,55 @@ def test_what_a_callback_commits_goes_in_the_next_round(kit: Kit) -> None:
     kit.outbox.after_commit(committed)
     assert kit.clock.run_soon() == 2
     assert kit.log == ["commit", "first", "commit", "second"]
+
+
+# -- a commit that takes time (the writer thread) ---------------------------------------------
+
+
+def test_outlets_are_written_while_the_commit_runs_and_deliveries_wait_for_it(
+    kit: Kit,
+) -> None:
+    kit.store.hold = True
+    kit.outlets[0].write(b"reply")
+    kit.deliver("a")
+    kit.clock.run_soon()
+    assert kit.log == ["commit", "write 0"], "the loop never waits for the disk"
+    assert kit.outlets[1].sent == []
+    kit.store.finish()
+    assert kit.log == ["commit", "write 0", "committed", "deliver a", "write 0", "write 1"]
+    assert kit.outlets[1].sent == [b"a"]
+
+
+def test_one_commit_at_a_time_and_what_came_meanwhile_is_the_next(kit: Kit) -> None:
+    kit.store.hold = True
+    kit.deliver("a")
+    kit.clock.run_soon()
+    kit.deliver("b")
+    kit.deliver("c")
+    kit.clock.run_soon()
+    assert kit.store.commits == 1, "a second commit while one runs"
+    kit.store.finish()
+    assert kit.outlets[1].sent == [b"a"], "b and c were written after a's commit began"
+    kit.clock.run_soon()
+    assert kit.store.commits == 2
+    kit.store.finish()
+    assert kit.outlets[1].sent == [b"a", b"b", b"c"]
+
+
+def test_a_broadcast_made_while_a_message_waits_goes_out_after_it(kit: Kit) -> None:
+    kit.store.hold = True
+    kit.deliver("message")
+    assert kit.outbox.holding
+    kit.outbox.in_order(lambda: kit.log.append("broadcast"))
+    kit.clock.run_soon()
+    kit.store.fail.append(StoreError("disk full"))
+    kit.store.finish()
+    assert kit.log == ["commit", "committed", "broadcast"], "in order, whatever the commit did"
+    assert not kit.outbox.holding
+
+
+def test_nothing_is_held_while_the_waiting_callbacks_run(kit: Kit) -> None:
+    seen: list[bool] = []
+    kit.outbox.after_commit(lambda: seen.append(kit.outbox.holding))
+    kit.clock.run_soon()
+    assert seen == [False], "a broadcast from a delivery goes out at once, in its place"

@@ -6,7 +6,6 @@ import pytest
 
 from teahouse.core.passwords import HashParams, PasswordHasher
 from teahouse.errors import ServerShutdown
-from teahouse.store.base import Ban, StoreError
 
 from ..hubkit import PASSWORD, HubKit, MakeKit
 from .fakes import NativeClient, native
@@ -18,7 +17,7 @@ def connect(kit: HubKit, ip: str = "10.0.0.1", door: object = None) -> NativeCli
 
 async def logged_in(kit: HubKit, name: str, ip: str = "10.0.0.1", *rooms: str) -> NativeClient:
     if kit.store.get_account(name) is None:
-        kit.add_user(name)
+        await kit.add_user(name)
     c = connect(kit, ip)
     assert (await c.login(name, PASSWORD))["type"] == "authed"
     c.frames()
@@ -32,7 +31,7 @@ async def logged_in(kit: HubKit, name: str, ip: str = "10.0.0.1", *rooms: str) -
 
 
 async def test_hello_login_join_say_and_quit(kit: HubKit) -> None:
-    kit.add_user("alice")
+    await kit.add_user("alice")
     bob = await logged_in(kit, "bob", "10.0.0.2", "lobby")
     c = connect(kit)
     c.send(type="hello", proto=1, ref="h")
@@ -69,20 +68,14 @@ async def test_hello_login_join_say_and_quit(kit: HubKit) -> None:
 
 
 async def test_a_say_is_acknowledged_after_the_commit_and_a_failed_commit_is_an_error(
-    kit: HubKit, monkeypatch: pytest.MonkeyPatch
+    make_kit: MakeKit,
 ) -> None:
-
+    kit = make_kit(on_disk=True)
     alice = await logged_in(kit, "alice", "10.0.0.1", "lobby")
     bob = await logged_in(kit, "bob", "10.0.0.2", "lobby")
     alice.frames()
 
-    def failing() -> None:
-        monkeypatch.undo()
-        kit.store._db.execute("ROLLBACK")
-        kit.store._in_tx = False
-        raise StoreError("disk full")
-
-    monkeypatch.setattr(kit.store, "flush", failing)
+    kit.fill_disk()
     alice.send(type="say", room="lobby", text="lost", ref=7)
     error = alice.frame()
     assert (error["type"], error["code"], error["ref"], error["fatal"]) == (
@@ -93,6 +86,7 @@ async def test_a_say_is_acknowledged_after_the_commit_and_a_failed_commit_is_an_
     )
     assert error["retry_after"] == 5.0
     assert bob.frames() == []
+    kit.fill_disk(False)
     alice.send(type="say", room="lobby", text="kept", ref=8)
     assert alice.frame()["ref"] == 8
     assert bob.frame()["text"] == "kept"
@@ -114,7 +108,7 @@ async def test_an_unsupported_protocol_is_fatal(kit: HubKit) -> None:
 
 
 async def test_a_throttled_login_is_answered_without_a_task(kit: HubKit) -> None:
-    kit.add_user("alice")
+    await kit.add_user("alice")
     c = connect(kit)
     for i in range(3):
         c.send(type="login", user="alice", password="wrong", ref=i)
@@ -132,8 +126,7 @@ async def test_a_throttled_login_is_answered_without_a_task(kit: HubKit) -> None
 
 
 async def test_a_banned_address_is_refused_before_anything_is_read(kit: HubKit) -> None:
-    kit.store.add_ban(Ban("ip", "10.6.6.6", None, "abuse", "op", 0))
-    kit.hub.moderation.reload()
+    kit.hub.moderation.ban_address("10.6.6.6", None, "abuse", "op")
     c = connect(kit, "10.6.6.6")
     error = c.frame()
     assert (error["code"], error["fatal"]) == ("banned", True)
@@ -295,7 +288,7 @@ async def test_after_login_the_frame_limit_is_max_frame(kit: HubKit) -> None:
 
 
 async def test_what_is_pipelined_behind_a_login_is_bounded(kit: HubKit) -> None:
-    kit.add_user("alice")
+    await kit.add_user("alice")
     c = connect(kit)
     c.send(type="login", user="alice", password=PASSWORD, ref=1)
     c.send_raw(b'{"type":"ping","t":1}\n' * 50)  # ~1 KiB waits behind the login: fine
@@ -308,7 +301,7 @@ async def test_what_is_pipelined_behind_a_login_is_bounded(kit: HubKit) -> None:
 
 
 async def test_frames_pipelined_behind_a_login_are_handled_in_order_after_it(kit: HubKit) -> None:
-    kit.add_user("alice")
+    await kit.add_user("alice")
     c = connect(kit)
     c.send_raw(
         b'{"type":"login","user":"alice","password":"%s","ref":1}\n'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -30,16 +31,28 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / "var"
     folder.mkdir()
     store = SQLiteStore(folder / "teahouse.db")
-    store.create_account("alice", "h", "user")
-    store.create_account("bob", "h", "user")
+    alice = asyncio.run(store.create_account("alice", "h", "user"))
+    bob = asyncio.run(store.create_account("bob", "h", "user"))
     store.create_room("lobby", T0)
     for day in range(5):  # 2026-11-22 .. 2026-11-26, at 08:00 UTC
         msg_id = store.next_message_id()
         ts = T0 + (day - 2) * DAY
-        store.append_message(StoredMessage(msg_id, "alice", f"day {day}", ts, room="lobby"))
+        store.append_message(
+            StoredMessage(msg_id, "alice", f"day {day}", ts, room="lobby", sender_id=alice.id)
+        )
     msg_id = store.next_message_id()
-    store.append_message(StoredMessage(msg_id, "bob", "/me waves", T0, recipient="alice"))
-    store.close()
+    store.append_message(
+        StoredMessage(
+            msg_id,
+            "bob",
+            "/me waves",
+            T0,
+            recipient="alice",
+            sender_id=bob.id,
+            recipient_id=alice.id,
+        )
+    )
+    store.close()  # commits what is pending
     yield folder
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import sqlite3
@@ -19,7 +20,7 @@ from teahouse.export.source import (
     Room,
     TimeSpan,
 )
-from teahouse.store.base import StoredMessage
+from teahouse.store.base import StoredMessage, StoreError
 from teahouse.store.sqlite import SQLiteStore
 
 T0 = 1_795_507_200_000  # 2026-11-24T08:00:00Z
@@ -30,15 +31,25 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "teahouse.db"
 
 
+def flush(store: SQLiteStore) -> None:
+    """Commit the store's batch (inline: done at once)."""
+    said: list[StoreError | None] = []
+    store.commit(said.append)
+    assert said == [None]
+
+
+async def _accounts(store: SQLiteStore) -> None:
+    for name in ("Alice", "bob", "carol"):
+        await store.create_account(name, "h", "user")
+
+
 @pytest.fixture
 def store(db_path: Path) -> Iterator[SQLiteStore]:
     store = SQLiteStore(db_path)
-    store.create_account("Alice", "h", "user")
-    store.create_account("bob", "h", "user")
-    store.create_account("carol", "h", "user")
+    asyncio.run(_accounts(store))
     store.create_room("lobby", T0)
     store.create_room("kitchen", T0)
-    store.flush()
+    flush(store)
     yield store
     store.close()
 
@@ -53,7 +64,20 @@ def post(
     ts: int = T0,
 ) -> int:
     msg_id = store.next_message_id()
-    store.append_message(StoredMessage(msg_id, sender, text, ts, room, to))
+    sender_account = store.get_account(sender)
+    to_account = store.get_account(to) if to is not None else None
+    store.append_message(
+        StoredMessage(
+            msg_id,
+            sender,
+            text,
+            ts,
+            room,
+            to,
+            sender_id=sender_account.id if sender_account is not None else None,
+            recipient_id=to_account.id if to_account is not None else None,
+        )
+    )
     return msg_id
 
 
@@ -62,7 +86,7 @@ def test_a_rooms_messages_in_order_with_actions(store: SQLiteStore, db_path: Pat
     post(store, "elsewhere", room="kitchen")
     post(store, "/me waves", sender="bob", room="lobby", ts=T0 + 1000)
     post(store, "psst", to="bob")
-    store.flush()
+    flush(store)
     with MessageSource(db_path) as source:
         got = list(source.messages(Room("lobby"), TimeSpan()))
     assert got == [
@@ -77,7 +101,7 @@ def test_direct_messages_between_two_users_both_ways(store: SQLiteStore, db_path
     post(store, "to alice", sender="bob", to="Alice")
     post(store, "room", room="lobby")
     post(store, "carol to bob", sender="carol", to="bob")
-    store.flush()
+    flush(store)
     with MessageSource(db_path) as source:
         for pair in (DirectPair("alice", "BOB"), DirectPair("bob", "Alice")):
             got = list(source.messages(pair, TimeSpan()))
@@ -91,7 +115,7 @@ def test_direct_messages_between_two_users_both_ways(store: SQLiteStore, db_path
 def test_a_time_span_includes_its_start_not_its_end(store: SQLiteStore, db_path: Path) -> None:
     for i in range(10):
         post(store, f"m{i}", room="lobby", ts=T0 + i * 1000)
-    store.flush()
+    flush(store)
     with MessageSource(db_path) as source:
         got = source.messages(Room("lobby"), TimeSpan(T0 + 2000, T0 + 5000))
         assert [m.text for m in got] == ["m2", "m3", "m4"]
@@ -105,7 +129,7 @@ def test_pages_of_a_thousand_never_everything(store: SQLiteStore, db_path: Path)
         post(store, f"m{i}", room="lobby", ts=T0 + i)
         if i % 7 == 0:
             post(store, "noise", room="kitchen")
-    store.flush()
+    flush(store)
     queries: list[str] = []
     with MessageSource(db_path) as source:
         source._db.set_trace_callback(queries.append)
@@ -123,22 +147,22 @@ def test_messages_arriving_during_an_export_do_not_extend_it(
 ) -> None:
     for i in range(PAGE + 10):
         post(store, f"m{i}", room="lobby")
-    store.flush()
+    flush(store)
     with MessageSource(db_path) as source:
         stream = source.messages(Room("lobby"), TimeSpan())
         next(stream)
         post(store, "late", room="lobby")
-        store.flush()
+        flush(store)
         assert "late" not in [m.text for m in stream]
 
 
 def test_reads_beside_a_writer_holding_a_transaction(store: SQLiteStore, db_path: Path) -> None:
     post(store, "committed", room="lobby")
-    store.flush()
-    post(store, "not yet", room="lobby")  # the store's transaction stays open
+    flush(store)
+    post(store, "not yet", room="lobby")  # in the store's batch, not yet committed
     with MessageSource(db_path) as source:
         assert [m.text for m in source.messages(Room("lobby"), TimeSpan())] == ["committed"]
-    store.flush()
+    flush(store)
 
 
 def test_read_only(store: SQLiteStore, db_path: Path) -> None:
@@ -154,7 +178,7 @@ def test_read_only(store: SQLiteStore, db_path: Path) -> None:
 
 def test_rooms_and_users_that_exist(store: SQLiteStore, db_path: Path) -> None:
     post(store, "old news", sender="dave", to="Alice")  # dave's account is gone
-    store.flush()
+    flush(store)
     with MessageSource(db_path) as source:
         source.check(Room("lobby"))
         source.check(DirectPair("ALICE", "dave"))
@@ -165,7 +189,7 @@ def test_rooms_and_users_that_exist(store: SQLiteStore, db_path: Path) -> None:
 
 
 def test_damaged_text_does_not_stop_an_export(store: SQLiteStore, db_path: Path) -> None:
-    store.flush()
+    flush(store)
     raw = sqlite3.connect(db_path)
     raw.execute(
         "INSERT INTO messages (id, room, sender, sender_key, text, ts_ms)"
@@ -213,7 +237,7 @@ def test_a_long_direct_conversation_in_pages(store: SQLiteStore, db_path: Path) 
         post(store, f"d{i}", sender=sender, to=to)
         if i % 5 == 0:
             post(store, "other", sender="carol", to="bob")
-    store.flush()
+    flush(store)
     with MessageSource(db_path) as source:
         got = list(source.messages(DirectPair("bob", "alice"), TimeSpan()))
     assert [m.text for m in got] == [f"d{i}" for i in range(count)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -370,9 +372,14 @@ def oracle(data: bytes, max_line: int, max_tags: int) -> list[Item]:
         if not raw.strip():
             continue  # blank lines are skipped
         try:
-            out.append(parse_line(raw.decode("utf-8", errors="replace")))
+            message = parse_line(raw.decode("utf-8", errors="replace"))
         except IrcParseError:
-            pass
+            continue
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:  # kept, marked: a UTF8ONLY server refuses to relay it
+            message = dataclasses.replace(message, valid_utf8=False)
+        out.append(message)
     if len(tail) > limit:
         out.append(LineTooLong())
     return out

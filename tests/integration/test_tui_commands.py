@@ -16,10 +16,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.events import AppBlur, AppFocus
 from textual.widgets import Input, Label
-
-import pytest
 
 from teahouse.client import AwayChanged, Client, Error, Invited, ModeChanged, Presence, ServerError
 from teahouse.client.attention import DesktopNotifier

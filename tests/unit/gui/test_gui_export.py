@@ -49,7 +49,8 @@ def test_rows_become_transcript_messages() -> None:
         transcript_messages(room.messages.transcript.rows, room.kind, room.name, "alice")
     ) == [
         TranscriptMessage(5, "alice", "hi <b>bob</b>", T, room="lobby"),
-        TranscriptMessage(6, "Bob", "waves \x1b[2J", T, room="lobby", action=True),
+        # The window shows control characters visibly, and saves what it shows.
+        TranscriptMessage(6, "Bob", "waves ^[[2J", T, room="lobby", action=True),
     ]
     dm = conversation(ConversationKind.DM, "Bob")
     got = list(transcript_messages(dm.messages.transcript.rows, dm.kind, dm.name, "Alice"))
@@ -67,19 +68,19 @@ def test_save_each_format_privately(tmp_path: Path) -> None:
     assert stat.S_IMODE(page.stat().st_mode) == 0o600
     root = parse(page.read_text())
     assert_inert(root)
-    assert [shown_text(b) for b in messages(root)] == ["hi <b>bob</b>", "Bob waves \\x1b[2J"]
+    assert [shown_text(b) for b in messages(root)] == ["hi <b>bob</b>", "Bob waves ^[[2J"]
     assert "".join(root.find("head/title").itertext()) == "#lobby"  # type: ignore[union-attr]
 
     lines = tmp_path / "lobby.jsonl"
     save_conversation(room, "alice", lines, Format.JSONL)
     assert [json.loads(x)["text"] for x in lines.read_text().splitlines()] == [
         "hi <b>bob</b>",
-        "/me waves \x1b[2J",
+        "/me waves ^[[2J",
     ]
     text = tmp_path / "lobby.txt"
     save_conversation(room, "alice", text, Format.TEXT)
     assert text.read_text() == (
-        "[2026-11-24 10:00:00] <alice> hi <b>bob</b>\n[2026-11-24 10:00:00] * Bob waves \\x1b[2J\n"
+        "[2026-11-24 10:00:00] <alice> hi <b>bob</b>\n[2026-11-24 10:00:00] * Bob waves ^[[2J\n"
     )
 
 

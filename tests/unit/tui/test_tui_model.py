@@ -270,9 +270,7 @@ def test_away_users_show_in_the_member_pane_and_you_in_the_status() -> None:
 
 def test_mode_changes_are_noted_in_their_room_with_the_operators() -> None:
     m = model()
-    m.apply(
-        f.Joined(room="lobby", topic="", members=["alice", "bob"], modes="+nt", ops=["Bob"]), 0
-    )
+    m.apply(f.Joined(room="lobby", topic="", members=["alice", "bob"], modes="+nt", ops=["Bob"]), 0)
     lobby = m.conversations["#lobby"]
     assert (lobby.modes, lobby.ops) == ("+nt", {"bob"})
     m.apply(

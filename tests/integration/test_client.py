@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from teahouse.client import (
+    AwayChanged,
     Client,
     ClientClosed,
     ClientEvent,
@@ -338,3 +339,81 @@ async def test_dm_history_pages_through_direct_messages(server: Any) -> None:
         sent = [(await alice.dm("histbob", f"d{i}")).id for i in range(4)]
         page = await alice.dm_history(before=sent[3], limit=2)
         assert page.dm is True and [m.id for m in page.messages] == sent[1:3]
+
+
+async def test_history_pages_go_on_while_the_server_says_more(
+    make_server: Any, make_client: MakeClient
+) -> None:
+    """A history frame carries at most 512 KiB of messages: 50 long ones do not fit, so a
+    page holds fewer than asked, with ``more``; only a page without it is the beginning."""
+    server = make_server(limits={"max_text": 12000, "frames_per_second": 0, "bytes_per_second": 0})
+    alice = make_client(server.port, "alice", register=True, rooms=["long"])
+    await alice.connect()
+    await next_event(alice, ReplayEnd, room="long")
+    sent = [(await alice.say("long", f"{n:03d} " + "x" * 11000)).id for n in range(70)]
+    first = await alice.history("long", limit=50)
+    assert first.more and 0 < len(first.messages) < 50  # cut short: not the beginning
+    assert [m.id for m in first.messages] == sent[-len(first.messages) :]
+    got: list[int] = []
+    pages = 0
+    async for page in alice.history_pages("long", limit=50):
+        got[:0] = [m.id for m in page.messages]
+        pages += 1
+    assert got == sent and pages >= 2 and not page.more
+    forward = [m.id async for p in alice.history_pages("long", since=sent[9]) for m in p.messages]
+    assert forward == sent[10:]
+
+
+async def test_kick_invite_whois_away_and_a_keyed_room_survive_a_reconnect(
+    make_server: Any, make_client: MakeClient
+) -> None:
+    server = make_server()
+    alice = make_client(
+        server.port, "alice", register=True, rooms=["den"], backoff_initial=0.05, backoff_max=0.3
+    )
+    bob = make_client(server.port, "bob", register=True, backoff_initial=0.05, backoff_max=0.3)
+    await alice.connect()
+    await bob.connect()
+    await next_event(alice, ReplayEnd, room="den")
+    changed = await alice.mode("den", "+k", ["sesame"])
+    assert (changed.changes, changed.args, changed.by) == ("+k", ["sesame"], "alice")
+    assert (await alice.mode("den")).params == ["sesame"]
+    invited = await alice.invite("den", "bob")
+    assert (invited.room, invited.user, invited.by) == ("den", "bob", "alice")
+    assert (await next_event(bob, type(invited))).by == "alice"
+    with pytest.raises(ServerError) as keyless:
+        await bob.join("den")
+    assert keyless.value.code == "forbidden"
+    joined = await bob.join("den", "sesame")
+    assert joined.ops == ["alice"] and "k" in (joined.modes or "")
+    away = await bob.away("gone fishing")
+    assert away.text == "gone fishing" and bob.away_text == "gone fishing"
+    info = await alice.whois("bob")
+    assert (info.rooms, info.away, info.door) == (["den"], "gone fishing", "native")
+    with pytest.raises(ServerError) as nobody:
+        await alice.whois("nobody")
+    assert nobody.value.code == "no_such_user"
+    room = await alice.room("den", "register")
+    assert room.registered and room.owner == "alice"
+
+    # bob's link dies: he comes back into the keyed room, and away again.
+    answer = await asyncio.to_thread(server.admin, "kick", "bob")
+    assert answer.returncode == 0, answer.stderr
+    assert (await next_event(bob, Connected)).reconnect
+    assert (await next_event(bob, Joined)).room == "den"
+    again = await next_event(alice, AwayChanged, user="bob")
+    assert again.text == "gone fishing"
+    assert (await alice.whois("bob")).away == "gone fishing"
+
+    kicked = await alice.kick("den", "bob", "enough")
+    assert (kicked.state, kicked.reason, kicked.by, kicked.text) == (
+        "left",
+        "kicked",
+        "alice",
+        "enough",
+    )
+    seen = await next_event(bob, Presence, user="bob", state="left")
+    assert seen.by == "alice" and "den" not in bob.rooms_joined
+    with pytest.raises(ServerError) as not_op:
+        await bob.kick("den", "alice")
+    assert not_op.value.code in ("forbidden", "not_in_room")

@@ -239,7 +239,8 @@ async def test_unread_counts_mentions_and_switching(server: Any, tmp_path: Path)
             await type_line(pilot, "yes, I'll bring scones")
             await until(pilot, lambda: any("scones" in ln for ln in screen_lines(app)), "scones")
             await until(pilot, lambda: len(members_pane(app)) == 3, "3 members")
-            assert [m.split()[-1] for m in members_pane(app)] == ["alice", "bob", "carol"]
+            # bob made #lobby: its operator, marked "@".
+            assert [m.split()[-1] for m in members_pane(app)] == ["alice", "@bob", "carol"]
             topic = str(app.query_one("#topic", Static).render())
             assert "#lobby" in topic and "tea, cake and gossip" in topic
             await pilot.pause(0.2)

@@ -73,8 +73,12 @@ def gc_mode(request: pytest.FixtureRequest) -> Any:
 async def test_a_10000_message_burst_is_shown_without_freezing(
     make_server: Any, gc_mode: str
 ) -> None:
-    # One sender makes the burst, so the server's per-connection rate limit is lifted.
-    server = make_server(limits={"frames_per_second": 0, "bytes_per_second": 0})
+    # One sender makes the burst, so the server's per-connection rate limit is lifted, and
+    # the per-account storage quota (2000 messages an hour by default).
+    server = make_server(
+        limits={"frames_per_second": 0, "bytes_per_second": 0},
+        storage={"messages_per_hour": 0, "bytes_per_hour": 0},
+    )
     bob = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",

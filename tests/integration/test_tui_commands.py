@@ -1,5 +1,6 @@
 """The terminal client's rough edges, against a real server (and one hostile server):
-Tab completion, the IRC-style commands and how they degrade, the ignore list, where an
+Tab completion, the IRC-style commands (away, whois, mode, kick, invite, keys, room
+registration; and what an older server without them gets), the ignore list, where an
 announcement goes, the bell and notifications, and text that must never drive the
 terminal, in the full-screen client and in line mode.
 """
@@ -15,13 +16,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.events import AppBlur, AppFocus
 from textual.widgets import Input, Label
 
-from teahouse.client import Client, Error, Presence
+from teahouse.client import AwayChanged, Client, Error, Invited, ModeChanged, Presence, ServerError
 from teahouse.client.attention import DesktopNotifier
 from teahouse.client.chat import printable
-from teahouse.client.operations import NO_ROOM_KICK
 from teahouse.client.settings import ChatSettings
 from teahouse.client.tui.app import LoginScreen
 from teahouse.client.tui.model import SERVER
@@ -129,45 +130,98 @@ async def next_message_text(client: Client, text: str) -> None:
                 return
 
 
-async def test_commands_the_server_cannot_do_yet_say_so_plainly(server: Any) -> None:
-    bob = await library_client(server.port, "bob", rooms=["lobby"])
-    app = make_app(server.port, "alice", register=True, rooms=["lobby"])
+async def test_away_whois_mode_invite_kick_and_room_get_the_servers_answers(
+    server: Any,
+) -> None:
+    app = make_app(server.port, "alice", register=True, rooms=["tea"])
+    bob = carol = None
     try:
         async with running(app) as pilot:
             await connected(pilot, app)
+            await until(pilot, lambda: app.model.current == "#tea", "#tea shown")
+            bob = await library_client(server.port, "bob", rooms=["tea"])
+            carol = await library_client(server.port, "carol")
             await until(pilot, lambda: len(members_pane(app)) == 2, "bob here")
-            for line in [
-                "/away making tea",
-                "/whois bob",
-                "/whois nobody",
-                "/mode +k secret",
-                "/mode",
-                "/back",
-                "/nick alicia",
-                "/kick bob go away",
-            ]:
-                await type_line(pilot, line)
-            await until(pilot, lambda: any("kick" in n for n in notes(app, "#lobby")), "all")
-            said = notes(app, "#lobby")
-            assert said.count("this server does not support /away yet") == 2
-            assert "this server does not support /whois yet; bob is in #lobby with you" in said
-            assert "this server does not support /whois yet" in said  # nobody shares a room
-            assert (
-                said.count("this server does not support /mode yet (IRC users can set room modes)")
-                == 2
+            # alice made #tea, so she is its operator: "@" in the member pane.
+            assert [m.split()[-1] for m in members_pane(app)] == ["@alice", "bob"]
+
+            await type_line(pilot, "/away making tea")
+            told = await next_event(bob, AwayChanged, user="alice")
+            assert told.text == "making tea"
+            await until(pilot, lambda: app.model.status.away == "making tea", "away")
+            await bob.away("lunch")
+            await until(pilot, lambda: ("bob", "away") in app.model.members(), "bob away")
+
+            await type_line(pilot, "/whois bob")
+            await until(pilot, lambda: "  away: lunch" in notes(app, "#tea"), "whois")
+            said = notes(app, "#tea")
+            at = said.index("bob is online through the native protocol")
+            assert said[at + 1 : at + 3] == ["  rooms: #tea", "  away: lunch"]
+            assert said[at + 3].startswith("  idle: ")
+            assert not any(n.startswith("  address:") for n in said)  # for admins only
+            await type_line(pilot, "/whois nobody")
+            await until(pilot, lambda: "There is no such user." in notes(app, "#tea"), "nobody")
+
+            await type_line(pilot, "/mode +k sesame")
+            changed = await next_event(bob, ModeChanged, room="tea")
+            assert (changed.changes, changed.args, changed.by) == ("+k", ["sesame"], "alice")
+            await until(pilot, lambda: any("you set +k" in n for n in notes(app, "#tea")), "+k")
+            assert "k" in app.model.conversations["#tea"].modes
+            await type_line(pilot, "/mode")
+            await until(
+                pilot, lambda: any(n.startswith("#tea modes: +") for n in notes(app, "#tea")), "?"
             )
-            assert any("account alice, and an account keeps its name" in n for n in said)
-            assert NO_ROOM_KICK in said
+            [asked] = [n for n in notes(app, "#tea") if n.startswith("#tea modes: ")]
+            assert asked.endswith(" sesame")  # an operator sees the key
+
+            await type_line(pilot, "/back")
+            back = await next_event(bob, AwayChanged, user="alice")
+            assert back.text is None
+            await until(pilot, lambda: "you are back" in notes(app, "#tea"), "back")
             assert app.model.status.away is None
-            # Unknown frame types are not bad frames: the session goes on as before.
+            await type_line(pilot, "/nick alicia")
+
+            await type_line(pilot, "/invite carol")
+            invited = await next_event(carol, Invited)
+            assert (invited.room, invited.by) == ("tea", "alice")
+            await until(pilot, lambda: "you invited carol to #tea" in notes(app, "#tea"), "inv")
+
+            await type_line(pilot, "/kick bob go away")
+            gone = await next_event(bob, Presence, user="bob", state="left")
+            assert (gone.reason, gone.by, gone.text) == ("kicked", "alice", "go away")
+            line = "bob was kicked by you: go away"
+            await until(pilot, lambda: line in notes(app, "#tea"), "the kick")
+            await until(pilot, lambda: len(members_pane(app)) == 1, "bob gone")
+            assert "tea" not in bob.rooms_joined
+            with pytest.raises(ServerError) as keyless:
+                await bob.join("tea")
+            assert keyless.value.code == "forbidden"
+            await bob.join("tea", "sesame")
+            await until(pilot, lambda: len(members_pane(app)) == 2, "bob back with the key")
+            with pytest.raises(ServerError) as not_op:
+                await bob.kick("tea", "alice")
+            assert not_op.value.code == "forbidden"
+
+            await type_line(pilot, "/room register")
+            await until(pilot, lambda: "#tea is registered to you now" in notes(app, "#tea"), "reg")
+            await type_line(pilot, "/room info #tea")
+            await until(
+                pilot, lambda: notes(app, "#tea").count("#tea is registered to alice") == 2, "info"
+            )
+            said = notes(app, "#tea")
+            assert said.count(line) == 1  # the kicker's reply and the room's presence: one line
+            assert any("account alice, and an account keeps its name" in n for n in said)
+            # The session goes on as before.
             await type_line(pilot, "still here")
             await next_message_text(bob, "still here")
             assert app.model.status.state == "connected"
     finally:
-        await bob.close()
+        for other in (bob, carol):
+            if other is not None:
+                await other.close()
 
 
-async def test_an_admin_kicks_and_whois_falls_back_to_the_who_list(make_server: Any) -> None:
+async def test_an_admin_kills_and_whois_shows_the_address(make_server: Any) -> None:
     server = make_server(**ADMIN)
     bob = await library_client(server.port, "bob", rooms=["lobby", "tea"], reconnect=False)
     app = make_app(server.port, "root", rooms=["lobby"])
@@ -175,20 +229,19 @@ async def test_an_admin_kicks_and_whois_falls_back_to_the_who_list(make_server: 
         async with running(app) as pilot:
             await connected(pilot, app)
             await type_line(pilot, "/whois bob")
-            await until(pilot, lambda: any("rooms #" in n for n in notes(app, "#lobby")), "who")
+            await until(
+                pilot, lambda: any(n.startswith("  address:") for n in notes(app, "#lobby")), "who"
+            )
             said = notes(app, "#lobby")
-            assert "this server does not support /whois yet; from the operator command who:" in said
-            [row] = [n for n in said if n.startswith("bob: 127.0.0.1:")]
-            assert "rooms #lobby, #tea" in row and "idle" in row
-            await type_line(pilot, "/kick bob time for bed")
+            assert "  rooms: #lobby, #tea" in said
+            assert "  address: 127.0.0.1" in said
+            await type_line(pilot, "/kill bob time for bed")
             error = await next_event(bob, Error, code="kicked")
             assert error.message == "time for bed"
             await until(
-                pilot, lambda: any("disconnected from" in n for n in notes(app, "#lobby")), "kick"
+                pilot, lambda: any("disconnected from" in n for n in notes(app, "#lobby")), "kill"
             )
-            assert "kicked bob (1 connection): disconnected from the server" in " ".join(
-                notes(app, "#lobby")
-            )
+            assert "kicked bob (1 connection): disconnected from the server" in notes(app, "#lobby")
     finally:
         await bob.close()
 
@@ -426,7 +479,7 @@ class HostileServer:
                         send(type="bye", ref=ref)
                         writer.close()
                         return
-                    case "whois" | "away" | "mode":
+                    case "whois" | "away" | "mode" | "kick" | "invite" | "room":
                         send(type="error", code="unknown_type", message="?", fatal=False, ref=ref)
                     case _:
                         send(
@@ -477,6 +530,24 @@ async def test_escape_sequences_from_the_server_never_reach_the_terminal() -> No
             assert any("announcement from root: notice ^[[2J" in s for s in shown)
             assert any("evil^[[5m/1.0" in s for s in shown)
             assert any("Forbidden: no ^[[2J" in s for s in shown)
+
+
+async def test_an_older_server_without_the_commands_is_said_plainly() -> None:
+    """A server that answers ``unknown_type`` (teahouse before these frames)."""
+    async with hostile() as evil:
+        app = make_app(evil.port, "alice", rooms=["lobby"])
+        async with running(app) as pilot:
+            await connected(pilot, app)
+            await until(pilot, lambda: app.model.current == "#lobby", "#lobby")
+            for line in ["/away tea", "/whois bob", "/mode", "/kick bob", "/invite bob", "/room"]:
+                await type_line(pilot, line)
+            await until(pilot, lambda: any("/room" in n for n in notes(app, "#lobby")), "all")
+            said = notes(app, "#lobby")
+            for command in ("away", "kick", "invite", "room"):
+                assert f"this server does not support /{command} yet" in said
+            assert "this server does not support /whois yet" in said  # nobody shares a room
+            assert "this server does not support /mode yet (IRC users can set room modes)" in said
+            assert app.model.status.away is None and app.model.status.state == "connected"
 
 
 async def test_a_login_error_is_shown_as_text() -> None:
@@ -535,24 +606,60 @@ async def test_line_mode_shows_escapes_visibly(tmp_path: Path) -> None:
 async def test_line_mode_actions_and_commands(server: Any, tmp_path: Path) -> None:
     bob = await library_client(server.port, "bob", rooms=["lobby"])
     await (await library_client(server.port, "alice")).close()
+    keeper = await library_client(server.port, "keeper", rooms=["vault"])
+    await keeper.mode("vault", "+k", ["sesame"])
     await bob.say("lobby", "/me waves")
     try:
         script = (
             "/join lobby\n/me pours tea\n/ignore bob\n/ignore\n/whois bob\n"
-            "/kick bob\n/nick alicia\n/mode\n/quit\n"
+            "/kick bob\n/nick alicia\n/mode\n/away brb\n/back\n"
+            "/join vault\n/join vault sesame\n/quit\n"
         )
         out = await run_plain(server.port, script, tmp_path)
         lines = out.splitlines()
         assert any(ln.endswith("#lobby * bob waves") for ln in lines), lines
         assert any(ln.endswith("#lobby * alice pours tea") for ln in lines), lines
         assert "-- ignoring bob" in lines and "-- ignoring: bob" in lines
-        assert "-- this server does not support /whois yet" in lines
-        assert f"-- {NO_ROOM_KICK}" in lines
+        at = lines.index("-- bob is online through the native protocol")
+        assert lines[at + 1] == "--   rooms: #lobby"
+        assert "!! forbidden: you are not a room operator" in lines  # bob made #lobby
         assert any("an account keeps its name" in ln for ln in lines)
-        assert "-- this server does not support /mode yet (IRC users can set room modes)" in lines
+        assert any(ln.startswith("-- #lobby modes: +") for ln in lines), lines
+        assert "-- you are away: brb" in lines and "-- you are back" in lines
+        assert "!! forbidden: vault needs a key" in lines
+        assert any(ln.startswith("-- joined #vault (2 here") for ln in lines), lines
         saved = json.loads((tmp_path / "xdg" / "teahouse" / "chat.json").read_text())
         assert saved["ignore"] == {f"127.0.0.1:{server.port}": ["bob"]}
         said = await next_event(bob, Presence, user="alice", state="left")
         assert said.reason == "quit"
     finally:
         await bob.close()
+        await keeper.close()
+
+
+async def test_line_mode_kicks_invites_and_registers_a_room(
+    make_server: Any, tmp_path: Path
+) -> None:
+    server = make_server(**ADMIN)  # an admin is an operator of every room
+    bob = await library_client(server.port, "bob", rooms=["lobby"])
+    carol = await library_client(server.port, "carol")
+    try:
+        script = (
+            "/join lobby\n/kick bob out you go\n/invite carol\n/room register\n/whois bob\n/quit\n"
+        )
+        out = await run_plain(server.port, script, tmp_path, user="root")
+        lines = out.splitlines()
+        assert lines.count("-- bob was kicked from #lobby by you: out you go") == 1, lines
+        assert "-- you invited carol to #lobby" in lines
+        assert "-- #lobby is registered to you now" in lines
+        assert "-- #lobby is registered to root" in lines
+        at = lines.index("-- bob is online through the native protocol")
+        assert lines[at + 1] == "--   rooms: none you can see"  # kicked out of #lobby
+        assert any(ln.startswith("--   address: 127.0.0.1") for ln in lines), lines
+        kicked = await next_event(bob, Presence, user="bob", reason="kicked")
+        assert (kicked.by, kicked.text) == ("root", "out you go")
+        invited = await next_event(carol, Invited)
+        assert (invited.room, invited.by) == ("lobby", "root")
+    finally:
+        for client in (bob, carol):
+            await client.close()

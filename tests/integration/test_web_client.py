@@ -479,6 +479,108 @@ async def test_history_loads_as_you_scroll_up(make_server: Any, web: Opener, raw
     bob.clean()
 
 
+async def test_history_pages_the_server_cut_short_go_on(
+    make_server: Any, web: Opener, raw: Any
+) -> None:
+    """50 long messages are more than one history frame carries (512 KiB): the server sends
+    fewer, with ``more``, and the page must not take that for the beginning."""
+    server = make_server(limits={"max_text": 12000, "frames_per_second": 0, "bytes_per_second": 0})
+    nat = await native_user(raw, server, "Nat")
+    filler = "x" * 11000
+    for n in range(1, 131):
+        await nat.send(type="say", room="lobby", text=f"line {n} {filler}")
+    await nat.recv_until("message", text=f"line 130 {filler}", timeout=20)
+    bob = await web(server, height=500)
+    await bob.login("bob")
+    await bob.ready()
+    await bob.wait_for(f"line 130 {filler}")
+    for _ in range(10):
+        shown = await bob.transcript()
+        if len(shown) == 130:
+            break
+        await bob.page.locator("#transcript").evaluate("(t) => { t.scrollTop = 0; }")
+        await bob.page.wait_for_function(
+            "(n) => document.querySelectorAll('#transcript .msg[data-id]').length > n",
+            arg=len(shown),
+        )
+    shown = await bob.transcript()
+    assert [text.split()[1] for _, _, text in shown] == [str(n) for n in range(1, 131)]
+    await expect(bob.page.locator(".older button")).to_have_text("This is the beginning")
+    bob.clean()
+
+
+async def test_a_room_operator_kicks_and_everyone_sees_who_and_why(
+    make_server: Any, web: Opener, raw: Any
+) -> None:
+    server = make_server()
+    bob = await web(server)
+    await bob.login("bob")
+    await bob.ready()
+    await bob.say("/join tea")  # the first in a new room: its operator
+    await expect(bob.page.locator("#view-title")).to_have_text("#tea")
+    nat = await native_user(raw, server, "Nat", room="tea")
+    carol = await native_user(raw, server, "carol", room="lobby")
+    members = bob.page.locator("#members-list li")
+    await expect(members).to_have_text(["@bob", "Nat"])
+
+    notes = bob.page.locator("#transcript .system")
+    await bob.say("/mode +k sesame")
+    await expect(notes.last).to_have_text("you set +k sesame (modes now: +nk)")
+    await nat.recv_until("mode", room="tea", changes="+k")
+
+    await nat.send(type="away", text="lunch")
+    await expect(members.nth(1)).to_have_text("Nat (away)")
+    await expect(members.nth(1)).to_have_attribute("title", "away: lunch")
+    await bob.say("/whois nat")
+    await expect(notes.filter(has_text="rooms:").last).to_have_text("rooms: #tea")
+    await expect(notes.filter(has_text="away:").last).to_have_text("away: lunch")
+    await expect(notes.filter(has_text="is online").last).to_have_text(
+        "Nat is online through the native protocol"
+    )
+
+    await bob.say("/invite carol")
+    await expect(notes.last).to_have_text("you invited carol to #tea")
+    invited = await carol.recv_until("invited")
+    assert (invited["room"], invited["by"]) == ("tea", "bob")
+
+    await bob.say("/kick Nat too loud")
+    kicked = await nat.recv_until("presence", user="Nat", state="left")
+    assert (kicked["reason"], kicked["by"], kicked["text"]) == ("kicked", "bob", "too loud")
+    await expect(members).to_have_text(["@bob"])
+    await expect(notes.last).to_have_text("Nat was kicked by you: too loud")
+    await bob.page.wait_for_timeout(300)  # the reply and the room's presence: one line
+    assert await notes.filter(has_text="was kicked").count() == 1
+    await nat.send(type="join", room="tea", ref=1)
+    refused = await nat.recv_until("error", ref=1)
+    assert refused["code"] == "forbidden"
+
+    await bob.say("/away tea break")
+    await expect(notes.last).to_have_text("you are away: tea break")
+    await expect(bob.page.locator("#me")).to_have_text("bob (away)")
+    await carol.send(type="join", room="tea", key="sesame", ref=2)
+    await carol.recv_until("joined", ref=2)
+    await bob.say("/back")
+    back = await carol.recv_until("away", user="bob")
+    assert "text" not in back
+    await expect(bob.page.locator("#me")).to_have_text("bob")
+
+    dora = await web(server)
+    await dora.login("dora")
+    await dora.ready()
+    await dora.say("/join tea")
+    await expect(dora.page.locator("#transcript .system.error").last).to_contain_text(
+        "cannot join #tea: tea needs a key"
+    )
+    await dora.say("/join tea sesame")
+    await expect(dora.page.locator("#view-title")).to_have_text("#tea")
+    await dora.say("/kick bob")
+    await expect(dora.page.locator("#transcript .system.error").last).to_have_text(
+        "forbidden: you are not a room operator"
+    )
+    bob.clean()
+    dora.clean()
+
+
 async def test_on_a_phone_the_conversations_are_a_drawer(
     make_server: Any, web: Opener, raw: Any, tmp_path: Path
 ) -> None:
@@ -583,6 +685,26 @@ async def test_the_pages_pure_rules(make_server: Any, web: Opener) -> None:
                     'hello', '//etc', '/me waves', '/join #Lobby', '/msg bob hi there',
                     '/nope', 'a\\nb',
                 ].map(text.parseEntry),
+                commands: [
+                    '/join #vault sesame', '/join a b c', '/away out for tea', '/away', '/back',
+                    '/whois bob', '/kick bob  too loud ', '/kick', '/invite carol',
+                    '/mode', '/mode +kl key 5', '/mode bob',
+                ].map(text.parseEntry),
+                whois: [
+                    text.whoisLines({user: 'bob', rooms: ['a', 'b'], away: 'lunch',
+                                     door: 'irc,web', idle: 75, address: '::1'}),
+                    text.whoisLines({user: 'carol', online: false}),
+                ],
+                kicks: [
+                    text.kickLine({user: 'bob', by: 'alice', text: 'loud'}, 'carol'),
+                    text.kickLine({user: 'Carol', by: 'alice', text: 'alice'}, 'carol'),
+                ],
+                modes: [
+                    text.modeLine({room: 'tea', modes: '+kn', params: ['s']}, 'me'),
+                    text.modeLine({room: 'tea', modes: '+', params: []}, 'me'),
+                    text.modeLine({room: 'tea', modes: '+n', changes: '-k', args: ['s'],
+                                   by: 'bob'}, 'me'),
+                ],
                 length: text.textLength('😀é'),
                 backoff: [0, 1, 2, 10, 100]
                     .map((n) => policy.backoffDelay(n, 0.5, 30, () => 0.999)),
@@ -622,6 +744,34 @@ async def test_the_pages_pure_rules(make_server: Any, web: Opener) -> None:
         ("say", "a b"),
     ]
     assert result["entries"][4]["to"] == "bob"
+    commands = result["commands"]
+    assert commands[0] == {"kind": "join", "room": "#vault", "key": "sesame"}
+    assert commands[1]["kind"] == "error"
+    assert [c.get("text") for c in commands[2:5]] == ["out for tea", None, None]
+    assert {c["kind"] for c in commands[2:5]} == {"away"}
+    assert commands[5] == {"kind": "whois", "user": "bob"}
+    assert commands[6] == {"kind": "kick", "user": "bob", "reason": "too loud"}
+    assert commands[7]["kind"] == "error"
+    assert commands[8] == {"kind": "invite", "user": "carol"}
+    assert commands[9] == {"kind": "mode", "changes": None, "args": []}
+    assert commands[10] == {"kind": "mode", "changes": "+kl", "args": ["key", "5"]}
+    assert commands[11]["kind"] == "error"
+    assert result["whois"] == [
+        [
+            "bob is online through IRC and the web",
+            "rooms: #a, #b",
+            "away: lunch",
+            "idle: 1 min 15 s",
+            "address: ::1",
+        ],
+        ["carol is not online"],
+    ]
+    assert result["kicks"] == ["bob was kicked by alice: loud", "you were kicked by alice"]
+    assert result["modes"] == [
+        "#tea modes: +kn s",
+        "#tea modes: none",
+        "bob set -k s (modes now: +n)",
+    ]
     assert result["length"] == 2
     assert result["backoff"] == pytest.approx([0.4995, 0.999, 1.998, 29.97, 29.97])
     assert result["heartbeat"] == [["nothing", 20], ["ping", 40], ["nothing", 40], ["dead", 60]]

@@ -13,15 +13,13 @@
 :class:`Client` reconnects by itself, resumes without gaps or duplicates, retries ``say``
 and ``dm`` safely (nonces), and keeps the heartbeat. See :mod:`teahouse.client.client` for
 the full contract, :mod:`teahouse.client.errors` for the errors it raises, and
-:mod:`teahouse.client.events` for what :meth:`Client.events` yields, and
-:mod:`teahouse.client.draft_frames` for the requests it sends before the protocol has
-them (``away``, ``whois``, ``mode``).
+:mod:`teahouse.client.events` for what :meth:`Client.events` yields. The frames are
+those of :mod:`teahouse.protocol.frames`, re-exported here.
 """
 
 from __future__ import annotations
 
 from teahouse.client.client import Client, EventStream, State
-from teahouse.client.draft_frames import Away, ModeInfo, WhoisInfo
 from teahouse.client.errors import (
     ClientClosed,
     ClientError,
@@ -42,25 +40,30 @@ from teahouse.client.events import (
 )
 from teahouse.protocol.frames import (
     AdminResult,
+    AwayChanged,
     Bye,
     Error,
     HistoryPage,
+    Invited,
     Joined,
     Members,
     Message,
+    ModeChanged,
     Notice,
     Parted,
     Presence,
     ReplayEnd,
     RoomInfo,
+    RoomInfoReply,
     RoomList,
     ServerFrame,
     TopicChanged,
+    WhoisInfo,
 )
 
 __all__ = [
     "AdminResult",
-    "Away",
+    "AwayChanged",
     "Bye",
     "Client",
     "ClientClosed",
@@ -75,11 +78,12 @@ __all__ = [
     "EventsDropped",
     "HistoryPage",
     "Incoming",
+    "Invited",
     "Joined",
     "LoginFailed",
     "Members",
     "Message",
-    "ModeInfo",
+    "ModeChanged",
     "Notice",
     "Parted",
     "Presence",
@@ -87,6 +91,7 @@ __all__ = [
     "Reconnecting",
     "ReplayEnd",
     "RoomInfo",
+    "RoomInfoReply",
     "RoomList",
     "ServerError",
     "ServerFrame",

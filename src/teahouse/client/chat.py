@@ -8,11 +8,13 @@ and tests can drive it through a pipe::
     printf 'secret-pw\\n/join lobby\\nhello\\n/quit\\n' |
         teahouse chat host:6680 --user alice --password-stdin
 
-Commands: ``/join ROOM``, ``/part [ROOM]``, ``/msg USER TEXT``, ``/me ACTION``,
+Commands: ``/join ROOM [KEY]``, ``/part [ROOM]``, ``/msg USER TEXT``, ``/me ACTION``,
 ``/rooms``, ``/who [ROOM]``, ``/history [N]``, ``/topic [#ROOM] TEXT``, ``/away [TEXT]``,
-``/whois USER``, ``/nick``, ``/kick USER [REASON]``, ``/mode ...``, ``/ignore [USER]``,
-``/unignore USER``, ``/quit [REASON]``, ``/help``. Any other line is said in the current
-room (start it with ``//`` to say a line that begins with ``/``). End of input quits.
+``/back``, ``/whois USER``, ``/nick``, ``/kick USER [REASON]``, ``/invite USER [#ROOM]``,
+``/mode ...``, ``/room [info|register|drop] [#ROOM]``, ``/kill USER [REASON]``,
+``/ignore [USER]``, ``/unignore USER``, ``/quit [REASON]``, ``/help``. Any other line is
+said in the current room (start it with ``//`` to say a line that begins with ``/``). End
+of input quits.
 
 Everything the server sends passes through :func:`printable` before it is printed: a
 message cannot move the cursor, change colours, set the window title or hide a link.
@@ -27,12 +29,12 @@ import re
 import ssl
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
 from teahouse.client import operations as ops
 from teahouse.client.client import Client
-from teahouse.client.draft_frames import Away, ModeInfo
 from teahouse.client.errors import ClientClosed, ClientError, ServerError
 from teahouse.client.events import (
     ClientEvent,
@@ -48,7 +50,7 @@ from teahouse.protocol.names import is_user_name
 
 HELP = """\
 commands:
-  /join ROOM          join a room (it becomes the current room)
+  /join ROOM [KEY]    join a room (it becomes the current room); KEY for a room with one
   /part [ROOM]        leave a room (default: the current one)
   /msg USER TEXT      send a direct message
   /me ACTION          say what you do: "* alice waves"
@@ -57,9 +59,12 @@ commands:
   /whois USER         who a user is (online, rooms, away)
   /history [N]        show N (default 20) older messages of the current room
   /topic [#ROOM] TEXT set a room's topic
-  /away [TEXT]        set yourself away (without TEXT: back)
+  /away [TEXT]        set yourself away (without TEXT, or /back: back)
   /mode [#ROOM] [+/-MODES [ARGS]]  see or change a room's modes
-  /kick USER [REASON] admins: disconnect a user from the server
+  /kick USER [REASON] room operators: remove a user from the current room
+  /invite USER [#ROOM]  let a user into a room (an invite-only one too)
+  /room [info|register|drop] [#ROOM]  a room's owner and operators; register it as yours
+  /kill USER [REASON] admins: disconnect a user from the whole server
   /ignore [USER]      hide a user's messages (without USER: list); /unignore USER
   /quit [REASON]      leave
 anything else is said in the current room ("//text" says "/text")"""
@@ -158,9 +163,13 @@ def format_event(event: ClientEvent, me: str) -> str | None:
             return line + (f"\n-- topic of #{p(room)}: {p(topic)}" if topic else "")
         case f.Parted(room=room):
             return f"-- left #{p(room)}"
+        case f.Presence(state="left", reason="kicked", by=str()):
+            return "-- " + p(ops.kick_line(event, me))
         case f.Presence(room=room, user=user, state=state, reason=reason):
             verb = "joined" if state == "joined" else "left"
             return f"-- {p(user)} {verb} #{p(room)}" + (f" ({p(reason)})" if reason else "")
+        case f.Invited():
+            return "-- " + p(ops.invited_line(event, me))
         case f.TopicChanged(room=room, text=text, by=by):
             if not text:
                 return f"-- {p(by)} cleared the topic of #{p(room)}"
@@ -179,9 +188,11 @@ def format_event(event: ClientEvent, me: str) -> str | None:
             return f"-- #{p(room)}: older messages not shown (before id {oldest}); /history"
         case f.AdminResult(text=text):
             return _lines(text)
-        case Away():
-            return None  # another user's away state: the TUI's member list shows it
-        case ModeInfo():
+        case f.AwayChanged(user=user) if user.lower() == me.lower():
+            return "-- " + p(ops.away_line(event, me))  # said again after a reconnect
+        case f.AwayChanged():
+            return None  # another user's away state: /whois tells it
+        case f.ModeChanged():
             return "-- " + p(ops.mode_line(event, me))
         case Connected(user=user, server=server, reconnect=again):
             return f"-- {'reconnected' if again else 'connected'} as {p(user)} ({p(server)})"
@@ -216,6 +227,9 @@ class ChatUI:
         self.current: str | None = None
         self._printed = SeenIds()
         self._oldest: dict[str, int] = {}
+        self._kicks: deque[tuple[str, str, str]] = deque(maxlen=16)
+        """Kicks shown lately: the kicker gets the reply to ``kick`` and the room's
+        presence too, and one line is enough."""
 
     @property
     def me(self) -> str:
@@ -243,6 +257,11 @@ class ChatUI:
                 self._oldest[event.room] = min(event.id, self._oldest.get(event.room, event.id))
         if isinstance(event, f.Joined) and self.current is None:
             self.current = event.room
+        if isinstance(event, f.Presence) and event.reason == "kicked" and event.by:
+            kick = (event.room, event.user.lower(), event.by.lower())
+            if kick in self._kicks:
+                return
+            self._kicks.append(kick)
         if self.ignoring(event):
             return
         line = format_event(event, self.me)
@@ -298,10 +317,14 @@ class ChatUI:
             case "quit" | "exit":
                 await client.quit(rest or None)
                 return False
-            case "join" if args:
-                room = room_of(args[0])
-                self.show(await client.join(room))
-                self.current = room
+            case "join":
+                joining = ops.join_words(args)
+                if isinstance(joining, str):
+                    self.out("!! " + joining)
+                    return True
+                joined = await client.join(*joining)
+                self.show(joined)
+                self.current = joined.room
             case "part":
                 room = room_of(args[0]) if args else self.current
                 if room is None:
@@ -324,9 +347,20 @@ class ChatUI:
                 self._notes(await ops.whois(client, args[0]))
             case "nick" if args:
                 self._notes(ops.nick(self.me, args[0]))
-            case "kick" if args:
-                reason = rest.split(None, 1)[1] if len(args) > 1 else None
-                self._notes(await ops.kick(client, args[0], reason))
+            case "kick" | "kill":
+                await self._kick(word, args, rest)
+            case "invite" if args:
+                room = room_of(args[1]) if len(args) > 1 else self.current
+                if room is None:
+                    self.out("!! which room? /invite USER #ROOM")
+                    return True
+                self._notes(await ops.invite(client, room, args[0]))
+            case "room":
+                asked = ops.room_words(args, self.current)
+                if isinstance(asked, str):
+                    self.out("!! " + asked)
+                    return True
+                self._notes(await ops.room_action(client, *asked))
             case "mode":
                 parsed = ops.parse_mode(args, self.current)
                 if isinstance(parsed, str):
@@ -360,6 +394,24 @@ class ChatUI:
                 self.out(f"!! unknown command or missing argument: /{word}\n{HELP}")
         return True
 
+    async def _kick(self, word: str, args: list[str], rest: str) -> None:
+        parsed = ops.kick_words(args, rest)
+        if isinstance(parsed, str):
+            self.out(f"!! {parsed}".replace("/kick", f"/{word}"))
+            return
+        target, reason = parsed
+        if word == "kill":
+            self._notes(await ops.kill(self.client, target, reason))
+            return
+        if self.current is None:
+            self.out("!! join a room first: /kick removes a user from the current room")
+            return
+        kicked = await ops.kick(self.client, self.current, target, reason)
+        if kicked is None:
+            self.out("-- " + ops.unsupported("kick"))
+        else:
+            self.show(kicked)
+
     def _ignore(self, word: str, args: list[str]) -> None:
         settings, server = self.settings, self.server
         if not args:
@@ -386,17 +438,26 @@ class ChatUI:
         try:
             count = int(args[0]) if args else DEFAULT_HISTORY
         except ValueError:
-            self.out("!! /history N: N is a number")
+            count = 0
+        if count < 1:
+            self.out("!! /history N: N is a number, 1 or more")
             return
         room = self.current
-        page = await self.client.history(room, before=self._oldest.get(room), limit=count)
-        if not page.messages:
+        got: list[f.Message] = []
+        async for page in self.client.history_pages(
+            room, before=self._oldest.get(room), limit=count
+        ):
+            got[:0] = page.messages  # a page may hold fewer than asked while there is more
+            if len(got) >= count:
+                break
+        got = got[-count:]
+        if not got:
             self.out(f"-- no older messages in #{room}")
             return
         self.out(f"-- history of #{room}:")
-        for message in page.messages:
+        for message in got:
             self.out(format_message(message, self.me))
-        self._oldest[room] = page.messages[0].id
+        self._oldest[room] = got[0].id
 
     async def _topic(self, rest: str) -> None:
         first, _, text = rest.partition(" ")

@@ -17,16 +17,22 @@ What the client promises:
   new session. When a connection drops before the reply, requests that are safe to repeat
   are sent again on the next session: ``say``/``dm`` with the same ``nonce`` (the server
   stores and delivers the message once), and ``join``, ``part``, ``rooms``, ``who``,
-  ``history``, ``topic``. ``admin`` is not repeated: it raises :class:`ConnectionLost`.
+  ``history``, ``topic``, ``away``, ``whois``, ``invite``, asking a room's ``mode`` or
+  ``room`` info. What changes something once (``admin``, ``kick``, a ``mode`` change, a
+  room's ``register``/``drop``) is not repeated: it raises :class:`ConnectionLost`.
 - **Reconnects** happen by themselves, forever, until :meth:`Client.close` (unless
   ``reconnect=False``), with exponential backoff and full jitter. A connection is dead
   when the server sent nothing for the heartbeat timeout, or on EOF, reset, or a fatal
   error. The new session logs in with ``dm_since`` = the highest DM id seen and rejoins
-  every room with ``since`` = the highest message id seen in it, so nothing is missed.
+  every room with ``since`` = the highest message id seen in it (and the key it was joined
+  with), so nothing is missed; if you were away, it says so again (the server forgets it
+  with the session), and that ``AwayChanged`` comes as an event.
 - **No duplicates**: a message whose id is at or below the highest id already seen in its
   room (or among DMs) is never surfaced again. When a replay was cut by the server's cap,
   its ``ReplayEnd`` (``truncated=True``, ``oldest_id``) says where the gap is; page back
-  with :meth:`Client.history`.
+  with :meth:`Client.history`, or :meth:`Client.history_pages`, which goes on while the
+  server says there is ``more`` (a page may hold fewer messages than ``limit``: the server
+  sends at most 512 KiB of messages in one frame).
 - **Events**: :meth:`Client.events` yields, in order, every server frame that is not the
   direct reply to one of your requests, plus :class:`Connected`, :class:`Disconnected`
   and :class:`Reconnecting`. The stream ends after ``Disconnected(will_reconnect=False)``.
@@ -54,12 +60,11 @@ import random
 import secrets
 import ssl as _ssl
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Literal, Self, TypeVar
 
-from teahouse.client import draft_frames as d
 from teahouse.client.connection import Connection, Outgoing
 from teahouse.client.errors import (
     ClientClosed,
@@ -110,6 +115,10 @@ FINAL_CODES = frozenset(
 
 _AUTO_JOIN = "auto:join:"
 """The ``ref`` prefix of the joins the client makes by itself (initial rooms, rejoins)."""
+_AUTO_AWAY = "auto:away"
+"""The ``ref`` of the ``away`` the client sends by itself after a reconnect."""
+MAX_HISTORY_PAGES = 1000
+"""A bound on the pages :meth:`Client.history_pages` asks for in one walk."""
 
 _R = TypeVar("_R", bound=Incoming)
 
@@ -265,6 +274,10 @@ class Client:
         self._events = _EventQueue(max_events)
         self._cursors = Cursors()
         self._joined: set[str] = set()
+        self._keys: dict[str, str] = {}
+        """The key each keyed room was joined with, for the rejoins."""
+        self._away: str | None = None
+        """Your away text as the server last confirmed it (said again after a reconnect)."""
         self._pending: dict[int, _Request] = {}
         self._refs = itertools.count(1)
         self._conn: Connection | None = None
@@ -388,14 +401,19 @@ class Client:
 
     # -- requests --------------------------------------------------------------------
 
-    async def join(self, room: str) -> f.Joined:
+    async def join(self, room: str, key: str | None = None) -> f.Joined:
         """Join ``room`` (created if new). The replay follows as events, then live traffic.
 
-        If this client was in the room before, the replay starts after the last message
-        seen; otherwise it is the server's default (the last 50 messages).
+        ``key`` is the room's key, for a room that has one (mode ``k``); it is kept for the
+        rejoins after a reconnect. If this client was in the room before, the replay starts
+        after the last message seen; otherwise it is the server's default (the last 50
+        messages).
         """
-        frame = f.Join(room=room, since=self._cursors.last(room), ref=next(self._refs))
-        return await self._call(frame, f.Joined, retry=True)
+        frame = f.Join(room=room, since=self._cursors.last(room), key=key, ref=next(self._refs))
+        joined = await self._call(frame, f.Joined, retry=True)
+        if key:
+            self._keys[joined.room] = key
+        return joined
 
     async def part(self, room: str) -> f.Parted:
         """Leave ``room``."""
@@ -434,6 +452,36 @@ class Client:
         frame = f.History(room=room, before=before, since=since, limit=limit, ref=next(self._refs))
         return await self._call(frame, f.HistoryPage, retry=True)
 
+    async def history_pages(
+        self,
+        room: str | None,
+        *,
+        before: int | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[f.HistoryPage]:
+        """Page through the stored messages of ``room`` (None: your direct messages), one
+        :class:`~teahouse.protocol.frames.HistoryPage` at a time, going on while the server
+        says there is ``more``: back from ``before`` (or from the newest), or forward from
+        ``since``. Stop iterating when you have what you need.
+
+        Each page holds at most ``limit`` messages, and may hold fewer while ``more`` is
+        true (the server caps a frame at 512 KiB of messages): only a page without ``more``
+        is the end. At most :data:`MAX_HISTORY_PAGES` pages are asked for in one walk.
+        """
+        for _ in range(MAX_HISTORY_PAGES):
+            if room is None:
+                page = await self.dm_history(before=before, since=since, limit=limit)
+            else:
+                page = await self.history(room, before=before, since=since, limit=limit)
+            yield page
+            if not page.more or not page.messages:
+                return
+            if since is not None:
+                since = page.messages[-1].id
+            else:
+                before = page.messages[0].id
+
     async def dm_history(
         self, before: int | None = None, since: int | None = None, limit: int | None = None
     ) -> f.HistoryPage:
@@ -455,28 +503,56 @@ class Client:
         frame = f.Admin(cmd=cmd, args=dict(args), ref=next(self._refs))
         return await self._call(frame, f.AdminResult, retry=False)
 
-    # Not in protocol v1 yet (see teahouse.client.draft_frames): a server without them
-    # answers ServerError("unknown_type").
+    async def away(self, text: str | None) -> f.AwayChanged:
+        """Set yourself away with ``text``, or back with None; the members of your rooms
+        are told. Said again by itself after a reconnect (the server forgets it)."""
+        frame = f.Away(text=text or None, ref=next(self._refs))
+        reply = await self._call(frame, f.AwayChanged, retry=True)
+        self._away = reply.text
+        return reply
 
-    async def away(self, text: str | None) -> d.Away:
-        """Set yourself away with ``text``, or back with None. A draft frame: a server
-        that does not have it raises :class:`ServerError` ``unknown_type``."""
-        frame = d.AwayRequest(text=text or None, ref=next(self._refs))
-        return await self._call(frame, d.Away, retry=True)
+    @property
+    def away_text(self) -> str | None:
+        """Your away text as the server last confirmed it; None when you are back."""
+        return self._away
 
-    async def whois(self, user: str) -> d.WhoisInfo:
-        """What the server tells about ``user`` (a draft frame, as :meth:`away`)."""
-        frame = d.WhoisRequest(user=user, ref=next(self._refs))
-        return await self._call(frame, d.WhoisInfo, retry=True)
+    async def whois(self, user: str) -> f.WhoisInfo:
+        """What the server tells about ``user``: online or not, the rooms you may see, away,
+        idle seconds, the door (``native``, ``irc``, ``web``); the address for admins.
+        ``no_such_user`` for a name that is neither online nor an account."""
+        frame = f.Whois(user=user, ref=next(self._refs))
+        return await self._call(frame, f.WhoisInfo, retry=True)
 
     async def mode(
         self, room: str, changes: str | None = None, args: Iterable[str] = ()
-    ) -> d.ModeInfo:
-        """Change ``room``'s modes (``"+k"``, ``args`` ``["secret"]``), or with no
-        ``changes`` ask what they are (a draft frame, as :meth:`away`). A change is not
-        repeated after a connection loss: it raises :class:`ConnectionLost` then."""
-        frame = d.ModeRequest(room=room, changes=changes, args=list(args), ref=next(self._refs))
-        return await self._call(frame, d.ModeInfo, retry=changes is None)
+    ) -> f.ModeChanged:
+        """Change ``room``'s modes (``"+k"``, ``args`` ``["secret"]``; room operators), or
+        with no ``changes`` ask what they are. A change is not repeated after a connection
+        loss: it raises :class:`ConnectionLost` then."""
+        frame = f.Mode(room=room, changes=changes, args=list(args), ref=next(self._refs))
+        return await self._call(frame, f.ModeChanged, retry=changes is None)
+
+    async def kick(self, room: str, user: str, reason: str | None = None) -> f.Presence:
+        """Remove ``user`` from ``room`` (room operators; ``forbidden`` otherwise). They stay
+        connected and may rejoin unless the room keeps them out. Returns the ``left``
+        presence (``reason`` ``kicked``, ``by``, ``text``). Not repeated after a connection
+        loss: raises :class:`ConnectionLost` then."""
+        frame = f.Kick(room=room, user=user, reason=reason or None, ref=next(self._refs))
+        return await self._call(frame, f.Presence, retry=False)
+
+    async def invite(self, room: str, user: str) -> f.Invited:
+        """Let ``user`` into ``room`` (needed for an invite-only room); they are told."""
+        frame = f.Invite(room=room, user=user, ref=next(self._refs))
+        return await self._call(frame, f.Invited, retry=True)
+
+    async def room(
+        self, room: str, action: Literal["info", "register", "drop"] = "info"
+    ) -> f.RoomInfoReply:
+        """A room's owner, operators and modes (``info``); ``register`` makes you its owner
+        (an operator of it, with an account), ``drop`` gives it up (its owner). A register
+        or drop is not repeated after a connection loss: raises :class:`ConnectionLost`."""
+        frame = f.RoomAction(room=room, action=action, ref=next(self._refs))
+        return await self._call(frame, f.RoomInfoReply, retry=action == "info")
 
     async def _call(self, frame: Outgoing, expect: type[_R], *, retry: bool) -> _R:
         if self._closing or self._state is State.CLOSED:
@@ -692,9 +768,12 @@ class Client:
         server = self.welcome.server if self.welcome is not None else ""
         self._events.put(Connected(frame.user, frame.role, server, self._sessions > 0))
         self._sessions += 1
+        if self._sessions > 1 and self._away:
+            conn.send(f.Away(text=self._away, ref=_AUTO_AWAY))
         for room in sorted(self._joined):
             since = self._cursors.last(room) or 0  # 0: we were in it, and it was empty
-            conn.send(f.Join(room=room, since=since, ref=_AUTO_JOIN + room))
+            key = self._keys.get(room)
+            conn.send(f.Join(room=room, since=since, key=key, ref=_AUTO_JOIN + room))
         for room in self._initial_rooms:
             if room not in self._joined:
                 conn.send(f.Join(room=room, ref=_AUTO_JOIN + room))
@@ -744,7 +823,7 @@ class Client:
             case f.Joined(room=room):
                 self._joined.add(room)
             case f.Parted(room=room):
-                self._joined.discard(room)
+                self._forget(room)
             case _:
                 pass
         req.future.set_result(frame)
@@ -757,14 +836,16 @@ class Client:
             case f.Joined(room=room):
                 self._joined.add(room)
             case f.Parted(room=room):
-                self._joined.discard(room)
+                self._forget(room)
             case f.Presence(room=room, user=user, state="left") if (
                 user.lower() == self.user.lower()
             ):
-                self._joined.discard(room)  # removed by an operator: do not rejoin it
+                self._forget(room)  # removed by an operator: do not rejoin it
+            case f.AwayChanged(user=user, text=text) if user.lower() == self.user.lower():
+                self._away = text
             case f.Error(ref=str(ref)) if ref.startswith(_AUTO_JOIN):
                 room = ref.removeprefix(_AUTO_JOIN)
-                self._joined.discard(room)
+                self._forget(room)
                 if room in self._initial_rooms:
                     self._initial_rooms.remove(room)
             case f.Welcome() | f.Authed():
@@ -772,6 +853,11 @@ class Client:
             case _:
                 pass
         self._events.put(frame)
+
+    def _forget(self, room: str) -> None:
+        """Not in ``room`` any more: it is not rejoined, and its key is forgotten."""
+        self._joined.discard(room)
+        self._keys.pop(room, None)
 
 
 def _nonce() -> str:

@@ -1,30 +1,36 @@
-"""The IRC-style commands both terminal clients offer beyond talking: ``/away``, ``/whois``,
-``/nick``, ``/kick`` and ``/mode``, mapped to what the native protocol has.
+"""The IRC-style commands both terminal clients offer beyond talking, mapped to the native
+protocol, and the words they show: ``/away``, ``/whois``, ``/mode``, ``/kick``,
+``/invite``, ``/join ROOM KEY``, ``/room``, ``/kill`` and ``/nick``.
 
-- ``/away [TEXT]`` and ``/whois NICK`` and ``/mode`` send the draft frames of
-  :mod:`teahouse.client.draft_frames`; a server without them answers ``unknown_type``,
-  which becomes "this server does not support /away yet". ``/whois`` then falls back, for
-  an admin, to the operator command ``who`` (address, rooms, idle time), and for anyone
-  else says which of your rooms the user is in.
-- ``/kick NICK [REASON]``: native teahouse has no room kick; an admin's ``kick`` operator
-  command disconnects the user from the whole server, and the answer says so.
+- ``/away [TEXT]``, ``/whois NICK``, ``/mode``, ``/kick``, ``/invite`` and ``/room`` send
+  their frames. An older server that does not have them answers ``unknown_type``, which
+  becomes "this server does not support /away yet"; ``/whois`` then falls back, for an
+  admin, to the operator command ``who`` (address, rooms, idle time), and for anyone else
+  says which of your rooms the user is in.
+- ``/kick NICK [REASON]`` removes the user from a room (room operators); ``/kill NICK
+  [REASON]`` is an admin's operator command ``kick``, which disconnects the user from the
+  whole server.
 - ``/nick NEW``: an account keeps its name; only IRC guests change nick.
 
-Each function returns the lines to show (plain text straight from the server: the caller
-makes it printable) and raises :class:`~teahouse.client.errors.ClientError` for the
-failures the caller already reports (``forbidden``, ``no_such_user``, offline...).
+The functions return the lines to show (plain text straight from the server: the caller
+makes it printable) or the server's reply, and raise
+:class:`~teahouse.client.errors.ClientError` for the failures the caller already reports
+(``forbidden``, ``no_such_user``, ``not_in_room``...).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
-from teahouse.client import draft_frames as d
 from teahouse.client.client import Client
 from teahouse.client.errors import ServerError
+from teahouse.protocol import frames as f
 from teahouse.protocol.names import is_room_name, is_user_name
 
 DOORS = {"native": "the native protocol", "irc": "IRC", "web": "the web"}
+RoomAction = Literal["info", "register", "drop"]
+ROOM_ACTIONS: dict[str, RoomAction] = {"info": "info", "register": "register", "drop": "drop"}
 
 
 def unsupported(command: str) -> str:
@@ -36,15 +42,29 @@ def _is_unknown_type(exc: ServerError) -> bool:
 
 
 def _seconds(value: object) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
-    return "?"
+    """``0.4 s``, ``12 s``, ``3 min 5 s``, ``2 h 4 min``."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "?"
+    if value < 10:
+        return f"{value:.1f} s"
+    total = round(value)
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        minutes, rest = divmod(total, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, rest = divmod(total // 60, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def _rooms(rooms: Iterable[str]) -> str:
+    return ", ".join("#" + r for r in rooms)
 
 
 # -- /away -------------------------------------------------------------------------------
 
 
-async def set_away(client: Client, text: str | None) -> d.Away | None:
+async def set_away(client: Client, text: str | None) -> f.AwayChanged | None:
     """Set yourself away (``text``) or back (None); None when the server cannot."""
     try:
         return await client.away(text)
@@ -60,7 +80,7 @@ async def away(client: Client, text: str | None) -> list[str]:
     return [away_line(reply, client.user) if reply is not None else unsupported("away")]
 
 
-def away_line(frame: d.Away, me: str) -> str:
+def away_line(frame: f.AwayChanged, me: str) -> str:
     """``you are away: lunch``, ``bob is back``."""
     who = "you are" if frame.user.lower() == me.lower() else f"{frame.user} is"
     return f"{who} away: {frame.text}" if frame.text else f"{who} back"
@@ -85,27 +105,38 @@ async def whois(client: Client, nick: str, shared_rooms: Iterable[str] = ()) -> 
         ]
     rooms = sorted(shared_rooms)
     if rooms:
-        where = ", ".join("#" + r for r in rooms)
-        return [unsupported("whois") + f"; {nick} is in {where} with you"]
+        return [unsupported("whois") + f"; {nick} is in {_rooms(rooms)} with you"]
     return [unsupported("whois")]
 
 
-def whois_lines(info: d.WhoisInfo) -> list[str]:
-    """The answer to ``whois``, as lines."""
+def door_words(door: str | None) -> str:
+    """``irc`` -> ``IRC``; ``native,web`` (two sessions) -> ``the native protocol and the web``."""
+    names = [DOORS.get(d, d) for d in (door or "").split(",") if d]
+    if len(names) <= 1:
+        return names[0] if names else ""
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def whois_lines(info: f.WhoisInfo) -> list[str]:
+    """The answer to ``whois``, one fact a line: who and how they came in, then their
+    rooms, away text, idle time and (for admins) address."""
     name = info.user
     if not info.online:
         return [f"{name} is not online"]
     role = f" ({info.role})" if info.role and info.role != "user" else ""
     head = f"{name}{role} is online"
     if info.door:
-        head += f" through {DOORS.get(info.door, info.door)}"
-    if info.idle is not None:
-        head += f", idle {_seconds(info.idle)}"
-    lines = [head]
+        head += f" through {door_words(info.door)}"
+    if info.guest:
+        head += ", as a guest (no account)"
+    rooms = _rooms(info.rooms)
+    lines = [head, f"  rooms: {rooms}" if rooms else "  rooms: none you can see"]
     if info.away:
-        lines.append(f"{name} is away: {info.away}")
-    rooms = ", ".join("#" + r for r in info.rooms)
-    lines.append(f"{name} is in {rooms}" if rooms else f"{name} is in no room")
+        lines.append(f"  away: {info.away}")
+    if info.idle is not None:
+        lines.append(f"  idle: {_seconds(info.idle)}")
+    if info.address:
+        lines.append(f"  address: {info.address}")
     return lines
 
 
@@ -119,18 +150,18 @@ async def _admin_who(client: Client, nick: str) -> list[str]:
         parts = [f"{row.get('user')}: {row.get('address', '?')}"]
         door = row.get("door")
         if isinstance(door, str):
-            parts.append(f"through {DOORS.get(door, door)}")
+            parts.append(f"through {door_words(door)}")
         parts.append(f"idle {_seconds(row.get('idle'))}")
         if row.get("connected_since"):
             parts.append(f"since {row.get('connected_since')}")
         rooms = row.get("rooms")
         if isinstance(rooms, list):
-            parts.append("rooms " + (", ".join("#" + str(r) for r in rooms) or "none"))
+            parts.append("rooms " + (_rooms(str(r) for r in rooms) or "none"))
         lines.append(", ".join(parts))
     return lines or [f"{nick} is not online"]
 
 
-# -- /nick, /kick -------------------------------------------------------------------------
+# -- /nick, /kick, /kill, /invite -------------------------------------------------------------
 
 
 def nick(me: str, new: str) -> list[str]:
@@ -141,23 +172,140 @@ def nick(me: str, new: str) -> list[str]:
     ]
 
 
-NO_ROOM_KICK = (
-    "native teahouse has no room kick yet: only an admin can /kick, "
-    "and that disconnects the user from the whole server"
-)
-
-
-async def kick(client: Client, target: str, reason: str | None) -> list[str]:
-    """``/kick NICK [REASON]``: an admin's ``kick`` (the user leaves the server)."""
+def kick_words(words: list[str], rest: str) -> tuple[str, str | None] | str:
+    """``/kick NICK [REASON]`` (and ``/kill``) as (nick, reason), or why not."""
+    if not words:
+        return "who? /kick NICK [REASON]"
+    target = words[0]
     if not is_user_name(target):
-        return [f"{target!r} is not a user name"]
+        return f"{target!r} is not a user name"
+    reason = rest.split(None, 1)[1].strip() if len(words) > 1 else None
+    return target, reason or None
+
+
+async def kick(client: Client, room: str, target: str, reason: str | None) -> f.Presence | None:
+    """``/kick NICK [REASON]`` in ``room``: the server's ``left`` presence, or None when
+    the server has no room kick."""
+    try:
+        return await client.kick(room, target, reason)
+    except ServerError as exc:
+        if _is_unknown_type(exc):
+            return None
+        raise
+
+
+async def kill(client: Client, target: str, reason: str | None) -> list[str]:
+    """``/kill NICK [REASON]``: an admin's operator command ``kick`` (the user leaves the
+    server, every room and every connection)."""
     if client.role != "admin":
-        return [NO_ROOM_KICK]
+        return [
+            "only an admin can /kill (disconnect a user from the server); /kick NICK "
+            "removes a user from a room you operate"
+        ]
     if reason:
         result = await client.admin("kick", user=target, reason=reason)
     else:
         result = await client.admin("kick", user=target)
-    return [f"{result.text}: disconnected from the server (native teahouse has no room kick)"]
+    return [f"{result.text}: disconnected from the server"]
+
+
+def kick_line(presence: f.Presence, me: str, *, room: bool = True) -> str:
+    """``bob was kicked from #lobby by alice: flooding`` (``room`` False: without ``from
+    #lobby``, for a line in the room itself); ``you were kicked ...`` when it is you. The
+    reason is left out when it is only the kicker's name (the server's default)."""
+    low = presence.user.lower()
+    who = "you were" if low == me.lower() else f"{presence.user} was"
+    where = f" from #{presence.room}" if room else ""
+    by = presence.by or "an operator"
+    if presence.by is not None and presence.by.lower() == me.lower():
+        by = "you"
+    text = presence.text or ""
+    why = f": {text}" if text and text.lower() != (presence.by or "").lower() else ""
+    return f"{who} kicked{where} by {by}{why}"
+
+
+async def invite(client: Client, room: str, target: str) -> list[str]:
+    """``/invite NICK [#ROOM]``: let ``target`` into ``room``."""
+    if not is_user_name(target):
+        return [f"{target!r} is not a user name"]
+    try:
+        reply = await client.invite(room, target)
+    except ServerError as exc:
+        if _is_unknown_type(exc):
+            return [unsupported("invite")]
+        raise
+    return [f"you invited {reply.user} to #{reply.room}"]
+
+
+def invited_line(frame: f.Invited, me: str) -> str:
+    """``alice invited you to #tea: /join tea`` (or, for your own, whom you invited)."""
+    if frame.user.lower() == me.lower():
+        return f"{frame.by} invited you to #{frame.room}: /join {frame.room}"
+    return f"{frame.by} invited {frame.user} to #{frame.room}"
+
+
+# -- /join ROOM [KEY], /room ----------------------------------------------------------------
+
+
+def join_words(words: list[str]) -> tuple[str, str | None] | str:
+    """``/join ROOM [KEY]`` as (room, key), or why not."""
+    if not words:
+        return "which room? /join ROOM [KEY]"
+    room = words[0].removeprefix("#")
+    if not is_room_name(room):
+        return f"{words[0]!r} is not a room name"
+    return room, (words[1] if len(words) > 1 else None)
+
+
+ROOM_USAGE = "/room [info|register|drop] [#ROOM]"
+
+
+def room_words(words: list[str], current_room: str | None) -> tuple[str, RoomAction] | str:
+    """``/room``, ``/room register``, ``/room info #tea`` as (room, action), or why not."""
+    action: RoomAction = "info"
+    room = current_room
+    for word in words:
+        if word.lower() in ROOM_ACTIONS:
+            action = ROOM_ACTIONS[word.lower()]
+        elif word.startswith("#") or is_room_name(word):
+            room = word.removeprefix("#")
+        else:
+            return f"{word!r}? {ROOM_USAGE}"
+    if room is None:
+        return f"which room? {ROOM_USAGE}"
+    if not is_room_name(room):
+        return f"{room!r} is not a room name"
+    return room, action
+
+
+async def room_action(client: Client, room: str, action: RoomAction) -> list[str]:
+    """``/room``: a room's owner, operators and modes; ``register`` and ``drop``."""
+    try:
+        reply = await client.room(room, action)
+    except ServerError as exc:
+        if _is_unknown_type(exc):
+            return [unsupported("room")]
+        raise
+    lines = room_lines(reply)
+    if action == "register":
+        lines.insert(0, f"#{reply.room} is registered to you now")
+    elif action == "drop":
+        lines.insert(0, f"#{reply.room} is no longer registered")
+    return lines
+
+
+def room_lines(info: f.RoomInfoReply) -> list[str]:
+    """The answer to ``room``, as lines."""
+    if info.registered:
+        head = f"#{info.room} is registered" + (f" to {info.owner}" if info.owner else "")
+    else:
+        head = f"#{info.room} is not registered"
+    ops = ", ".join(info.operators) or "none listed"
+    modes = info.modes if info.modes.strip("+") else "none"
+    lines = [head, f"  operators: {ops}", f"  modes: {modes}"]
+    if info.topic:
+        lines.append(f"  topic: {info.topic}")
+    return lines
 
 
 # -- /mode --------------------------------------------------------------------------------
@@ -199,7 +347,7 @@ async def mode(client: Client, room: str, changes: str | None, args: list[str]) 
     return [mode_line(reply, client.user)]
 
 
-def mode_line(info: d.ModeInfo, me: str) -> str:
+def mode_line(info: f.ModeChanged, me: str) -> str:
     """``#lobby modes: +kt secret``, ``alice set +k secret on #lobby (modes now +kt)``."""
     modes = info.modes or ""
     now = modes if modes.strip("+") else "none"
@@ -210,3 +358,32 @@ def mode_line(info: d.ModeInfo, me: str) -> str:
     if info.modes is None:
         return f"{who} set {change} on #{info.room}"
     return f"{who} set {change} on #{info.room} (modes now: {now})"
+
+
+def operator_changes(info: f.ModeChanged) -> list[tuple[str, bool]]:
+    """The ``+o``/``-o`` of a mode change: (name, now an operator), in order."""
+    letters: list[tuple[str, str]] = []
+    sign = "+"
+    for ch in info.changes or "":
+        if ch in "+-":
+            sign = ch
+        else:
+            letters.append((sign, ch))
+
+    def takes(sign: str, ch: str) -> bool:
+        return ch in "ovbk" or (ch == "l" and sign == "+")
+
+    # A "-k" carries the old key or nothing: the arguments left over say which.
+    spare = len(info.args) - sum(takes(s, c) for s, c in letters if (s, c) != ("-", "k"))
+    args = iter(info.args)
+    found: list[tuple[str, bool]] = []
+    for sign, ch in letters:
+        if (sign, ch) == ("-", "k"):
+            if spare > 0:
+                spare -= 1
+                next(args, None)
+            continue
+        arg = next(args, None) if takes(sign, ch) else None
+        if ch == "o" and arg is not None:
+            found.append((arg, sign == "+"))
+    return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from teahouse.client import operations as ops
 from teahouse.gui.markup import ACTION_PREFIX
 
 
@@ -22,6 +23,8 @@ class Say:
 @dataclass(frozen=True, slots=True)
 class Join:
     room: str
+    key: str | None = None
+    """The room's key, for a room that has one (mode ``k``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,48 @@ class Who:
 
 
 @dataclass(frozen=True, slots=True)
+class SetAway:
+    """Be away with ``text``; None: back."""
+
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Whois:
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    """Remove ``user`` from the current room (room operators)."""
+
+    user: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """Let ``user`` into the current room."""
+
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """Ask the current room's modes (``changes`` None), or change them."""
+
+    changes: str | None
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoomCommand:
+    """The current room's owner and operators (``info``); ``register`` or ``drop`` it."""
+
+    action: ops.RoomAction
+
+
+@dataclass(frozen=True, slots=True)
 class Highlight:
     """Mark lines with ``word`` as mentioning you (None: list the words)."""
 
@@ -95,6 +140,12 @@ Command = (
     | Quit
     | ListRooms
     | Who
+    | SetAway
+    | Whois
+    | Kick
+    | Invite
+    | Mode
+    | RoomCommand
     | Highlight
     | Unhighlight
     | Help
@@ -102,13 +153,19 @@ Command = (
 )
 
 HELP = (
-    ("/join ROOM", "join a room (it is created if new)"),
+    ("/join ROOM [KEY]", "join a room (it is created if new); KEY for a room with a key"),
     ("/part [ROOM]", "leave a room, or close a direct conversation"),
     ("/msg USER [TEXT]", "open a direct conversation, and send TEXT"),
     ("/me ACTION", "say what you do: /me pours the tea"),
     ("/topic [#ROOM] TEXT", "set the topic (room operators and admins)"),
     ("/rooms", "list the rooms to join"),
     ("/who", "refresh the member list"),
+    ("/whois USER", "who a user is: online, rooms, away, idle, how they came in"),
+    ("/away [TEXT]", "set yourself away; /away alone (or /back): back"),
+    ("/kick USER [REASON]", "room operators: remove a user from this room"),
+    ("/invite USER", "let a user into this room (an invite-only one too)"),
+    ("/mode [+/-MODES [ARGS]]", "see or change this room's modes"),
+    ("/room [info|register|drop]", "this room's owner and operators; register it as yours"),
     ("/highlight [WORD]", "lines with WORD mention you too (alone: the list)"),
     ("/unhighlight WORD", "stop that"),
     ("/quit [REASON]", "leave teahouse"),
@@ -138,9 +195,10 @@ def parse_input(line: str) -> Command | None:
                 return Invalid("/me needs an action: /me pours the tea")
             return Say(ACTION_PREFIX + rest)
         case "join" | "j":
-            if not rest or " " in rest:
-                return Invalid("/join needs one room name: /join lobby")
-            return Join(room_name(rest))
+            words = rest.split()
+            if not 1 <= len(words) <= 2:
+                return Invalid("/join needs a room name (and its key, if it has one): /join lobby")
+            return Join(room_name(words[0]), words[1] if len(words) == 2 else None)
         case "part" | "leave" | "close":
             return Part(room_name(rest.split()[0]) if rest else None)
         case "msg" | "query" | "dm":
@@ -159,6 +217,35 @@ def parse_input(line: str) -> Command | None:
             return ListRooms()
         case "who" | "names":
             return Who()
+        case "whois":
+            if not rest or " " in rest:
+                return Invalid("/whois needs one user name: /whois bob")
+            return Whois(rest)
+        case "away":
+            return SetAway(rest or None)
+        case "back":
+            return SetAway(None)
+        case "kick":
+            user, _, reason = rest.partition(" ")
+            if not user:
+                return Invalid("/kick needs a user name: /kick bob [reason]")
+            return Kick(user, reason.strip() or None)
+        case "invite":
+            if not rest or " " in rest:
+                return Invalid("/invite needs one user name: /invite bob")
+            return Invite(rest)
+        case "mode":
+            words = rest.split()
+            if not words:
+                return Mode(None)
+            if words[0][0] not in "+-" or not all(ch.isalpha() or ch in "+-" for ch in words[0]):
+                return Invalid("/mode changes a room's modes: /mode +k secret, /mode -k")
+            return Mode(words[0], tuple(words[1:]))
+        case "room":
+            action = ops.ROOM_ACTIONS.get(rest.lower() or "info")
+            if action is None:
+                return Invalid("/room info, /room register or /room drop")
+            return RoomCommand(action)
         case "highlight":
             return Highlight(rest or None)
         case "unhighlight":

@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QIcon, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QMainWindow,
+    QMenu,
+    QMessageBox,
     QSplitter,
     QStackedWidget,
     QSystemTrayIcon,
@@ -32,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from teahouse.client import ClientError, ServerError
 from teahouse.client.attention import DesktopNotifier
 from teahouse.export.render import Format
 from teahouse.gui import commands as c
@@ -43,7 +46,14 @@ from teahouse.gui.models import CONVERSATION_ROLE, Conversation, ConversationKin
 from teahouse.gui.session import ChatSession
 from teahouse.gui.transcript import Tone
 from teahouse.gui.views import ConversationView, InputLine
-from teahouse.gui.wording import Link, describe_disconnect, rtt_text, status_text
+from teahouse.gui.wording import (
+    Link,
+    describe_disconnect,
+    describe_error,
+    rtt_text,
+    status_text,
+    whois_text,
+)
 from teahouse.protocol.names import is_room_name, is_user_name
 
 LINK_COLOURS = {Link.CONNECTED: "#27ae60", Link.RECONNECTING: "#e67e22", Link.OFFLINE: "#c0392b"}
@@ -114,6 +124,8 @@ class MainWindow(QMainWindow):
         self._leaving: asyncio.Task[None] | None = None
         self._join_dialog: JoinRoomDialog | None = None
         self._admin_panel: AdminPanel | None = None
+        self.whois_box: QMessageBox | None = None
+        """The last "who is this?" answer shown."""
         if icon is not None:
             self.setWindowIcon(icon)
         self.resize(1120, 720)
@@ -165,9 +177,13 @@ class MainWindow(QMainWindow):
         title_font.setBold(True)
         title_font.setPointSizeF(title_font.pointSizeF() * 1.15)
         self.title.setFont(title_font)
+        self.modes = plain_label()
+        self.modes.setStyleSheet("color: palette(placeholder-text);")
+        self.modes.setToolTip("The room's modes (/mode; /help)")
         self.topic = ElidedLabel()
         self.topic.setStyleSheet("color: palette(placeholder-text);")
         bar_layout.addWidget(self.title)
+        bar_layout.addWidget(self.modes)
         bar_layout.addWidget(self.topic, 1)
         middle_layout.addWidget(bar)
 
@@ -210,7 +226,10 @@ class MainWindow(QMainWindow):
         self.member_list = QListView()
         self.member_list.setFrameShape(QFrame.Shape.NoFrame)
         self.member_list.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
-        self.member_list.setToolTip("Double-click a name to talk to them directly")
+        self.member_list.setToolTip(
+            "Double-click a name to talk to them directly; right-click for more"
+        )
+        self.member_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         right_layout.addWidget(self.member_list, 1)
         right.setMinimumWidth(130)
 
@@ -226,7 +245,10 @@ class MainWindow(QMainWindow):
         self.link_label.setTextFormat(Qt.TextFormat.RichText)
         self.rtt_label = plain_label()
         self.server_label = plain_label()
+        self.away_label = plain_label()
+        self.away_label.setStyleSheet("color: #b9770e;")
         status.addWidget(self.link_label, 1)
+        status.addPermanentWidget(self.away_label)
         status.addPermanentWidget(self.rtt_label)
         status.addPermanentWidget(self.server_label)
 
@@ -248,6 +270,13 @@ class MainWindow(QMainWindow):
         chat.addSeparator()
         chat.addAction(self.switch_action)
         chat.addAction(self.quit_action)
+        status_menu = self.menuBar().addMenu("&Status")
+        self.available_action = QAction("&Available", self)
+        self.away_action = QAction("A&way…", self)
+        for action in (self.available_action, self.away_action):
+            action.setCheckable(True)
+            status_menu.addAction(action)
+        self.available_action.setChecked(True)
         self.admin_menu = self.menuBar().addMenu("&Admin")
         self.admin_action = QAction("Admin &panel…", self)
         self.admin_menu.addAction(self.admin_action)
@@ -286,6 +315,9 @@ class MainWindow(QMainWindow):
         self.view.link_activated.connect(self.links_opened.append)
         self.input.submitted.connect(self.submit)
         self.member_list.doubleClicked.connect(self._member_clicked)
+        self.member_list.customContextMenuRequested.connect(self._member_menu_requested)
+        self.available_action.triggered.connect(lambda: self._run(c.SetAway(None)))
+        self.away_action.triggered.connect(self._ask_away)
         self.join_action.triggered.connect(self.open_join_dialog)
         self.dm_action.triggered.connect(self._ask_dm)
         self.leave_action.triggered.connect(lambda: self._run(c.Part(None)))
@@ -338,6 +370,7 @@ class MainWindow(QMainWindow):
         self.session.set_current(None)
         self.stack.setCurrentWidget(self.empty)
         self.title.setText("teahouse")
+        self.modes.hide()
         self.topic.set_full_text("")
         self._set_members(None)
         self.members_title.setText("  Members")
@@ -367,6 +400,9 @@ class MainWindow(QMainWindow):
         if conversation is not self.current:
             return
         self.title.setText(conversation.title)
+        modes = conversation.modes if conversation.modes.strip("+") else ""
+        self.modes.setText(modes)
+        self.modes.setVisible(bool(modes))
         if conversation.kind is ConversationKind.ROOM:
             self.topic.set_full_text(conversation.topic or "no topic")
             count = conversation.members.rowCount()
@@ -382,6 +418,75 @@ class MainWindow(QMainWindow):
         name = index.data(Qt.ItemDataRole.DisplayRole)
         if isinstance(name, str) and name.lower() != self.session.me.lower():
             self.session.open_dm(name)
+
+    # -- the member list's menu ---------------------------------------------------------
+
+    def member_menu(self, name: str) -> QMenu:
+        """The actions on a member of the open conversation (right-click): talk, who is
+        this, and for a room's operators (and admins) kick from the room."""
+        s = self.session
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        talk = menu.addAction("Talk directly")
+        talk.setEnabled(name.lower() != s.me.lower())
+        talk.triggered.connect(lambda: s.open_dm(name))
+        menu.addAction("Who is this?").triggered.connect(lambda: self.show_whois(name))
+        conversation = self.current
+        if conversation is not None and conversation.kind is ConversationKind.ROOM:
+            kick = menu.addAction("Kick from room…")
+            kick.setEnabled(s.may_kick(conversation) and name.lower() != s.me.lower())
+            kick.triggered.connect(lambda: self.ask_kick(name))
+        return menu
+
+    def _member_menu_requested(self, pos: QPoint) -> None:
+        index = self.member_list.indexAt(pos)
+        name = index.data(Qt.ItemDataRole.DisplayRole) if index.isValid() else None
+        if isinstance(name, str):
+            self.member_menu(name).popup(self.member_list.viewport().mapToGlobal(pos))
+
+    def show_whois(self, name: str) -> None:
+        """Ask the server who ``name`` is; the answer opens in a small window."""
+
+        async def ask() -> None:
+            try:
+                info = await self.session.whois(name)
+            except ServerError as exc:
+                text = describe_error(exc.code, exc.message)
+            except ClientError as exc:
+                text = f"No answer: {exc}"
+            else:
+                text = whois_text(info)
+            box = QMessageBox(self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.setWindowTitle(f"Who is {name}?")
+            box.setTextFormat(Qt.TextFormat.PlainText)  # it quotes the server
+            box.setText(text)
+            box.setStandardButtons(QMessageBox.StandardButton.Close)
+            self.whois_box = box
+            box.open()  # modeless: no nested event loop
+
+        self.session.spawn(ask(), self.current)
+
+    def ask_kick(self, name: str) -> QInputDialog:
+        """Ask why, then kick ``name`` from the open room."""
+        dialog = QInputDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowTitle(f"Kick {name}")
+        room = self.current.title if self.current is not None else "the room"
+        dialog.setLabelText(f"Remove {name} from {room}. Reason (optional, they see it):")
+        dialog.textValueSelected.connect(lambda why: self._run(c.Kick(name, why.strip() or None)))
+        dialog.open()  # modeless: no nested event loop
+        return dialog
+
+    def _ask_away(self) -> None:
+        self.away_action.setChecked(self.session.away_text is not None)
+        dialog = QInputDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowTitle("Away")
+        dialog.setLabelText("Away message (the members of your rooms see it):")
+        dialog.setTextValue(self.session.away_text or "away")
+        dialog.textValueSelected.connect(lambda text: self._run(c.SetAway(text.strip() or "away")))
+        dialog.open()
 
     def _older_wanted(self) -> None:
         conversation = self.current
@@ -416,14 +521,14 @@ class MainWindow(QMainWindow):
                     )
                 else:
                     s.spawn(s.send(conversation, text), conversation)
-            case c.Join(room=room):
+            case c.Join(room=room, key=key):
                 if not is_room_name(room):
                     self._say_here(
                         f"{room!r} is not a room name: 1 to 50 lower-case letters, digits, _ or -.",
                         Tone.BAD,
                     )
                 else:
-                    s.spawn(s.join(room), conversation)
+                    s.spawn(s.join(room, key), conversation)
             case c.Part(room=room):
                 target = s.conversation(ConversationKind.ROOM, room) if room else conversation
                 if target is None:
@@ -450,6 +555,12 @@ class MainWindow(QMainWindow):
             case c.Who():
                 if conversation is not None:
                     s.spawn(s.refresh_members(conversation), conversation)
+            case c.SetAway(text=text):
+                s.spawn(s.set_away(text), conversation)
+            case c.Whois(user=user):
+                self.show_whois(user)
+            case c.Kick() | c.Invite() | c.Mode() | c.RoomCommand():
+                self._run_in_room(command, conversation)
             case c.Highlight(word=None):
                 words = ", ".join(repr(w) for w in s.highlights) or "none"
                 self._say_here(f"Your name mentions you, and these words: {words}")
@@ -475,6 +586,30 @@ class MainWindow(QMainWindow):
                     self.statusBar().showMessage(lines.replace("\n", "  ·  "), 15000)
             case c.Invalid(message=message):
                 self._say_here(message, Tone.BAD)
+
+    def _run_in_room(self, command: c.Command, conversation: Conversation | None) -> None:
+        """The commands about the open room: kick, invite, mode, room."""
+        s = self.session
+        if conversation is None or conversation.kind is not ConversationKind.ROOM:
+            self._say_here("That is for rooms: open one first.", Tone.BAD)
+            return
+        match command:
+            case c.Kick(user=user, reason=reason):
+                if not is_user_name(user):
+                    self._say_here(f"{user!r} is not a user name.", Tone.BAD)
+                else:
+                    s.spawn(s.kick(conversation, user, reason), conversation)
+            case c.Invite(user=user):
+                if not is_user_name(user):
+                    self._say_here(f"{user!r} is not a user name.", Tone.BAD)
+                else:
+                    s.spawn(s.invite(conversation, user), conversation)
+            case c.Mode(changes=changes, args=args):
+                s.spawn(s.mode(conversation, changes, list(args)), conversation)
+            case c.RoomCommand(action=action):
+                s.spawn(s.room_action(conversation, action), conversation)
+            case _:
+                pass
 
     # -- dialogs ---------------------------------------------------------------------
 
@@ -551,6 +686,10 @@ class MainWindow(QMainWindow):
         server = s.server or "teahouse"
         self.server_label.setText(f"{server} at {self.address}  " if self.address else server)
         self.admin_menu.menuAction().setVisible(s.is_admin)
+        away = s.away_text
+        self.away_label.setText(f"Away: {away}  " if away else "")
+        self.away_action.setChecked(away is not None)
+        self.available_action.setChecked(away is None)
         if s.link is Link.CONNECTED:
             self.banner.hide()
         else:

@@ -34,6 +34,10 @@ REVEAL_STEP = 300
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 CONVERSATION_ROLE = Qt.ItemDataRole.UserRole + 2
 HEADER_ROLE = Qt.ItemDataRole.UserRole + 3
+OPERATOR_ROLE = Qt.ItemDataRole.UserRole + 4
+"""A member list row: True for a room operator."""
+AWAY_ROLE = Qt.ItemDataRole.UserRole + 5
+"""A member list row: the member's away text, or None."""
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -174,6 +178,8 @@ class Conversation:
     """The oldest stored message is shown: scrolling up asks the server nothing."""
     resume_from: int | None = None
     """The newest id shown when the connection dropped (to fill a truncated replay)."""
+    modes: str = ""
+    """A room's modes as the server last said them (``+nt``)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -305,17 +311,23 @@ def presence_dot(colour: str) -> QIcon:
 
 
 ONLINE = "#2ecc71"
-AWAY = "#b0b0b0"
+AWAY = "#f0b27a"
+UNKNOWN = "#b0b0b0"
 
 
 class MemberModel(QAbstractListModel):
-    """Who is in a room (online), or the other side of a direct conversation."""
+    """Who is in a room (online, away, or unknown while reconnecting), which of them are
+    its operators; or the other side of a direct conversation. The display text is the
+    name as it is; the rest is in the decoration, the tooltip and :data:`OPERATOR_ROLE`,
+    :data:`AWAY_ROLE`."""
 
     def __init__(self, me: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.me = me
         self._names: list[str] = []
         self._online: dict[str, bool] = {}
+        self._away: dict[str, str] = {}
+        self._ops: set[str] = set()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._names)
@@ -324,20 +336,29 @@ class MemberModel(QAbstractListModel):
         if not index.isValid():
             return None
         name = self._names[index.row()]
-        online = self._online.get(name.lower(), True)
+        low = name.lower()
+        online = self._online.get(low, True)
+        away = self._away.get(low)
         match role:
             case Qt.ItemDataRole.DisplayRole:
                 return name
             case Qt.ItemDataRole.DecorationRole:
-                return presence_dot(ONLINE if online else AWAY)
+                return presence_dot(UNKNOWN if not online else AWAY if away else ONLINE)
             case Qt.ItemDataRole.ForegroundRole:
                 return QBrush(QColor(sender_colour(name, dark=is_dark())))
-            case Qt.ItemDataRole.FontRole if name.lower() == self.me.lower():
+            case Qt.ItemDataRole.FontRole if low == self.me.lower() or low in self._ops:
                 font = QFont()
-                font.setBold(True)
+                font.setBold(low == self.me.lower())
+                font.setUnderline(low in self._ops)
                 return font
             case Qt.ItemDataRole.ToolTipRole:
-                return tooltip_html(f"{name}: {'online' if online else 'not seen online'}")
+                state = "not seen online" if not online else f"away: {away}" if away else "online"
+                role_text = ", room operator" if low in self._ops else ""
+                return tooltip_html(f"{name}: {state}{role_text}")
+            case _ if role == OPERATOR_ROLE:
+                return low in self._ops
+            case _ if role == AWAY_ROLE:
+                return away
             case _:
                 return None
 
@@ -347,11 +368,40 @@ class MemberModel(QAbstractListModel):
     def __contains__(self, name: str) -> bool:
         return any(n.lower() == name.lower() for n in self._names)
 
+    def is_operator(self, name: str) -> bool:
+        return name.lower() in self._ops
+
+    def away_text(self, name: str) -> str | None:
+        return self._away.get(name.lower())
+
     def set_members(self, names: list[str], online: bool = True) -> None:
         self.beginResetModel()
         self._names = sorted(dict.fromkeys(names), key=str.lower)
         self._online = {n.lower(): online for n in self._names}
         self.endResetModel()
+
+    def set_operators(self, names: list[str]) -> None:
+        self._ops = {n.lower() for n in names}
+        self._changed_all()
+
+    def set_operator(self, name: str, op: bool) -> None:
+        if op:
+            self._ops.add(name.lower())
+        else:
+            self._ops.discard(name.lower())
+        self._changed(name)
+
+    def set_away(self, name: str, text: str | None) -> None:
+        """``name`` is away with ``text``, or back (None); kept for names not listed yet."""
+        if text:
+            self._away[name.lower()] = text
+        else:
+            self._away.pop(name.lower(), None)
+        self._changed(name)
+
+    def clear_away(self) -> None:
+        self._away.clear()
+        self._changed_all()
 
     def add(self, name: str) -> None:
         if name in self:
@@ -365,23 +415,33 @@ class MemberModel(QAbstractListModel):
         self._online[name.lower()] = True
         self.endInsertRows()
 
-    def discard(self, name: str) -> None:
+    def discard(self, name: str) -> bool:
+        """Remove ``name``; False if it was not listed."""
+        self._ops.discard(name.lower())
         for pos, candidate in enumerate(self._names):
             if candidate.lower() == name.lower():
                 self.beginRemoveRows(QModelIndex(), pos, pos)
                 del self._names[pos]
                 self.endRemoveRows()
-                return
+                return True
+        return False
 
     def set_all_online(self, online: bool) -> None:
         self._online = dict.fromkeys(self._online, online)
-        if self._names:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._names) - 1, 0))
+        self._changed_all()
 
     def set_online(self, name: str, online: bool) -> None:
+        if any(n.lower() == name.lower() for n in self._names):
+            self._online[name.lower()] = online
+            self._changed(name)
+
+    def _changed(self, name: str) -> None:
         for pos, candidate in enumerate(self._names):
             if candidate.lower() == name.lower():
-                self._online[name.lower()] = online
                 index = self.index(pos, 0)
                 self.dataChanged.emit(index, index)
                 return
+
+    def _changed_all(self) -> None:
+        if self._names:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._names) - 1, 0))

@@ -48,6 +48,7 @@ from teahouse.client import (
     Reconnecting,
     ServerError,
 )
+from teahouse.client import operations as ops
 from teahouse.client.attention import highlights
 from teahouse.gui.markup import parse_ts
 from teahouse.gui.models import (
@@ -130,6 +131,10 @@ class ChatSession(QObject):
         self.reason: str | None = None
         self.rtt: float | None = client.rtt
         self.messages_shown = 0
+        self.away_text: str | None = None
+        """Your away text, while you are away (the status bar says so)."""
+        self._away: dict[str, str] = {}
+        """Users known to be away: lower-case name -> their text."""
         self._queue: deque[ClientEvent | _End] = deque()
         self._room = asyncio.Event()
         self._room.set()
@@ -301,6 +306,12 @@ class ChatSession(QObject):
                 self._replay_end(event)
             case f.Notice():
                 self._notice(event)
+            case f.AwayChanged():
+                self._away_changed(event)
+            case f.ModeChanged():
+                self._mode(event)
+            case f.Invited():
+                self._invited(event)
             case f.Error():
                 self._error(event)
             case Connected():
@@ -340,6 +351,8 @@ class ChatSession(QObject):
                 members.set_members([self.me, name], online=False)
                 members.set_online(self.me, True)
                 members.set_online(name, self._seen_online(name))
+            for user, text in self._away.items():
+                members.set_away(user, text)
             self.list_model.add(conversation)
             self.opened.emit(conversation, focus)
         elif focus:
@@ -414,7 +427,9 @@ class ChatSession(QObject):
         was_joined = conversation.joined
         conversation.joined = True
         conversation.topic = joined.topic
+        conversation.modes = joined.modes or ""
         conversation.members.set_members(joined.members)
+        conversation.members.set_operators(joined.ops or [])
         for name in joined.members:
             self._presence_everywhere(name)
         self.list_model.changed(conversation)
@@ -424,27 +439,69 @@ class ChatSession(QObject):
         return conversation
 
     def _presence(self, presence: f.Presence) -> None:
+        """Someone joined or left a room. The reply to your own kick comes here too: the
+        kicker also gets the room's presence, and whichever comes second finds the user
+        gone already and adds no line."""
         conversation = self.conversation(ConversationKind.ROOM, presence.room)
         if conversation is None:
             return
         user = presence.user
+        mine = user.lower() == self.me.lower()
+        kick = presence.reason == "kicked" and presence.by is not None
         if presence.state == "joined":
             conversation.members.add(user)
             self.system(conversation, f"{user} joined")
-        else:
+        elif mine:
             conversation.members.discard(user)
-            if user.lower() == self.me.lower():
-                conversation.joined = False
-                by = f" by {presence.by}" if presence.by else ""
-                why = f": {presence.text}" if presence.text else ""
-                self.system(
-                    conversation, f"You were removed from #{presence.room}{by}{why}", Tone.BAD
-                )
-                self.list_model.changed(conversation)
-                self._remember_rooms()
+            if not conversation.joined:
+                return
+            conversation.joined = False
+            if kick:
+                text = ops.kick_line(presence, self.me, room=True)
+                self.system(conversation, text[0].upper() + text[1:], Tone.BAD)
             else:
-                self.system(conversation, f"{user} left ({_left_reason(presence)})")
+                self.system(conversation, f"You were removed from #{presence.room}", Tone.BAD)
+            self.list_model.changed(conversation)
+            self._remember_rooms()
+        elif not conversation.members.discard(user) and kick:
+            return  # shown already
+        elif kick:
+            text = ops.kick_line(presence, self.me, room=False)
+            self.system(conversation, text[0].upper() + text[1:])
+        else:
+            self.system(conversation, f"{user} left ({_left_reason(presence)})")
         self._presence_everywhere(user)
+
+    def _away_changed(self, frame: f.AwayChanged) -> None:
+        """``frame.user`` is away or back: every member list shows it; yours, the status bar."""
+        low = frame.user.lower()
+        if frame.text:
+            self._away[low] = frame.text
+        else:
+            self._away.pop(low, None)
+        for conversation in self.conversations():
+            conversation.members.set_away(frame.user, frame.text)
+        if low == self.me.lower():
+            self.away_text = frame.text or None
+            self.changed.emit()
+
+    def _mode(self, frame: f.ModeChanged) -> None:
+        """A room's modes now; a change is said in the room, and its operators follow."""
+        conversation = self.conversation(ConversationKind.ROOM, frame.room)
+        if conversation is None:
+            return
+        conversation.modes = frame.modes
+        for name, op in ops.operator_changes(frame):
+            conversation.members.set_operator(name, op)
+        line = ops.mode_line(frame, self.me)
+        self.system(conversation, line[0].upper() + line[1:])
+        self.topic_changed.emit(conversation)
+
+    def _invited(self, frame: f.Invited) -> None:
+        line = ops.invited_line(frame, self.me)
+        self.system(None, line[0].upper() + line[1:])
+        if frame.user.lower() == self.me.lower():
+            self.notified.emit(f"Invited to #{frame.room}", f"by {frame.by}", None)
 
     def _topic(self, topic: f.TopicChanged) -> None:
         conversation = self.conversation(ConversationKind.ROOM, topic.room)
@@ -557,6 +614,8 @@ class ChatSession(QObject):
             for conversation in self.conversations():
                 conversation.resume_from = conversation.messages.transcript.newest_id or 0
                 conversation.members.set_all_online(False)  # unknown until the rejoin
+                conversation.members.clear_away()  # the server forgets it with the session
+            self._away.clear()
             self.system_everywhere(f"Connection lost: {why}. Reconnecting…", Tone.BAD)
         else:
             self.link = Link.OFFLINE
@@ -625,11 +684,11 @@ class ChatSession(QObject):
             self.system(conversation, f"Something went wrong: {exc!r}", Tone.BAD)
         return None
 
-    async def join(self, room: str) -> Conversation | None:
-        """Join ``room`` and show it."""
+    async def join(self, room: str, key: str | None = None) -> Conversation | None:
+        """Join ``room`` (with its ``key``, for a room that has one) and show it."""
         existed = self.conversation(ConversationKind.ROOM, room) is not None
         try:
-            joined = await self.client.join(room)
+            joined = await self.client.join(room, key)
         except ServerError as exc:
             if not existed:
                 orphan = self.conversation(ConversationKind.ROOM, room)
@@ -697,22 +756,24 @@ class ChatSession(QObject):
         finally:
             conversation.loading_older = False
         new = transcript.add_messages(self._rows(page.messages))
-        if len(page.messages) < HISTORY_PAGE:
+        if not page.more:  # a page may be short (512 KiB a frame) while there is more
             conversation.at_start = True
             transcript.mark_start(f"This is the beginning of #{conversation.name}.")
         return len(new)
 
     async def _fill_gap(self, conversation: Conversation, oldest_id: int, resume_from: int) -> None:
         """After a truncated replay: page back from ``oldest_id`` to ``resume_from``."""
-        before = oldest_id
-        limit = self._max_replay()
-        for _ in range(MAX_GAP_PAGES):
-            page = await self.client.history(conversation.name, before=before, limit=limit)
+        pages = 0
+        async for page in self.client.history_pages(
+            conversation.name, before=oldest_id, limit=self._max_replay()
+        ):
             messages = [m for m in page.messages if m.id > resume_from]
             conversation.messages.transcript.add_messages(self._rows(messages))
-            if len(messages) < len(page.messages) or len(page.messages) < limit:
+            if len(messages) < len(page.messages) or not page.more:
                 return
-            before = page.messages[0].id
+            pages += 1
+            if pages >= MAX_GAP_PAGES:
+                break
         self.system(conversation, "More messages were missed: scroll up to see them.", Tone.BAD)
 
     async def _backfill(self, conversation: Conversation) -> None:
@@ -720,13 +781,14 @@ class ChatSession(QObject):
         since = conversation.messages.transcript.newest_id
         if since is None:
             return
-        limit = self._max_replay()
-        for _ in range(MAX_GAP_PAGES):
-            page = await self.client.history(conversation.name, since=since, limit=limit)
+        pages = 0
+        async for page in self.client.history_pages(
+            conversation.name, since=since, limit=self._max_replay()
+        ):
             conversation.messages.transcript.add_messages(self._rows(page.messages))
-            if len(page.messages) < limit:
+            pages += 1
+            if pages >= MAX_GAP_PAGES:
                 return
-            since = page.messages[-1].id
 
     def _rows(self, messages: list[f.Message]) -> list[Row]:
         me = self.me.lower()
@@ -746,6 +808,36 @@ class ChatSession(QObject):
         if conversation.kind is ConversationKind.ROOM:
             members = await self.client.who(conversation.name)
             conversation.members.set_members(members.members)
+
+    async def set_away(self, text: str | None) -> None:
+        """Be away with ``text``, or back (None); the status bar and member lists follow."""
+        self._away_changed(await self.client.away(text))
+
+    async def kick(self, conversation: Conversation, user: str, reason: str | None) -> None:
+        """Remove ``user`` from a room (room operators)."""
+        self._presence(await self.client.kick(conversation.name, user, reason))
+
+    async def whois(self, user: str) -> f.WhoisInfo:
+        return await self.client.whois(user)
+
+    async def invite(self, conversation: Conversation, user: str) -> None:
+        reply = await self.client.invite(conversation.name, user)
+        self.system(conversation, f"You invited {reply.user} to #{reply.room}.")
+
+    async def mode(self, conversation: Conversation, changes: str | None, args: list[str]) -> None:
+        """Ask (no ``changes``) or change a room's modes; the answer is said in the room."""
+        self._mode(await self.client.mode(conversation.name, changes, args))
+
+    async def room_action(self, conversation: Conversation, action: ops.RoomAction) -> None:
+        """A room's owner, operators and modes; ``register`` or ``drop`` it."""
+        for line in await ops.room_action(self.client, conversation.name, action):
+            self.system(conversation, line.strip())
+
+    def may_kick(self, conversation: Conversation | None) -> bool:
+        """Whether you may kick in ``conversation``: its operator, or an admin."""
+        if conversation is None or conversation.kind is not ConversationKind.ROOM:
+            return False
+        return self.is_admin or conversation.members.is_operator(self.me)
 
     async def rooms(self) -> list[f.RoomInfo]:
         return (await self.client.rooms()).rooms

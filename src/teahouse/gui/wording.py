@@ -8,6 +8,9 @@ import enum
 import math
 from dataclasses import dataclass
 
+from teahouse.client.operations import whois_lines
+from teahouse.protocol.frames import WhoisInfo
+
 
 class Field(enum.StrEnum):
     """The connect dialog's fields that an error can be shown next to."""
@@ -195,3 +198,8 @@ def rtt_text(rtt: float | None) -> str:
     if rtt is None:
         return "RTT -"
     return f"RTT {rtt * 1000:.0f} ms" if rtt >= 0.001 else "RTT <1 ms"
+
+
+def whois_text(info: WhoisInfo) -> str:
+    """The answer to "who is this?", one fact a line (``rooms: #lobby``, ``idle: 12 s``)."""
+    return "\n".join(line.strip() for line in whois_lines(info))

@@ -49,7 +49,7 @@ def test_rows_become_transcript_messages() -> None:
         transcript_messages(room.messages.transcript.rows, room.kind, room.name, "alice")
     ) == [
         TranscriptMessage(5, "alice", "hi <b>bob</b>", T, room="lobby"),
-        # The rows hold the text as shown (printable: ESC as ^[), and that is what is saved.
+        # The window shows control characters visibly, and saves what it shows.
         TranscriptMessage(6, "Bob", "waves ^[[2J", T, room="lobby", action=True),
     ]
     dm = conversation(ConversationKind.DM, "Bob")

@@ -12,6 +12,8 @@ pytest.importorskip("PySide6.QtWidgets", exc_type=ImportError)
 from PySide6.QtCore import Qt
 
 from teahouse.gui.models import (
+    AWAY_ROLE,
+    OPERATOR_ROLE,
     ROW_ROLE,
     Conversation,
     ConversationKind,
@@ -96,3 +98,21 @@ def test_member_model_keeps_names_sorted(qtmodeltester: Any) -> None:
     assert "dave" in model
     model.set_online("bob", False)
     assert "not seen online" in model.index(1, 0).data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_member_model_shows_away_and_operators(qtmodeltester: Any) -> None:
+    model = MemberModel("alice")
+    qtmodeltester.check(model, force_py=True)
+    model.set_away("Bob", "lunch")  # kept for a name not listed yet
+    model.set_members(["alice", "bob", "carol"])
+    model.set_operators(["Carol"])
+    bob, carol = model.index(1, 0), model.index(2, 0)
+    assert bob.data(Qt.ItemDataRole.DisplayRole) == "bob"  # the name as it is
+    assert bob.data(AWAY_ROLE) == "lunch" and not bob.data(OPERATOR_ROLE)
+    assert "away: lunch" in bob.data(Qt.ItemDataRole.ToolTipRole)
+    assert carol.data(OPERATOR_ROLE) and "room operator" in carol.data(Qt.ItemDataRole.ToolTipRole)
+    model.set_operator("bob", True)
+    model.set_away("bob", None)
+    assert model.is_operator("BOB") and model.away_text("bob") is None
+    assert model.discard("carol") and not model.is_operator("carol")
+    assert not model.discard("carol")

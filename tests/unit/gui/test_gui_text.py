@@ -41,6 +41,7 @@ from teahouse.gui.wording import (
         ("/me", c.Invalid("/me needs an action: /me pours the tea")),
         ("/join #Lobby", c.Join("lobby")),
         ("/j kitchen", c.Join("kitchen")),
+        ("/join #vault sesame", c.Join("vault", "sesame")),
         ("/part", c.Part(None)),
         ("/part #kitchen", c.Part("kitchen")),
         ("/msg bob are you there?", c.Msg("bob", "are you there?")),
@@ -52,6 +53,18 @@ from teahouse.gui.wording import (
         ("/QUIT", c.Quit(None)),
         ("/rooms", c.ListRooms()),
         ("/who", c.Who()),
+        ("/whois bob", c.Whois("bob")),
+        ("/away gone for tea", c.SetAway("gone for tea")),
+        ("/away", c.SetAway(None)),
+        ("/back", c.SetAway(None)),
+        ("/kick bob", c.Kick("bob", None)),
+        ("/kick bob  too loud ", c.Kick("bob", "too loud")),
+        ("/invite carol", c.Invite("carol")),
+        ("/mode", c.Mode(None)),
+        ("/mode +kl sesame 10", c.Mode("+kl", ("sesame", "10"))),
+        ("/room", c.RoomCommand("info")),
+        ("/room Register", c.RoomCommand("register")),
+        ("/room drop", c.RoomCommand("drop")),
         ("/help", c.Help()),
         ("/highlight", c.Highlight(None)),
         ("/highlight scones", c.Highlight("scones")),
@@ -67,8 +80,10 @@ def test_unknown_and_malformed_commands_say_what_to_do() -> None:
     unknown = c.parse_input("/dance")
     assert isinstance(unknown, c.Invalid) and "/help" in unknown.message
     assert isinstance(c.parse_input("/join"), c.Invalid)
-    assert isinstance(c.parse_input("/join two rooms"), c.Invalid)
+    assert isinstance(c.parse_input("/join three room words"), c.Invalid)
     assert isinstance(c.parse_input("/msg"), c.Invalid)
+    for line in ("/kick", "/whois", "/whois a b", "/invite", "/mode bob", "/room steal"):
+        assert isinstance(c.parse_input(line), c.Invalid), line
 
 
 def test_links() -> None:

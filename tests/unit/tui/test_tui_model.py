@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from teahouse.client.draft_frames import Away, ModeInfo
 from teahouse.client.events import Connected, Disconnected, EventsDropped, Reconnecting
 from teahouse.client.tui.model import SERVER, Alert, Model, mentions
 from teahouse.protocol import frames as f
@@ -259,21 +258,74 @@ def test_ignored_users_are_not_shown_and_never_counted() -> None:
 def test_away_users_show_in_the_member_pane_and_you_in_the_status() -> None:
     m = model()
     m.apply(joined("lobby", "alice", "bob"), 0)
-    m.apply(Away(user="bob", text="lunch"), 0)
+    m.apply(f.AwayChanged(user="bob", text="lunch"), 0)
     assert m.members() == [("alice", "online"), ("bob", "away")]
-    m.apply(Away(user="alice", text="tea"), 0)
+    m.apply(f.AwayChanged(user="alice", text="tea"), 0)
     assert m.status.away == "tea"
-    m.apply(Away(user="bob"), 0)
+    m.apply(f.AwayChanged(user="bob"), 0)
     assert m.members()[1] == ("bob", "online")
     m.apply(Disconnected("eof", will_reconnect=True), 0)
     assert m.status.away is None and not m.away
 
 
-def test_mode_changes_are_noted_in_their_room() -> None:
+def test_mode_changes_are_noted_in_their_room_with_the_operators() -> None:
+    m = model()
+    m.apply(f.Joined(room="lobby", topic="", members=["alice", "bob"], modes="+nt", ops=["Bob"]), 0)
+    lobby = m.conversations["#lobby"]
+    assert (lobby.modes, lobby.ops) == ("+nt", {"bob"})
+    m.apply(
+        f.ModeChanged(
+            room="lobby", modes="+knt", params=["s"], changes="+ko", args=["s", "alice"], by="bob"
+        ),
+        0,
+    )
+    assert lobby.lines[-1].text == "bob set +ko s alice on #lobby (modes now: +knt s)"
+    assert (lobby.modes, lobby.ops) == ("+knt", {"alice", "bob"})
+    m.apply(f.ModeChanged(room="lobby", modes="+knt", changes="-o", args=["bob"], by="alice"), 0)
+    assert lobby.ops == {"alice"} and "members" in m.changed
+    m.apply(f.ModeChanged(room="elsewhere", modes="+n", changes="+n", by="x"), 0)
+    assert "#elsewhere" not in m.conversations
+
+
+def test_a_kick_is_said_once_with_who_and_why() -> None:
+    m = model()
+    m.apply(f.Joined(room="tea", topic="", members=["alice", "bob", "carol"], ops=["alice"]), 0)
+    tea = m.conversations["#tea"]
+
+    def kick(user: str, text: str, by: str = "alice") -> f.Presence:
+        return f.Presence(room="tea", user=user, state="left", reason="kicked", by=by, text=text)
+
+    # The kicker gets the room's presence and the reply to the kick (the user as typed).
+    m.apply(kick("bob", "flooding"), 0)
+    m.presence(kick("BOB", "flooding"))
+    assert [ln.text for ln in tea.lines if "kicked" in ln.text] == [
+        "bob was kicked by you: flooding"
+    ]
+    assert "bob" not in tea.members and tea.joined
+    m.apply(kick("alice", "carol", by="carol"), 0)  # the default reason: the kicker's name
+    assert tea.lines[-1].text == "you were kicked by carol" and tea.lines[-1].level == "error"
+    assert not tea.joined and "alice" not in tea.members
+    m.presence(kick("alice", "carol", by="carol"))
+    assert [ln.text for ln in tea.lines].count("you were kicked by carol") == 1
+
+
+def test_an_invitation_is_said_where_you_look_and_alerts() -> None:
     m = model()
     m.apply(joined("lobby", "alice"), 0)
-    m.apply(ModeInfo(room="lobby", changes="+k", args=["s"], by="bob"), 0)
-    assert m.conversations["#lobby"].lines[-1].text == "bob set +k s on #lobby"
+    m.alerts.clear()
+    m.apply(f.Invited(room="tea", user="alice", by="bob"), 0)
+    assert m.conversations["#lobby"].lines[-1].text == "bob invited you to #tea: /join tea"
+    assert m.alerts == [Alert("#lobby", "invited to #tea", "bob")]
+
+
+def test_history_ends_only_when_the_server_says_so() -> None:
+    m = model()
+    m.apply(joined("lobby", "alice"), 0)
+    lobby = m.conversations["#lobby"]
+    m.add_history("lobby", [msg(5, "bob", "five")], more=True)  # a short page, with more
+    assert not lobby.history_exhausted
+    m.add_history("lobby", [msg(4, "bob", "four")], more=False)
+    assert lobby.history_exhausted and texts(m, "#lobby") == ["four", "five"]
 
 
 def test_an_operator_answer_of_several_lines_is_one_note_each() -> None:

@@ -16,7 +16,7 @@ from teahouse.client.tui.commands import (
     parse,
     plain_error,
 )
-from teahouse.client.tui.model import Conversation, Line, Status
+from teahouse.client.tui.model import Conversation, Line, Model, Status
 from teahouse.protocol import frames as f
 
 CONSOLE = Console(width=200)
@@ -208,3 +208,14 @@ def test_tab_completes_commands_and_the_user_of_msg() -> None:
     assert seen == ["/msg ", "/msg dave "]
     assert completes_any_name("/WHOIS ") and completes_any_name("/kick ")
     assert not completes_any_name("hello ") and not completes_any_name("/join ")
+
+
+def test_member_labels_mark_operators_and_away_and_the_topic_bar_the_modes() -> None:
+    assert render.member_label("bob", "online", "alice", op=True).plain == "● @bob"
+    assert render.member_label("bob", "away", "alice").plain == "○ bob"
+    model = Model("alice", "h:1")
+    model.apply(
+        f.Joined(room="tea", topic="cakes", members=["alice"], modes="+knt", ops=["alice"]), 0
+    )
+    model.select("#tea")
+    assert render.topic_text(model).plain == " #tea  +knt  cakes"

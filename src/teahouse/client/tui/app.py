@@ -54,8 +54,7 @@ from teahouse.client import operations as ops
 from teahouse.client.attention import DesktopNotifier
 from teahouse.client.chat import ACTION_PREFIX, printable
 from teahouse.client.client import Client
-from teahouse.client.errors import ClientClosed, ClientError
-from teahouse.client.events import Connected
+from teahouse.client.errors import ClientClosed, ClientError, ServerError
 from teahouse.client.settings import ChatSettings
 from teahouse.client.tui import render
 from teahouse.client.tui.commands import (
@@ -289,7 +288,6 @@ class ChatApp(App[int]):
         self.bells = 0
         """Terminal bells rung (for the tests: a headless app rings none)."""
         self._last_bell: float | None = None
-        self._away: str | None = None
         """Your away text, to set again after a reconnect (the server forgets it)."""
         self._apply_settings()
         self.client: Client | None = None
@@ -389,8 +387,6 @@ class ChatApp(App[int]):
             self.model.apply(event, loop.time())
             if isinstance(event, f.ReplayEnd):
                 self._maybe_fill_gap(client, event)
-            elif isinstance(event, Connected) and event.reconnect and self._away:
-                self._requests.put_nowait((SERVER, Command("away", self._away)))
             self._schedule_draw()
             if loop.time() - started >= SLICE:
                 await asyncio.sleep(0)  # let keys, timers and drawing run
@@ -407,16 +403,12 @@ class ChatApp(App[int]):
 
     async def _fill_gap(self, client: Client, room: str, after: int, until: int) -> None:
         got: list[f.Message] = []
-        since = after
-        limit = page_limit(client)
         with contextlib.suppress(ClientError):
-            while True:
-                page = await client.history(room, since=since, limit=limit)
+            async for page in client.history_pages(room, since=after, limit=page_limit(client)):
                 fresh = [m for m in page.messages if m.id < until]
                 got += fresh
-                if len(fresh) < len(page.messages) or len(page.messages) < limit:
-                    break
-                since = page.messages[-1].id
+                if len(fresh) < len(page.messages):
+                    break  # reached what the replay brought
         if got:
             added = self.model.add_history(room, got)
             self.model.note(f"{added} missed messages fetched to fill the gap", "#" + room)
@@ -494,8 +486,12 @@ class ChatApp(App[int]):
         match request.name:
             case "me" if rest:
                 await self._say(client, conv, ACTION_PREFIX + rest)
-            case "join" if args:
-                model.joined(await client.join(room_name(args[0])), by_user=True)
+            case "join":
+                joining = ops.join_words(args)
+                if isinstance(joining, str):
+                    model.note(joining, key, level="error")
+                    return
+                model.joined(await client.join(*joining), by_user=True)
             case "part" | "close":
                 room = room_name(args[0]) if args else (conv.name if conv.kind == "room" else None)
                 if room is None:
@@ -538,12 +534,25 @@ class ChatApp(App[int]):
                 if reply is None:
                     model.note(ops.unsupported("away"), key)
                     return
-                self._away = reply.text
                 model.set_away(reply)
                 model.note(ops.away_line(reply, client.user), key)
-            case "kick" if args:
-                reason = rest.split(None, 1)[1] if len(args) > 1 else None
-                for line in await ops.kick(client, args[0], reason):
+            case "kick" | "kill":
+                await self._kick(client, key, conv, request)
+            case "invite" if args:
+                room = room_name(args[1]) if len(args) > 1 else None
+                if room is None and conv.kind == "room":
+                    room = conv.name
+                if room is None:
+                    model.note("which room? /invite USER #ROOM", key, level="error")
+                    return
+                for line in await ops.invite(client, room, args[0]):
+                    model.note(line, key)
+            case "room":
+                asked = ops.room_words(args, conv.name if conv.kind == "room" else None)
+                if isinstance(asked, str):
+                    model.note(asked, key, level="error")
+                    return
+                for line in await ops.room_action(client, *asked):
                     model.note(line, key)
             case "mode":
                 here = conv.name if conv.kind == "room" else None
@@ -551,12 +560,40 @@ class ChatApp(App[int]):
                 if isinstance(parsed, str):
                     model.note(parsed, key, level="error")
                     return
-                for line in await ops.mode(client, *parsed):
-                    model.note(
-                        line, "#" + parsed[0] if "#" + parsed[0] in model.conversations else key
-                    )
+                try:
+                    modes = await client.mode(*parsed)
+                except ServerError as exc:
+                    if exc.code != "unknown_type":
+                        raise
+                    model.note(ops.unsupported("mode") + " (IRC users can set room modes)", key)
+                    return
+                if "#" + modes.room in model.conversations:
+                    model.mode_changed(modes)  # noted in the room, its operators updated
+                else:
+                    model.note(ops.mode_line(modes, client.user), key)
             case _:
                 model.note(f"unknown command or missing argument: /{request.name} (/help)", key)
+
+    async def _kick(self, client: Client, key: str, conv: Conversation, request: Command) -> None:
+        """``/kick NICK [REASON]`` from this room; ``/kill`` from the whole server."""
+        model = self.model
+        parsed = ops.kick_words(request.args, request.rest)
+        if isinstance(parsed, str):
+            model.note(parsed.replace("/kick", f"/{request.name}"), key, level="error")
+            return
+        target, reason = parsed
+        if request.name == "kill":
+            for line in await ops.kill(client, target, reason):
+                model.note(line, key)
+            return
+        if conv.kind != "room":
+            model.note("/kick removes a user from a room: use it in the room", key, level="error")
+            return
+        kicked = await ops.kick(client, conv.name, target, reason)
+        if kicked is None:
+            model.note(ops.unsupported("kick"), key)
+        else:
+            model.presence(kicked)
 
     async def _say(self, client: Client, conv: Conversation, text: str) -> None:
         match conv.kind:
@@ -574,10 +611,19 @@ class ChatApp(App[int]):
         try:
             count = int(args[0]) if args else DEFAULT_HISTORY
         except ValueError:
-            self.model.note("/history N: N is a number", conv.key, level="error")
+            count = 0
+        if count < 1:
+            self.model.note("/history N: N is a number, 1 or more", conv.key, level="error")
             return
-        page = await client.history(conv.name, before=conv.oldest_id, limit=count)
-        added = self.model.add_history(conv.name, page.messages)
+        got: list[f.Message] = []
+        more = False
+        async for page in client.history_pages(conv.name, before=conv.oldest_id, limit=count):
+            got[:0] = page.messages  # fewer than asked while there is more: go on
+            more = page.more
+            if len(got) >= count:
+                break
+        more = more or len(got) > count
+        added = self.model.add_history(conv.name, got[-count:], more=more)
         self._draw_target = max(self._draw_target, self._drawn + added)
         if added:
             self.model.note(f"{added} older messages loaded above", conv.key)
@@ -766,7 +812,7 @@ class ChatApp(App[int]):
         try:
             limit = page_limit(client)
             page = await client.history(conv.name, before=conv.oldest_id, limit=limit)
-            added = self.model.add_history(conv.name, page.messages)
+            added = self.model.add_history(conv.name, page.messages, more=page.more)
             self._draw_target = self._drawn + added
         except ClientError as exc:
             self.model.note(plain_error(exc), conv.key, level="error")
@@ -876,7 +922,9 @@ class ChatApp(App[int]):
     def _draw_members(self) -> None:
         members = self.query_one("#members", OptionList)
         members.clear_options()
+        model = self.model
+        ops = model.current_conversation.ops
         members.add_options(
-            Option(render.member_label(name, presence, self.model.me), id=name)
-            for name, presence in self.model.members()
+            Option(render.member_label(name, presence, model.me, op=name.lower() in ops), id=name)
+            for name, presence in model.members()
         )

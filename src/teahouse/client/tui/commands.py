@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from teahouse.client.errors import ClientError, ConnectFailed, ServerError
 
 HELP = """\
-/join ROOM           join a room and show it
+/join ROOM [KEY]     join a room and show it (KEY: for a room with a key)
 /part [ROOM]         leave a room (default: this one)
 /msg USER TEXT       send a direct message
 /query USER          open a direct conversation with USER
@@ -24,8 +24,11 @@ HELP = """\
 /whois USER          who a user is: online, rooms, away, how they came in
 /away [TEXT]         set yourself away; /away alone (or /back): back
 /nick NEW            (an account keeps its name; only IRC guests change nick)
-/kick USER [REASON]  admins: disconnect a user from the server
+/kick USER [REASON]  room operators: remove a user from this room
+/invite USER [#ROOM] let a user into a room (an invite-only one too)
 /mode [#ROOM] [+/-MODES [ARGS]]  see or change a room's modes
+/room [info|register|drop] [#ROOM]  owner, operators, modes; register it as yours
+/kill USER [REASON]  admins: disconnect a user from the whole server
 /ignore [USER]       hide a user's messages and notices (alone: the list)
 /unignore USER       show them again
 /highlight [WORD]    mark lines with WORD as mentioning you (alone: the list)
@@ -56,7 +59,10 @@ COMMANDS = frozenset(
         "back",
         "nick",
         "kick",
+        "kill",
+        "invite",
         "mode",
+        "room",
         "ignore",
         "unignore",
         "highlight",
@@ -67,7 +73,7 @@ COMMANDS = frozenset(
     }
 )
 
-NICK_COMMANDS = frozenset({"msg", "query", "whois", "kick", "ignore", "unignore"})
+NICK_COMMANDS = frozenset({"msg", "query", "whois", "kick", "kill", "invite", "ignore", "unignore"})
 """Commands whose first argument is a user name: Tab completes it from every known name."""
 
 
@@ -236,7 +242,6 @@ _PLAIN = {
     "registration_closed": (
         "This server does not take new accounts (or the invite code is missing, unknown or used)."
     ),
-    "not_in_room": "You are not in that room: /join it first.",
     "no_such_room": "There is no such room.",
     "no_such_user": "There is no such user.",
     "unknown_type": "This server does not support that yet.",
@@ -251,6 +256,8 @@ def plain_error(exc: ClientError) -> str:
             return f"Too many attempts: wait {wait}, then try again."
         if exc.code in _PLAIN:
             return _PLAIN[exc.code]
+        if exc.code == "not_in_room":
+            return f"Not in the room: {exc.message}."
         if exc.code in ("weak_password", "invalid_name", "invalid_field", "forbidden", "banned"):
             label = exc.code.replace("_", " ")
             return f"{label[0].upper()}{label[1:]}: {exc.message}"

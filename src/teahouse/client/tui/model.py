@@ -29,7 +29,6 @@ from typing import Literal
 
 from teahouse.client.attention import highlights
 from teahouse.client.chat import ACTION_PREFIX
-from teahouse.client.draft_frames import Away, ModeInfo
 from teahouse.client.events import (
     ClientEvent,
     Connected,
@@ -37,7 +36,7 @@ from teahouse.client.events import (
     EventsDropped,
     Reconnecting,
 )
-from teahouse.client.operations import mode_line
+from teahouse.client.operations import invited_line, kick_line, mode_line, operator_changes
 from teahouse.client.policy import SeenIds
 from teahouse.protocol import frames as f
 
@@ -116,6 +115,10 @@ class Conversation:
         self.topic = ""
         self.members: dict[str, str] = {}
         """Members online in the room: lower-case name -> name as spelled."""
+        self.ops: set[str] = set()
+        """The lower-case names of the room's operators among its members."""
+        self.modes = ""
+        """The room's modes as the server last said them (``+nt``)."""
         self.members_stale = False
         """We are not connected: the member list is the last known one."""
         self.joined = kind != "room"
@@ -398,7 +401,27 @@ class Model:
         self._news(conv, True)
         self.alerts.append(Alert(SERVER, f"announcement from {notice.by}", notice.text))
 
-    def set_away(self, frame: Away) -> None:
+    def invited(self, frame: f.Invited) -> None:
+        """Someone let you into a room: said where you are looking, and an alert."""
+        self.note(invited_line(frame, self.me))
+        if frame.user.lower() == self.me.lower():
+            self.alerts.append(Alert(self.current, f"invited to #{frame.room}", frame.by))
+
+    def mode_changed(self, frame: f.ModeChanged) -> None:
+        """A room's modes now, and a line for a change (yours or another operator's)."""
+        conv = self.conversations.get("#" + frame.room)
+        if conv is None:
+            return
+        conv.modes = frame.modes
+        for name, op in operator_changes(frame):
+            if op:
+                conv.ops.add(name.lower())
+            else:
+                conv.ops.discard(name.lower())
+        self.note(mode_line(frame, self.me), conv.key)
+        self.changed |= {"members", "topic"}
+
+    def set_away(self, frame: f.AwayChanged) -> None:
         """``frame.user`` is away (with its text) or back; for you, the status line says so."""
         low = frame.user.lower()
         if frame.text:
@@ -420,11 +443,12 @@ class Model:
         below = [i for i in ids if i < oldest]
         return max(below) if below else None
 
-    def add_history(self, room: str, messages: list[f.Message]) -> int:
-        """Older messages of ``room`` (a ``history`` page); how many were new."""
+    def add_history(self, room: str, messages: list[f.Message], *, more: bool = True) -> int:
+        """Older messages of ``room`` (from ``history``); how many were new. ``more``
+        False: the server has nothing older (a short page alone does not say so)."""
         conv = self.room(room)
         new = [m for m in messages if self._seen.add(m.id)]
-        if not messages:
+        if not messages or not more:
             conv.history_exhausted = True
         return conv.insert_messages(new)
 
@@ -435,6 +459,8 @@ class Model:
         conv.joined = True
         conv.topic = frame.topic
         conv.members = {m.lower(): m for m in frame.members}
+        conv.ops = {m.lower() for m in frame.ops or []}
+        conv.modes = frame.modes or ""
         conv.members_stale = False
         if not conv.ever_joined:
             here = f"{len(frame.members)} here" if len(frame.members) != 1 else "only you here"
@@ -459,17 +485,18 @@ class Model:
                 self.joined(event)
             case f.Parted(room=room):
                 self.parted(room)
-            case f.Presence(room=room, user=user, state=state, reason=reason):
-                self._presence(room, user, state, reason, event.by, event.text)
+            case f.Presence():
+                self.presence(event)
             case f.TopicChanged():
                 self.topic_changed(event)
             case f.Notice():
                 self.notice(event)
-            case Away():
+            case f.AwayChanged():
                 self.set_away(event)
-            case ModeInfo(room=room):
-                if "#" + room in self.conversations:
-                    self.note(mode_line(event, self.me), "#" + room)
+            case f.ModeChanged():
+                self.mode_changed(event)
+            case f.Invited():
+                self.invited(event)
             case f.Error(code=code, message=message, ref=ref):
                 where = None
                 if isinstance(ref, str) and ref.startswith("auto:join:"):
@@ -521,19 +548,32 @@ class Model:
             case _:
                 pass
 
-    def _presence(
-        self, room: str, user: str, state: str, reason: str | None, by: str | None, why: str | None
-    ) -> None:
+    def presence(self, frame: f.Presence) -> None:
+        """Someone joined or left a room (``frame`` from the event stream, or the reply to
+        your own ``kick``: the kicker gets both, and the second finds the user gone and
+        adds no line)."""
+        room, user = frame.room, frame.user
         conv = self.room(room)
         low = user.lower()
-        if state == "joined":
+        if frame.state == "joined":
             conv.members[low] = user
             conv.append(Line(text=f"{user} joined #{room}", ts=self.clock()))
+        elif frame.reason == "kicked" and frame.by:
+            if conv.members.pop(low, None) is None and low != self.me.lower():
+                return  # shown already
+            conv.ops.discard(low)
+            if low == self.me.lower():
+                if not conv.joined:
+                    return
+                conv.joined = False
+                self.changed.add("sidebar")
+            line = kick_line(frame, self.me, room=False)
+            level: Level = "error" if low == self.me.lower() else "info"
+            conv.append(Line(text=line, level=level, ts=self.clock()))
         else:
             conv.members.pop(low, None)
-            detail = reason or "left"
-            if by:
-                detail = f"kicked by {by}" + (f": {why}" if why else "")
+            conv.ops.discard(low)
+            detail = frame.reason or "left"
             if low == self.me.lower():
                 conv.joined = False
                 conv.append(

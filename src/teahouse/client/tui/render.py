@@ -192,11 +192,14 @@ def sidebar_label(conv: Conversation, width: int) -> Text:
     return text
 
 
-def member_label(name: str, presence: Presence, me: str) -> Text:
-    """``● alice``: a green dot for online, a hollow one for unknown (while reconnecting)."""
+def member_label(name: str, presence: Presence, me: str, *, op: bool = False) -> Text:
+    """``● alice``: a green dot for online, a yellow ring for away, a dim one for unknown
+    (while reconnecting); ``@`` before a room operator's name."""
     dot = {"online": ("●", "green"), "away": ("○", "yellow"), "unknown": ("○", "dim")}[presence]
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(dot[0] + " ", dot[1])
+    if op:
+        text.append("@", "bold")
     style = name_colour(name) + (" bold" if name.lower() == me.lower() else "")
     if presence != "online":
         style += " dim"
@@ -212,6 +215,8 @@ def topic_text(model: Model) -> Text:
         text.append("  /join ROOM to start; /help lists the commands")
         return text
     text.append(f" {printable(conv.title)} ", "bold reverse")
+    if conv.kind == "room" and conv.modes.strip("+"):
+        text.append(f" {printable(conv.modes)}", "dim")
     if conv.kind == "dm":
         text.append(f"  direct messages with {printable(conv.name)}")
         away = model.away.get(conv.name.lower())

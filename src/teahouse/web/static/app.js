@@ -5,7 +5,7 @@
 import { ChatClient } from "./client.js";
 import { roomName, USER_NAME } from "./policy.js";
 import { el, memberNodes, nameNode } from "./render.js";
-import { HELP, mentionTest, parseEntry, textLength } from "./text.js";
+import { HELP, kickLine, mentionTest, modeLine, parseEntry, textLength, whoisLines } from "./text.js";
 import { View } from "./views.js";
 
 const STORE_KEY = "teahouse.session.v1";
@@ -45,6 +45,7 @@ class App {
     this.pendingJoin = null; // the room to show once its `joined` arrives
     this.freshRooms = new Set(); // rooms whose replay is context, not news (no since)
     this.scroll = new Map(); // view key -> scrollTop when last left (null: at the bottom)
+    this.away = new Map(); // lower-case name -> away text, for those known to be away
     this.transcript = $("transcript");
     this._bind();
   }
@@ -213,6 +214,20 @@ class App {
       case "presence":
         this._onPresence(frame);
         break;
+      case "away":
+        this._onAway(frame);
+        break;
+      case "mode":
+        this._onMode(frame);
+        break;
+      case "invited":
+        this.active?.note(
+          frame.user.toLowerCase() === this.me.toLowerCase()
+            ? `${frame.by} invited you to #${frame.room}: /join ${frame.room}`
+            : `${frame.by} invited ${frame.user} to #${frame.room}`,
+          "notice",
+        );
+        break;
       case "topic": {
         const view = this.views.get(`#${frame.room}`);
         if (!view) break;
@@ -256,6 +271,8 @@ class App {
     const view = this._view("room", frame.room);
     view.topic = frame.topic || "";
     view.members = new Set(frame.members);
+    view.ops = new Set((frame.ops ?? []).map((name) => name.toLowerCase()));
+    view.modes = frame.modes ?? "";
     if (this.client.cursors.get(frame.room) === undefined) this.freshRooms.add(frame.room);
     if (!this.active || this.pendingJoin === frame.room) {
       this.pendingJoin = null;
@@ -295,18 +312,31 @@ class App {
     this._save();
   }
 
+  /** Someone joined or left a room. The reply to your own kick comes here too (the kicker
+   * also gets the room's presence): the second finds the user gone and adds no line. */
   _onPresence(frame) {
     const view = this.views.get(`#${frame.room}`);
     if (!view) return;
-    const self = frame.user.toLowerCase() === this.me.toLowerCase();
+    const low = frame.user.toLowerCase();
+    const self = low === this.me.toLowerCase();
+    const kick = frame.reason === "kicked" && frame.by;
     if (frame.state === "joined") {
       view.members.add(frame.user);
       if (!self) view.note(`${frame.user} joined`, "presence");
     } else {
-      for (const name of view.members) if (name.toLowerCase() === frame.user.toLowerCase()) view.members.delete(name);
-      if (self) {
-        const by = frame.by ? ` by ${frame.by}` : "";
-        view.note(`you were removed from #${frame.room}${by}${frame.text ? `: ${frame.text}` : ""}`, "error");
+      let was = false;
+      for (const name of view.members) {
+        if (name.toLowerCase() === low) {
+          view.members.delete(name);
+          was = true;
+        }
+      }
+      view.ops?.delete(low);
+      if (kick && !was) return; // said already
+      if (kick) {
+        view.note(kickLine(frame, this.me), self ? "error" : "presence");
+      } else if (self) {
+        view.note(`you were removed from #${frame.room}`, "error");
       } else {
         const reason = frame.reason ? ` (${frame.reason}${frame.text ? `: ${frame.text}` : ""})` : "";
         view.note(`${frame.user} left${reason}`, "presence");
@@ -315,6 +345,62 @@ class App {
     if (view === this.active) {
       this._renderMembers();
       if (this._atBottom(80)) this._toBottom();
+    }
+  }
+
+  _onAway(frame) {
+    const low = frame.user.toLowerCase();
+    if (frame.text) this.away.set(low, frame.text);
+    else this.away.delete(low);
+    if (low === this.me.toLowerCase()) this._renderAway();
+    this._renderMembers();
+  }
+
+  _onMode(frame) {
+    const view = this.views.get(`#${frame.room}`);
+    if (!view) {
+      this.active?.note(modeLine(frame, this.me));
+      return;
+    }
+    view.modes = frame.modes ?? view.modes;
+    // +o/-o: the arguments of the letters that take one, in order ("-k" may carry one).
+    const letters = [];
+    let sign = "+";
+    for (const ch of frame.changes ?? "") {
+      if (ch === "+" || ch === "-") sign = ch;
+      else letters.push([sign, ch]);
+    }
+    const takes = ([s, c]) => "ovbk".includes(c) || (c === "l" && s === "+");
+    const args = [...(frame.args ?? [])];
+    let spare = args.length - letters.filter((l) => takes(l) && !(l[0] === "-" && l[1] === "k")).length;
+    for (const [s, c] of letters) {
+      if (s === "-" && c === "k") {
+        if (spare-- > 0) args.shift();
+        continue;
+      }
+      const arg = takes([s, c]) ? args.shift() : undefined;
+      if (c === "o" && arg) {
+        if (s === "+") view.ops?.add(arg.toLowerCase());
+        else view.ops?.delete(arg.toLowerCase());
+      }
+    }
+    view.note(modeLine(frame, this.me));
+    if (view === this.active) this._renderMembers();
+  }
+
+  _renderAway() {
+    const text = this.away.get(this.me.toLowerCase());
+    $("me").textContent = text ? `${this.me} (away)` : this.me;
+    $("me").title = text ? `away: ${text}` : "";
+  }
+
+  /** A request of the page's own (whois, kick, ...): its failure is said in `view`. */
+  async _ask(view, frame) {
+    try {
+      return await this.client.request(frame);
+    } catch (error) {
+      view?.note(error.code ? `${error.code}: ${error.message}` : error.message, "error");
+      return null;
     }
   }
 
@@ -350,6 +436,8 @@ class App {
         break;
       case "connecting":
       case "reconnecting": {
+        this.away.clear(); // the server forgets it with the session; it is said again
+        this._renderAway();
         const seconds = Math.max(1, Math.round(detail.delay));
         const why = detail.why ? ` (${detail.why})` : "";
         const text = `Connection lost${why}; reconnecting in ${seconds} s (attempt ${detail.attempt})…`;
@@ -407,10 +495,48 @@ class App {
           return;
         }
         const existing = this.views.get(`#${name}`);
-        if (existing) this._activate(existing);
+        if (existing && this.client.rooms.has(name)) this._activate(existing);
         else {
           this.pendingJoin = name;
-          this.client.join(name);
+          this.client.join(name, parsed.key);
+        }
+        break;
+      }
+      case "away":
+        this._ask(view, { type: "away", ...(parsed.text ? { text: parsed.text } : {}) }).then((reply) => {
+          if (!reply) return;
+          this._onAway(reply);
+          view?.note(reply.text ? `you are away: ${reply.text}` : "you are back");
+        });
+        break;
+      case "whois":
+        if (!USER_NAME.test(parsed.user)) {
+          view?.note(`not a user name: ${parsed.user}`, "error");
+          return;
+        }
+        this._ask(view, { type: "whois", user: parsed.user }).then((info) => {
+          if (info) for (const line of whoisLines(info)) view?.note(line);
+        });
+        break;
+      case "kick":
+      case "invite":
+      case "mode": {
+        if (view?.kind !== "room") {
+          view?.note(`/${parsed.kind} is for rooms: open one first`, "error");
+          return;
+        }
+        if (parsed.kind === "mode") {
+          const frame = { type: "mode", room: view.name };
+          if (parsed.changes) Object.assign(frame, { changes: parsed.changes, args: parsed.args });
+          this._ask(view, frame).then((reply) => reply && this._onMode(reply));
+        } else if (parsed.kind === "kick") {
+          const frame = { type: "kick", room: view.name, user: parsed.user };
+          if (parsed.reason) frame.reason = parsed.reason;
+          this._ask(view, frame).then((reply) => reply && this._onPresence(reply));
+        } else {
+          this._ask(view, { type: "invite", room: view.name, user: parsed.user }).then(
+            (reply) => reply && view.note(`you invited ${reply.user} to #${reply.room}`),
+          );
         }
         break;
       }
@@ -473,7 +599,8 @@ class App {
       if (view.kind === "room") {
         const page = await this.client.history({ room: view.name, before: view.oldestId, limit: HISTORY_PAGE });
         found = page.messages;
-        if (found.length < HISTORY_PAGE) view.hasOlder = false;
+        // A page may be short (512 KiB a frame) while there is more: only `more` tells.
+        if (!page.more || !found.length) view.hasOlder = false;
       } else {
         // Direct-message history is one stream for all conversations: page through it
         // until some are with this person.
@@ -486,7 +613,7 @@ class App {
             (m) => m.from.toLowerCase() === peer || (m.to ?? "").toLowerCase() === peer,
           );
           if (page.messages.length) view.dmBefore = page.messages[0].id;
-          if (page.messages.length < limit) view.hasOlder = false;
+          if (!page.more || !page.messages.length) view.hasOlder = false;
         }
       }
       view.addOlder(found, (m) => ({ mention: this._isMention(m) }));
@@ -577,7 +704,7 @@ class App {
     }
     $("members").hidden = false;
     $("members-count").textContent = String(view.members.size);
-    list.replaceChildren(...memberNodes(view.members, this.me));
+    list.replaceChildren(...memberNodes(view.members, this.me, { away: this.away, ops: view.ops }));
   }
 
   _renderSidebar() {

@@ -11,9 +11,12 @@
 // - say and dm carry a nonce and are sent again on the next session until answered: the
 //   server stores and delivers them once. They survive a page reload through snapshot().
 //
+// - Rooms with a key are rejoined with it; if you were away, the new session says so
+//   again (the server forgets it with the session).
+//
 // Server frames reach the page through onEvent(frame), except the direct replies to say,
-// dm and history, which settle their promises; say and dm replies are also announced as
-// {type: "ack", nonce, message} (or {type: "nack", nonce, error}).
+// dm, history and request(), which settle their promises; say and dm replies are also
+// announced as {type: "ack", nonce, message} (or {type: "nack", nonce, error}).
 
 import {
   backoffDelay,
@@ -26,6 +29,9 @@ import {
 } from "./policy.js";
 
 const AUTO_JOIN = "auto:join:";
+const AUTO_AWAY = "auto:away";
+// Requests that change something once: not sent again on a new session.
+const ONCE = new Set(["kick", "admin"]);
 const CONNECT_TIMEOUT = 10;
 const MIN_HEARTBEAT = 0.05;
 
@@ -79,6 +85,8 @@ export class ChatClient {
     this.cursors = new Cursors(saved?.cursors ?? {});
     this._joined = new Set(saved?.joined ?? []);
     this._wanted = new Set(saved?.wanted ?? []);
+    this._keys = new Map(Object.entries(saved?.keys ?? {}));
+    this.awayText = saved?.away ?? null;
     this._pending = new Map();
     this._nextRef = 1;
     this._ws = null;
@@ -108,18 +116,31 @@ export class ChatClient {
 
   // -- requests ------------------------------------------------------------------------
 
-  /** Join `room` (now, and again on every new session); `joined` arrives as an event. */
-  join(room) {
+  /**
+   * Join `room` (now, and again on every new session) with its `key`, for a room that has
+   * one; `joined` arrives as an event.
+   */
+  join(room, key = null) {
     this._wanted.add(room);
+    if (key) this._keys.set(room, key);
     if (this.state === "connected" && !this._joined.has(room)) {
-      this._send({ type: "join", room, ref: AUTO_JOIN + room });
+      this._send(this._joinFrame(room, undefined));
     }
+  }
+
+  _joinFrame(room, since) {
+    const frame = { type: "join", room, ref: AUTO_JOIN + room };
+    if (since !== undefined) frame.since = since;
+    const key = this._keys.get(room);
+    if (key) frame.key = key;
+    return frame;
   }
 
   /** Leave `room`; it is not rejoined. */
   part(room) {
     this._wanted.delete(room);
     this._joined.delete(room);
+    this._keys.delete(room);
     this.cursors.forget(room);
     if (this.state === "connected") this._send({ type: "part", room, ref: `part:${room}` });
   }
@@ -141,13 +162,34 @@ export class ChatClient {
     return { nonce, done: this._enqueue({ type: "dm", to, text, nonce }, true) };
   }
 
-  /** A page of stored messages (room, or dm: true), oldest first. */
+  /**
+   * A page of stored messages (room, or dm: true), oldest first. A page may hold fewer
+   * than `limit` while `more` is true (the server sends at most 512 KiB a frame): only a
+   * page without `more` is the beginning.
+   */
   history({ room = null, before = null, limit = 50 }) {
     const frame = { type: "history", limit };
     if (room) frame.room = room;
     else frame.dm = true;
     if (before !== null) frame.before = before;
     return this._enqueue(frame, true);
+  }
+
+  /**
+   * Any other request ({type: "kick" | "away" | "whois" | "invite" | "mode" | "room", ...}):
+   * resolves with the server's reply, rejects with a ServerError. A kick (or a mode change)
+   * is not sent again after a cut connection: it rejects then.
+   */
+  request(frame) {
+    const once = ONCE.has(frame.type) || (frame.type === "mode" && frame.changes);
+    const done = this._enqueue({ ...frame }, !once);
+    if (frame.type === "away") {
+      return done.then((reply) => {
+        this.awayText = reply.text ?? null;
+        return reply;
+      });
+    }
+    return done;
   }
 
   /** Leave for good: quit if connected, stop reconnecting. */
@@ -177,6 +219,8 @@ export class ChatClient {
       cursors: this.cursors.toJSON(),
       joined: [...this._joined],
       wanted: [...this._wanted],
+      keys: Object.fromEntries(this._keys),
+      away: this.awayText,
       outbox,
     };
   }
@@ -417,17 +461,14 @@ export class ChatClient {
     this._sessions += 1;
     this._setState("connected", { user: frame.user, role: frame.role, resumed });
     this.onEvent(frame);
+    if (this.awayText) this._send({ type: "away", text: this.awayText, ref: AUTO_AWAY });
     for (const room of [...this._joined].sort()) {
       // 0: we were in it and it was empty, so everything is new.
-      const since = this.cursors.get(room) ?? 0;
-      this._send({ type: "join", room, since, ref: AUTO_JOIN + room });
+      this._send(this._joinFrame(room, this.cursors.get(room) ?? 0));
     }
     for (const room of this._wanted) {
       if (this._joined.has(room)) continue;
-      const since = this.cursors.get(room);
-      const frame = { type: "join", room, ref: AUTO_JOIN + room };
-      if (since !== undefined) frame.since = since;
-      this._send(frame);
+      this._send(this._joinFrame(room, this.cursors.get(room)));
     }
     for (const [ref, req] of [...this._pending].sort((a, b) => a[0] - b[0])) {
       if (!req.sent) {
@@ -475,13 +516,18 @@ export class ChatClient {
           // Removed by a room operator: do not rejoin it.
           this._joined.delete(frame.room);
           this._wanted.delete(frame.room);
+          this._keys.delete(frame.room);
         }
+        break;
+      case "away":
+        if (frame.user.toLowerCase() === this.user.toLowerCase()) this.awayText = frame.text ?? null;
         break;
       case "error":
         if (typeof frame.ref === "string" && frame.ref.startsWith(AUTO_JOIN)) {
           const room = frame.ref.slice(AUTO_JOIN.length);
           this._joined.delete(room);
           this._wanted.delete(room);
+          this._keys.delete(room);
         }
         break;
       case "welcome":

@@ -80,12 +80,23 @@ export function systemNode(text, kind = "info") {
   return item;
 }
 
-/** The list of members, by name. */
-export function memberNodes(members, me) {
+/**
+ * The list of members, by name: `away` maps a lower-case name to its away text, `ops` holds
+ * the lower-case names of the room's operators (shown with "@").
+ */
+export function memberNodes(members, me, { away = new Map(), ops = new Set() } = {}) {
   const sorted = [...members].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));
   return sorted.map((name) => {
-    const item = el("li", name.toLowerCase() === me.toLowerCase() ? "me" : "");
+    const low = name.toLowerCase();
+    const item = el("li", low === me.toLowerCase() ? "me" : "");
+    if (ops.has(low)) item.append(el("span", "op", "@"));
     item.append(nameNode(name));
+    const text = away.get(low);
+    if (text) {
+      item.classList.add("away");
+      item.title = `away: ${text}`;
+      item.append(el("span", "away-mark", " (away)"));
+    }
     return item;
   });
 }

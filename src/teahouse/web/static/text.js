@@ -85,8 +85,11 @@ export function parseEntry(input) {
     case "me":
       return rest.trim() ? { kind: "say", text: `/me ${rest}` } : error("/me what?");
     case "join":
-    case "j":
-      return rest.trim() ? { kind: "join", room: rest.trim() } : error("/join which room?");
+    case "j": {
+      const words = rest.trim().split(/\s+/).filter(Boolean);
+      if (!words.length || words.length > 2) return error("/join which room? /join room [key]");
+      return { kind: "join", room: words[0], key: words[1] ?? null };
+    }
     case "part":
     case "leave":
       return { kind: "part", room: rest.trim() || null };
@@ -97,6 +100,23 @@ export function parseEntry(input) {
     }
     case "topic":
       return { kind: "topic", text: rest };
+    case "away":
+      return { kind: "away", text: rest.trim() || null };
+    case "back":
+      return { kind: "away", text: null };
+    case "whois":
+    case "kick":
+    case "invite": {
+      const [, user, why] = rest.match(/^(\S+)\s*(.*)$/s) || [];
+      if (!user) return error(`/${word} who?`);
+      if (word === "kick") return { kind: "kick", user, reason: why.trim() || null };
+      return { kind: word, user };
+    }
+    case "mode": {
+      const [changes, ...args] = rest.trim().split(/\s+/).filter(Boolean);
+      if (changes && !/^[+-][A-Za-z+-]*$/.test(changes)) return error("/mode +k key, /mode -k, or /mode alone");
+      return { kind: "mode", changes: changes ?? null, args };
+    }
     case "help":
       return { kind: "help" };
     default:
@@ -109,11 +129,16 @@ function error(text) {
 }
 
 export const HELP = [
-  "/join room: join (or open) a room",
+  "/join room [key]: join (or open) a room; the key for a room that has one",
   "/part: leave this room",
   "/me does something: an action",
   "/msg name text: a direct message",
   "/topic text: set this room's topic",
+  "/away [text]: set yourself away; /away alone (or /back): back",
+  "/whois name: who someone is (online, rooms, away, idle)",
+  "/invite name: let someone into this room",
+  "/kick name [reason]: room operators: remove someone from this room",
+  "/mode [+/-modes [args]]: see or change this room's modes",
   "Alt+Up / Alt+Down: previous / next conversation; Alt+1 to Alt+9: jump to one",
   "Page Up in the messages: older messages load as you scroll up",
 ];
@@ -123,4 +148,53 @@ export function textLength(text) {
   let n = 0;
   for (const _ of text) n += 1;
   return n;
+}
+
+const DOORS = { native: "the native protocol", irc: "IRC", web: "the web" };
+
+function seconds(value) {
+  if (typeof value !== "number") return "?";
+  if (value < 10) return `${value.toFixed(1)} s`;
+  const total = Math.round(value);
+  if (total < 60) return `${total} s`;
+  if (total < 3600) return `${Math.floor(total / 60)} min${total % 60 ? ` ${total % 60} s` : ""}`;
+  const minutes = Math.floor(total / 60);
+  return `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ""}`;
+}
+
+/** The answer to `whois`, one fact a line (as the terminal client shows it). */
+export function whoisLines(info) {
+  if (info.online === false) return [`${info.user} is not online`];
+  const role = info.role && info.role !== "user" ? ` (${info.role})` : "";
+  const doors = (info.door || "").split(",").filter(Boolean).map((d) => DOORS[d] ?? d);
+  let head = `${info.user}${role} is online`;
+  if (doors.length) head += ` through ${doors.join(" and ")}`;
+  if (info.guest) head += ", as a guest (no account)";
+  const rooms = (info.rooms ?? []).map((r) => `#${r}`).join(", ");
+  const lines = [head, `rooms: ${rooms || "none you can see"}`];
+  if (info.away) lines.push(`away: ${info.away}`);
+  if (typeof info.idle === "number") lines.push(`idle: ${seconds(info.idle)}`);
+  if (info.address) lines.push(`address: ${info.address}`);
+  return lines;
+}
+
+/** "bob was kicked by alice: flooding" (the reason left out when it is only the kicker's
+ * name, the server's default); "you were kicked by alice" when it is you. */
+export function kickLine(frame, me) {
+  const mine = (name) => (name ?? "").toLowerCase() === me.toLowerCase();
+  const who = mine(frame.user) ? "you were" : `${frame.user} was`;
+  const by = mine(frame.by) ? "you" : frame.by;
+  const text = frame.text ?? "";
+  const why = text && text.toLowerCase() !== (frame.by ?? "").toLowerCase() ? `: ${text}` : "";
+  return `${who} kicked by ${by}${why}`;
+}
+
+/** "#lobby modes: +nt", "alice set +k secret (modes now: +knt)". */
+export function modeLine(frame, me) {
+  const params = frame.params ?? [];
+  const now = (frame.modes ?? "").replace(/^\+$/, "") ? [frame.modes, ...params].join(" ") : "none";
+  if (!frame.changes) return `#${frame.room} modes: ${now}`;
+  const who = !frame.by || frame.by.toLowerCase() === me.toLowerCase() ? "you" : frame.by;
+  const change = [frame.changes, ...(frame.args ?? [])].join(" ");
+  return `${who} set ${change} (modes now: ${now})`;
 }

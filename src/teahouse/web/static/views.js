@@ -17,6 +17,8 @@ export class View {
     this.name = name;
     this.topic = "";
     this.members = new Set();
+    this.ops = new Set(); // lower-case names of the room's operators
+    this.modes = "";
     this.unread = 0;
     this.mentions = 0;
     this.hasOlder = true;

@@ -384,7 +384,7 @@ async def test_an_outside_write_lock_stalls_no_one(make_server: Any, raw: Any) -
             worst = max(worst, time.monotonic() - start)
             assert [m["text"] for m in page["messages"]] == ["before"]
             await asyncio.sleep(0.25)
-        assert worst < 1.0, f"a ping and a history read took {worst:.2f} s behind the lock"
+        assert worst < 2.0, f"a ping and a history read took {worst:.2f} s behind the lock"
         answer = await answer_to(alice, "held", timeout=15)
         assert await asyncio.wait_for(holder.stdout.readline(), 15) == b"released\n"
     finally:

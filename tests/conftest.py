@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -19,6 +20,59 @@ import pytest
 # Cheap argon2 parameters: the tests exercise the hashing path, not its cost.
 FAST_HASH = {"argon2_memory_kib": 1024, "argon2_time_cost": 1, "argon2_parallelism": 1}
 
+TEAHOUSE_BIN = os.environ.get("TEAHOUSE_BIN", "")
+"""Another build's ``teahouse`` executable (``/tmp/oldmain/.venv/bin/teahouse``): the
+servers and commands of the tests run it instead of this checkout, to check that a test
+fails on an older server. Unset in normal runs."""
+
+_CONFIG_KEYS = """
+import json, msgspec
+from teahouse.config import Config
+print(json.dumps({s.name: [k.name for k in msgspec.structs.fields(s.type)]
+                  for s in msgspec.structs.fields(Config)}))
+"""
+
+
+def teahouse_command(*words: str) -> list[str]:
+    """The command line that runs ``teahouse WORDS``: this checkout, or ``TEAHOUSE_BIN``."""
+    if TEAHOUSE_BIN:
+        return [TEAHOUSE_BIN, *words]
+    return [sys.executable, "-m", "teahouse", *words]
+
+
+@functools.cache
+def _other_build() -> tuple[bool, dict[str, list[str]]]:
+    """What the ``TEAHOUSE_BIN`` build knows: whether ``serve`` takes ``--web-port``, and its
+    configuration sections and keys (an older build refuses keys it does not know)."""
+    helps = subprocess.run(
+        teahouse_command("serve", "--help"), capture_output=True, text=True, timeout=60
+    )
+    python = Path(TEAHOUSE_BIN).with_name("python")
+    keys = subprocess.run(
+        [str(python), "-c", _CONFIG_KEYS], capture_output=True, text=True, timeout=60, check=True
+    )
+    return "--web-port" in helps.stdout, json.loads(keys.stdout)
+
+
+def known_sections(sections: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The configuration without what the ``TEAHOUSE_BIN`` build does not know (an older
+    build refuses to start on an unknown key): the test then shows what that build does
+    without the setting. Unchanged in normal runs."""
+    if not TEAHOUSE_BIN:
+        return sections
+    known = _other_build()[1]
+    return {
+        name: {k: v for k, v in values.items() if k in known[name]}
+        for name, values in sections.items()
+        if name in known
+    }
+
+
+def _web_port_args() -> list[str]:
+    if TEAHOUSE_BIN and not _other_build()[0]:
+        return []  # a build from before the web door
+    return ["--web-port", "0"]
+
 
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
@@ -30,7 +84,7 @@ def _toml(value: Any) -> str:
 
 def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
     lines = []
-    for section, values in sections.items():
+    for section, values in known_sections(sections).items():
         lines.append(f"[{section}]")
         lines += [f"{key} = {_toml(value)}" for key, value in values.items()]
     path.write_text("\n".join(lines) + "\n")
@@ -57,10 +111,7 @@ class ServerProcess:
         self.stderr_path = self.data_dir.parent / f"server-{time.monotonic_ns()}.log"
         err = open(self.stderr_path, "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "teahouse",
+            teahouse_command(
                 "serve",
                 "--config",
                 str(self.config_path),
@@ -70,11 +121,10 @@ class ServerProcess:
                 "0",
                 "--irc-port",
                 "0",
-                "--web-port",
-                "0",
+                *_web_port_args(),
                 "--no-console",
                 *self.extra_args,
-            ],
+            ),
             stdout=subprocess.PIPE,
             stderr=err,
             stdin=subprocess.DEVNULL,
@@ -119,16 +169,7 @@ class ServerProcess:
 
     def admin(self, *words: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "teahouse",
-                "admin",
-                "--data-dir",
-                str(self.data_dir),
-                "--json",
-                *words,
-            ],
+            teahouse_command("admin", "--data-dir", str(self.data_dir), "--json", *words),
             capture_output=True,
             text=True,
             timeout=30,

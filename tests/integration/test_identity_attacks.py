@@ -139,11 +139,6 @@ async def test_registering_a_guests_nick_moves_the_guest_aside(
     assert (await request(alice, type="say", room="lobby", text="still here"))["type"] == "message"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: after the hub moves a guest to Guest<N>, the IRC door still holds the "
-    "old nick in reg.nick, so NICK <old nick> is taken as 'no change' and gets no answer",
-)
 async def test_a_moved_guest_asking_for_its_old_nick_is_told_no(
     server: ServerProcess, raw: Any, irc: Any
 ) -> None:

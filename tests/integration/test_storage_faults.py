@@ -310,12 +310,6 @@ async def test_dms_count_as_delivered_only_once_sent(make_server: Any, raw: Any)
     assert await read_replay(third, dm=True) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: Connection._pump keeps pulling a stream's chunks after the "
-    "transport failed (a closed transport reports an empty write buffer), so `done` runs "
-    "and a DM replay the client never received counts as delivered",
-)
 async def test_dms_to_a_client_that_resets_mid_replay_are_not_lost(
     make_server: Any, raw: Any
 ) -> None:

@@ -449,6 +449,11 @@ class Connection(asyncio.Protocol):
         if transport is None or streams is None or self._closed:
             return
         while streams and transport.get_write_buffer_size() < STREAM_LOW:
+            if transport.is_closing():
+                # The peer is gone (a reset shows as a closing transport whose buffer is
+                # empty): what is left was not sent, so it must not count as delivered.
+                streams.clear()
+                return
             chunks, done = streams[0]
             chunk = next(chunks, None)
             if chunk is None:

@@ -73,8 +73,8 @@ def nick(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         conn.reg.nick = wanted
         conn.try_register(session)
         return
-    if wanted == conn.reg.nick:
-        return
+    if wanted == conn.me:
+        return  # the nick it has (the hub may have moved a guest off reg.nick)
     if not session.guest:
         if fold_user(wanted) == session.key:
             conn.send(IrcMessage("NICK", (wanted,), conn.hostmask()))  # case only

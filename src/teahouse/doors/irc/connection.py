@@ -14,18 +14,14 @@ commands are strikes, and an overlong line ends the connection.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from teahouse.config import Config
-from teahouse.core.hub import Hub
-from teahouse.core.limits import Rate
 from teahouse.core.session import Session
-from teahouse.doors.connection import Connection
+from teahouse.doors.connection import Connection, Door
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.encoder import IrcEncoder, irc_time
 from teahouse.doors.irc.registration import CheckPass, Registration, Welcome
@@ -79,20 +75,9 @@ class Departed:
     left_ms: int
 
 
-class IrcServer(Protocol):
+class IrcServer(Door, Protocol):
     """What a connection and the command handlers need from the IRC door."""
 
-    name: str
-    hub: Hub
-    config: Config
-    transports_open: int
-    tasks: set[asyncio.Task[Any]]
-    item_rate: Rate
-    byte_rate: Rate
-    high_water: int
-    pending_cap: int
-    bytes_out: int
-    refuse_after: float | None
     server_name: str
     opers_exempt: bool
     commands: dict[str, CommandSpec]

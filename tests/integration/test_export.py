@@ -87,7 +87,8 @@ async def test_export_while_the_server_runs(server: Any, raw: Any, tmp_path: Pat
     root = parse(page.read_text(encoding="utf-8"))
     assert_inert(root)
     shown = [shown_text(b) for b in messages(root)]
-    assert shown == [*SENT[:3], "\\u202egnp.exe and back", *SENT[4:], "bob pours the tea"]
+    # The direction override never got in: the server cleans text as it keeps it.
+    assert shown == [*SENT[:3], "gnp.exe and back", *SENT[4:], "bob pours the tea"]
     assert [a.attrib["href"] for a in root.iter("a")] == ["https://example.org/tea?a=1&b=2"]
 
     # The direct conversation, as text, whichever way the names are given.

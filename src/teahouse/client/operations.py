@@ -350,7 +350,7 @@ async def mode(client: Client, room: str, changes: str | None, args: list[str]) 
 def mode_line(info: f.ModeChanged, me: str) -> str:
     """``#lobby modes: +kt secret``, ``alice set +k secret on #lobby (modes now +kt)``."""
     modes = info.modes or ""
-    now = modes if modes.strip("+") else "none"
+    now = " ".join([modes, *(info.params or [])]) if modes.strip("+") else "none"
     if info.changes is None:
         return f"#{info.room} modes: {now}"
     who = "you" if info.by is None or info.by.lower() == me.lower() else info.by
@@ -371,7 +371,7 @@ def operator_changes(info: f.ModeChanged) -> list[tuple[str, bool]]:
             letters.append((sign, ch))
 
     def takes(sign: str, ch: str) -> bool:
-        return ch in "ovbk" or (ch == "l" and sign == "+")
+        return ch in "ovbeIk" or (ch == "l" and sign == "+")
 
     # A "-k" carries the old key or nothing: the arguments left over say which.
     spare = len(info.args) - sum(takes(s, c) for s, c in letters if (s, c) != ("-", "k"))

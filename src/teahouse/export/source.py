@@ -14,7 +14,7 @@ make it run on.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,7 @@ PAGE = 1000
 _COLUMNS = "id, room, sender, recipient, text, ts_ms"
 
 _NEEDS = {
-    "messages": {"id", "room", "sender", "sender_key", "recipient", "recipient_key", "text"},
+    "messages": {"id", "room", "sender", "sender_id", "recipient", "recipient_id", "text"},
     "rooms": {"name"},
     "accounts": {"key"},
 }
@@ -117,18 +117,15 @@ class MessageSource:
             self._db.execute("SELECT 1 FROM rooms WHERE name = ?", (room,)).fetchone() is not None
         )
 
+    def account_id(self, name: str) -> int | None:
+        """The id of the account called ``name`` now (direct messages belong to accounts,
+        not to names: a name taken again after a deletion reads none of the old ones)."""
+        row = self._db.execute("SELECT id FROM accounts WHERE key = ?", (fold_user(name),))
+        found = row.fetchone()
+        return None if found is None else int(found[0])
+
     def user_known(self, name: str) -> bool:
-        """An account, or a name that has sent or received a direct message (its account
-        may have been deleted since)."""
-        key = fold_user(name)
-        return any(
-            self._db.execute(sql, (key,)).fetchone() is not None
-            for sql in (
-                "SELECT 1 FROM accounts WHERE key = ?",
-                "SELECT 1 FROM messages WHERE recipient_key = ? LIMIT 1",
-                "SELECT 1 FROM messages WHERE sender_key = ? AND recipient_key IS NOT NULL LIMIT 1",
-            )
-        )
+        return self.account_id(name) is not None
 
     def check(self, selection: Selection) -> None:
         """Raise :class:`ExportError` unless the room, or both users, exist."""
@@ -156,7 +153,7 @@ class MessageSource:
             bounds, bound_params = bounds + " AND ts_ms < ?", (*bound_params, span.end_ms)
         # One ordered index scan per arm, each limited to a page, merged: a direct
         # conversation is two arms (each way), which an OR would read whole for every page.
-        arms = self._arms(selection)
+        arms = self._arms(selection, self.account_id)
         sql = " UNION ALL ".join(
             f"SELECT * FROM (SELECT {_COLUMNS} FROM messages WHERE {where}{bounds}"
             " AND id > ? AND id <= ? ORDER BY id LIMIT ?)"
@@ -189,11 +186,15 @@ class MessageSource:
             raise ExportError(f"reading the database failed: {exc}") from None
 
     @staticmethod
-    def _arms(selection: Selection) -> list[tuple[str, tuple[object, ...]]]:
+    def _arms(
+        selection: Selection, account_id: Callable[[str], int | None]
+    ) -> list[tuple[str, tuple[object, ...]]]:
         match selection:
             case Room(name):
                 return [("room = ?", (name,))]
             case DirectPair(first, second):
-                a, b = fold_user(first), fold_user(second)
-                way = "recipient_key IS NOT NULL AND sender_key = ? AND recipient_key = ?"
+                a, b = account_id(first), account_id(second)
+                if a is None or b is None:
+                    return [("0", ())]
+                way = "room IS NULL AND sender_id = ? AND recipient_id = ?"
                 return [(way, (a, b))] if a == b else [(way, (a, b)), (way, (b, a))]

@@ -181,7 +181,11 @@ def test_rooms_and_users_that_exist(store: SQLiteStore, db_path: Path) -> None:
     flush(store)
     with MessageSource(db_path) as source:
         source.check(Room("lobby"))
-        source.check(DirectPair("ALICE", "dave"))
+        source.check(DirectPair("ALICE", "bob"))
+        # DMs belong to accounts: a name without one (dave's is gone) selects nothing,
+        # and a new "dave" would not be handed the old one's messages.
+        with pytest.raises(ExportError, match=r"^no such user: dave$"):
+            source.check(DirectPair("ALICE", "dave"))
         with pytest.raises(ExportError, match=r"^no such room: attic$"):
             source.check(Room("attic"))
         with pytest.raises(ExportError, match=r"^no such user: zed$"):

@@ -309,6 +309,7 @@ async def test_a_kick_is_heard_by_everyone_and_removes_every_session_of_the_targ
     carol = await kit.login("carol", ip="10.0.0.3")
     kit.join(carol, "lobby")
     outlet(carol).clear()
+    outlet(alice).clear()
     victim, text = kit.hub.rooms.kick(alice, "lobby", "BOB", "too loud\x07")
     assert victim in (bob, bob2)
     assert text == "too loud"

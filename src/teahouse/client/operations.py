@@ -350,7 +350,7 @@ async def mode(client: Client, room: str, changes: str | None, args: list[str]) 
 def mode_line(info: f.ModeChanged, me: str) -> str:
     """``#lobby modes: +kt secret``, ``alice set +k secret on #lobby (modes now +kt)``."""
     modes = info.modes or ""
-    now = modes if modes.strip("+") else "none"
+    now = " ".join([modes, *info.params]) if modes.strip("+") else "none"
     if info.changes is None:
         return f"#{info.room} modes: {now}"
     who = "you" if info.by is None or info.by.lower() == me.lower() else info.by

@@ -162,7 +162,7 @@ async def test_kick_closes_every_session_of_the_user(kit: HubKit, commands: Comm
         assert session.closed
         assert outlet(session).events()[-1] == ("error", "kicked", True)
     assert "bob" not in kit.hub.registry.names
-    assert bob.ident not in kit.hub.registry.idents
+    assert not kit.hub.registry.is_online(bob.ident)
 
 
 async def test_kick_of_a_user_not_online_is_no_such_user(commands: CommandSet) -> None:

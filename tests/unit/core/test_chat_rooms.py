@@ -309,7 +309,10 @@ async def test_a_kick_is_heard_by_everyone_and_removes_every_session_of_the_targ
     carol = await kit.login("carol", ip="10.0.0.3")
     kit.join(carol, "lobby")
     outlet(carol).clear()
-    kit.hub.rooms.kick(alice, "lobby", "BOB", "too loud\x07")
+    outlet(alice).clear()
+    victim, text = kit.hub.rooms.kick(alice, "lobby", "BOB", "too loud\x07")
+    assert victim in (bob, bob2)
+    assert text == "too loud"
     kicked = (
         "presence",
         "lobby",
@@ -318,8 +321,10 @@ async def test_a_kick_is_heard_by_everyone_and_removes_every_session_of_the_targ
         "kicked",
         {"online": True, "by": "alice", "text": "too loud"},
     )
-    for session in (alice, bob, bob2, carol):
+    for session in (bob, bob2, carol):
         assert outlet(session).events()[-1] == kicked
+    # The kicker's own connection hears it from its door's reply, not as a broadcast.
+    assert outlet(alice).events() == []
     assert room(kit).member_names() == ["alice", "carol"]
     assert "lobby" not in bob.rooms and "lobby" not in bob2.rooms
     assert not bob.closed and not bob2.closed, "a kick from a room is no disconnect"
@@ -345,8 +350,11 @@ async def test_a_kick_without_a_reason_names_the_kicker_and_an_emptied_room_goes
 ) -> None:
     alice = await kit.login("alice")
     kit.join(alice, "attic")
-    kit.hub.rooms.kick(alice, "attic", "alice", None)
-    assert outlet(alice).events()[-1][5] == {"online": True, "by": "alice", "text": "alice"}
+    outlet(alice).clear()
+    victim, text = kit.hub.rooms.kick(alice, "attic", "alice", None)
+    assert (victim, text) == (alice, "alice")
+    assert outlet(alice).events() == [], "the kicker's door replies"
+    assert "attic" not in alice.rooms
     assert "attic" not in kit.hub.registry.rooms
 
 

@@ -34,13 +34,13 @@ def assert_released(hub: Hub, session: Session, abort: bool = False) -> None:
     registry = hub.registry
     assert session.state is SessionState.CLOSED
     assert session.id not in hub.sessions
-    assert session.rooms == set()
+    assert not session.rooms
     for room in hub.registry.rooms.values():
         assert session not in room.sessions
         assert session.ident not in room.users
-    for peers in registry.idents.values():
+    for _, peers in registry.identities():
         assert session not in peers
-    assert session.ident not in registry.idents
+    assert not registry.is_online(session.ident)
     assert session.key not in registry.names
     assert session.ip not in registry.ip_counts
     assert outlet(session).closes == [abort]
@@ -116,7 +116,7 @@ async def test_every_close_path_releases_everything_and_tells_the_room(
     assert set(hub.registry.rooms) == {"lobby"}
     assert hub.registry.rooms["lobby"].member_names() == ["alice"]
     assert set(hub.registry.names) == {"alice"}
-    assert set(hub.registry.idents) == {alice.ident}
+    assert {ident for ident, _ in hub.registry.identities()} == {alice.ident}
     assert hub.registry.ip_counts == {ALICE_IP: 1}
     bob_events = outlet(bob).events()
     if last_event is None:
@@ -134,7 +134,8 @@ async def test_shutdown_all_closes_everyone_with_server_shutdown(kit: HubKit) ->
         assert_released(hub, session)
         assert outlet(session).events()[-1] == ("error", "server_shutdown", True)
     assert hub.sessions == {}
-    assert hub.registry.idents == {}
+    assert list(hub.registry.identities()) == []
+    assert hub.registry.users_online == 0
     assert hub.registry.names == {}
     assert hub.registry.rooms == {}
     assert hub.registry.ip_counts == {}
@@ -155,7 +156,7 @@ async def test_registry_close_session_is_idempotent(kit: HubKit) -> None:
     assert kit.hub.stats.closed == {"disconnected": 1}
     assert outlet(bob).closes == [False]
     assert registry.ip_counts == {ALICE_IP: 1, BOB_IP: 1}
-    assert registry.idents[bob.ident] == {bob2}
+    assert registry.online(bob.ident) == {bob2}
     assert registry.names["bob"] == bob.ident
     # Bob is still in the lobby through his second connection: no presence yet.
     assert outlet(alice).events() == []
@@ -267,7 +268,7 @@ async def test_janitor_warns_when_transports_and_sessions_disagree(
 
 def ghost(kit: HubKit, name: str = "ghost", ident: int = 999) -> Session:
     """A session that was never registered with the hub (a leak to inject)."""
-    session = Session(999, FakeOutlet(), ENCODER, "10.6.6.6", 1, kit.clock.monotonic(), 0)
+    session = Session(999, FakeOutlet(), ENCODER, "10.6.6.6", 1, kit.clock.monotonic())
     session.user = session.key = name
     session.ident = ident
     session.state = SessionState.AUTHED
@@ -298,13 +299,15 @@ async def test_janitor_drops_a_room_held_only_by_dead_sessions(kit: HubKit) -> N
 async def test_janitor_removes_dead_sessions_from_the_identities_and_names(kit: HubKit) -> None:
     alice, _ = await two_in_lobby(kit)
     registry = kit.hub.registry
-    registry.idents[alice.ident].add(ghost(kit, "alice", alice.ident))
-    registry.idents[999] = {ghost(kit)}
+    # Inject the leaks straight into the private index: no public call can make them.
+    registry._idents[alice.ident] = {alice, ghost(kit, "alice", alice.ident)}
+    registry._idents[999] = ghost(kit)
+    registry.authed_sessions += 2
     registry.names["ghost"] = 999
     registry.names["nobody"] = 12345  # a name whose identity is gone
     report = kit.hub.housekeeping.janitor(transports_open=2)
     assert report.repaired == 4  # two dead sessions, two names without an identity
     assert kit.hub.stats.janitor_repairs == 4
-    assert registry.idents[alice.ident] == {alice}
-    assert 999 not in registry.idents
+    assert registry.online(alice.ident) == {alice}
+    assert not registry.is_online(999)
     assert set(registry.names) == {"alice", "bob"}

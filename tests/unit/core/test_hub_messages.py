@@ -434,11 +434,30 @@ async def test_a_replayed_dm_is_not_replayed_again(kit: HubKit) -> None:
     acks = kit.dm(alice, "bob", "once")
     kit.run_soon()
     bob = await kit.login("bob", ip="10.0.0.2")
+    assert [m.text for m in kit.replays[bob.id].messages] == ["once"]
+    # The door wrote the replay to bob's socket: from now on those DMs count as delivered.
+    kit.hub.accounts.dms_delivered(bob, kit.replays[bob.id])
+    kit.run_soon()
     kit.hub.close_session(bob, "disconnected")
     again = await kit.login("bob", ip="10.0.0.2")
     replay = kit.replays[again.id]
     assert (replay.messages, replay.truncated, replay.oldest_id) == ([], False, None)
     assert replay.last_id == acks.id, "the newest DM is the client's dm_since baseline"
+
+
+async def test_a_dm_replay_that_never_reached_the_socket_is_replayed_again(
+    kit: HubKit,
+) -> None:
+    alice = await kit.login("alice")
+    await kit.add_user("bob")
+    kit.dm(alice, "bob", "once")
+    kit.run_soon()
+    bob = await kit.login("bob", ip="10.0.0.2")
+    kit.hub.close_session(bob, "disconnected")  # before the door wrote the replay
+    kit.hub.accounts.dms_delivered(bob, kit.replays[bob.id])  # too late: ignored
+    kit.run_soon()
+    again = await kit.login("bob", ip="10.0.0.2")
+    assert [m.text for m in kit.replays[again.id].messages] == ["once"]
 
 
 async def test_a_dm_delivered_live_is_not_replayed_at_the_next_login(kit: HubKit) -> None:

@@ -70,6 +70,7 @@ CLIENT_FRAMES: list[tuple[dict[str, object], f.ClientFrame]] = [
     ),
     ({"type": "dm", "to": "bob", "text": "hi"}, f.Dm(to="bob", text="hi")),
     ({"type": "rooms"}, f.Rooms()),
+    ({"type": "rooms", "after": "lobby"}, f.Rooms(after="lobby")),
     ({"type": "who", "room": "lobby"}, f.Who(room="lobby")),
     (
         {"type": "history", "room": "lobby", "before": 121, "limit": 50},
@@ -82,6 +83,19 @@ CLIENT_FRAMES: list[tuple[dict[str, object], f.ClientFrame]] = [
         f.Mode(room="lobby", changes="+kl-i", args=["tea", "10"]),
     ),
     ({"type": "invite", "room": "lobby", "user": "bob"}, f.Invite(room="lobby", user="bob")),
+    ({"type": "kick", "room": "lobby", "user": "bob"}, f.Kick(room="lobby", user="bob")),
+    (
+        {"type": "kick", "room": "lobby", "user": "bob", "reason": "too loud"},
+        f.Kick(room="lobby", user="bob", reason="too loud"),
+    ),
+    ({"type": "away", "text": "tea break"}, f.Away(text="tea break")),
+    ({"type": "away"}, f.Away()),
+    ({"type": "whois", "user": "bob"}, f.Whois(user="bob")),
+    ({"type": "room", "room": "lobby"}, f.RoomAction(room="lobby")),
+    (
+        {"type": "room", "room": "lobby", "action": "register"},
+        f.RoomAction(room="lobby", action="register"),
+    ),
     (
         {"type": "admin", "cmd": "kick", "args": {"user": "bob", "n": 1, "x": 1.5, "b": True}},
         f.Admin(cmd="kick", args={"user": "bob", "n": 1, "x": 1.5, "b": True}),

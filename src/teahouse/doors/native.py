@@ -276,6 +276,7 @@ class NativeConnection(Connection):
             if self._strike(session):
                 item.error.fatal = True
                 item.error.message += " (too many bad frames)"
+                self.drop_for_garbage()
             self.send_error(session, item.error, item.ref)
             return
         frame: f.ClientFrame = item  # type: ignore[assignment]

@@ -202,7 +202,7 @@ def test_slowreader(make_server: Any) -> None:
     report = stress(server, "slowreader", "--size", "1000", "--duration", "10")
     results = report["results"]
     assert results["dropped"] is True
-    assert results["seen_leaving"] is True
+    assert results["seen_leaving"] is True, repr(results)
     assert results["reason"] == "slow_consumer"
     assert results["dropped_after_s"] < 10
     assert results["lines"] > 0

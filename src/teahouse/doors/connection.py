@@ -200,6 +200,9 @@ class Connection(asyncio.BufferedProtocol):
     def _unfinished(self, session: Session) -> None:
         """Called when the peer's unfinished input grew too large while it waited."""
 
+    def _discard_input(self) -> None:
+        """Called once the connection is over: free what the codec still buffers."""
+
     # -- asyncio protocol ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -544,6 +547,7 @@ class Connection(asyncio.BufferedProtocol):
             self.flush()
         self._closed = True
         self._pending.clear()
+        self._discard_input()  # a lingering socket must not keep what it sent
         if self._linger and not abort and Connection.lingering < LINGER_MAX:
             self._linger = False
             Connection.lingering += 1

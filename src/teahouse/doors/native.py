@@ -247,6 +247,9 @@ class NativeConnection(Connection):
     def _refusal(self, ip: str, error: ChatError) -> bytes:
         return error_frame(error)
 
+    def _discard_input(self) -> None:
+        self._codec.discard()
+
     def _feed(self, data: bytes) -> None:
         self._codec.receive_data(data)
 

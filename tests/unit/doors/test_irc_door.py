@@ -286,6 +286,7 @@ async def test_garbage_before_registration_ends_the_connection_with_one_line(
     got = c.messages()
     assert codes(got)[-1] == "ERROR" and c.dropped_for_garbage()
     assert "Not an IRC client" in got[-1].params[0]
+    assert c.conn._reader.buffered == 0, "a dropped connection keeps none of its junk"
     assert codes(got).count("451") <= 1, "no numeric per line to a peer that sends junk"
     assert kit.hub.stats.closed["bad_frame"] == 1
 

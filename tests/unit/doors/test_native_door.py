@@ -256,9 +256,10 @@ async def test_bad_frames_are_answered_then_the_one_over_the_strikes_is_fatal(ki
         assert error["fatal"] is False, error
     c.send(type="future_thing", ref="u")  # unknown types are never strikes
     assert c.frame()["code"] == "unknown_type"
-    c.send_raw(b"still nope\n")
+    c.send_raw(b"still nope\n" + b"more nope\n" * 100)
     fatal = c.frame()
     assert (fatal["code"], fatal["fatal"]) == ("bad_frame", True)
+    assert c.conn._codec.buffered == 0, "a dropped connection keeps none of its junk"
     assert c.dropped_for_garbage()
     assert kit.hub.stats.closed["bad_frame"] == 1
 

@@ -218,6 +218,9 @@ class IrcConnection(Connection):
     def _lost(self, session: Session) -> None:
         self._door.forget(self, session)
 
+    def _discard_input(self) -> None:
+        self._reader.discard()
+
     def _feed(self, data: bytes) -> None:
         self._reader.receive_data(data)
 

@@ -123,7 +123,7 @@ def test_storm_native_and_irc(make_server: Any) -> None:
 
 def test_flood(make_server: Any) -> None:
     server = make_server()
-    # A socket dropped for garbage is held unread for LINGER (2 s) before it closes, so
+    # A socket dropped for garbage is held unread for up to LINGER (3 s) before it closes, so
     # the run lasts long enough for every attacker to see its socket closed at least once.
     report = stress(server, "flood", "--attackers", "4", "--duration", "5", "--chunk", "32768")
     results = report["results"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import random
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any, ClassVar, Protocol, TypeVar, cast
@@ -61,8 +62,10 @@ what it got before returning); what a peer sent beyond this waits in the kernel.
 
 _READ_BUFFER = memoryview(bytearray(READ_SIZE))
 
-LINGER = 2.0
-"""Seconds a connection dropped for garbage is held, unread, before its socket closes.
+LINGER = 3.0
+"""The most seconds a connection dropped for garbage is held, unread, before its socket
+closes (each is held between half this and this, at random: flooders that started
+together, and were dropped together, do not come back together).
 
 Its session ends at once (it holds no room, no name, no slot); only the socket waits,
 paused, with the one error line sent. A flooder that reconnects as soon as it is closed
@@ -552,7 +555,8 @@ class Connection(asyncio.BufferedProtocol):
             self._linger = False
             Connection.lingering += 1
             transport.pause_reading()
-            self._door.hub.scheduler.call_later(LINGER, self._end_linger)
+            held = random.uniform(LINGER / 2, LINGER)  # a spread, not a secret
+            self._door.hub.scheduler.call_later(held, self._end_linger)
             return
         # A peer that is not reading would hold the fd until TCP gives up: free it now.
         if abort or transport.get_write_buffer_size() > 0:

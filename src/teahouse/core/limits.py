@@ -90,14 +90,26 @@ class AddressRate:
 class Allowlist:
     """Addresses and networks (``"127.0.0.1"``, ``"10.0.0.0/8"``, ``"::1"``)."""
 
+    MEMO = 4096
+    """Answers remembered: parsing an address costs more than the rest of an accept, and a
+    flood comes from few addresses. Bounded; forgotten all at once when full."""
+
     def __init__(self, entries: list[str]) -> None:
         self._networks = [ipaddress.ip_network(entry, strict=False) for entry in entries]
+        self._memo: dict[str, bool] = {}
 
     def __contains__(self, ip: str) -> bool:
         if not self._networks:
             return False
+        known = self._memo.get(ip)
+        if known is not None:
+            return known
         try:
             address = ipaddress.ip_address(ip)
         except ValueError:
             return False
-        return any(address in network for network in self._networks)
+        found = any(address in network for network in self._networks)
+        if len(self._memo) >= self.MEMO:
+            self._memo.clear()
+        self._memo[ip] = found
+        return found

@@ -1,6 +1,6 @@
 """The one connection base every door builds on: input, limits, pausing, and output.
 
-A :class:`Connection` is an ``asyncio.Protocol`` with ``__slots__`` and no task or timer
+A :class:`Connection` is an ``asyncio.BufferedProtocol`` with ``__slots__`` and no task or timer
 of its own while idle. What it does for every door, written once:
 
 - **admission**: ``connection_made`` asks the hub (bans, caps, rates, memory guard) before
@@ -29,9 +29,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import random
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from teahouse.config import Config
 from teahouse.core.clock import Handle
@@ -48,6 +49,33 @@ _R = TypeVar("_R")
 
 STREAM_LOW = 256 * 1024
 """A stream's next chunk goes to the transport only while it holds less than this."""
+
+READ_SIZE = 16 * 1024
+"""The most one connection reads per loop round.
+
+A security limit, and what keeps a flood from stalling everyone else: the loop's
+transport would otherwise read up to 256 KiB per ready socket per round (a fresh bytes
+object each time), so a thousand flooders made one round hundreds of MiB of copying and
+parsing, and the heap grew with it. Reads go into one buffer shared by every connection
+(the loop runs one callback at a time, and :meth:`Connection.buffer_updated` copies out
+what it got before returning); what a peer sent beyond this waits in the kernel.
+"""
+
+_READ_BUFFER = memoryview(bytearray(READ_SIZE))
+
+LINGER = 3.0
+"""The most seconds a connection dropped for garbage is held, unread, before its socket
+closes (each is held between half this and this, at random: flooders that started
+together, and were dropped together, do not come back together).
+
+Its session ends at once (it holds no room, no name, no slot); only the socket waits,
+paused, with the one error line sent. A flooder that reconnects as soon as it is closed
+would otherwise make the server accept, admit and drop it thousands of times a second,
+and every other client waits behind that work. Held, it costs a timer and no reads.
+"""
+
+LINGER_MAX = 1024
+"""At most this many sockets held at once (all doors); past it, dropped ones close now."""
 
 
 class OnceLine(bytes):
@@ -86,8 +114,12 @@ class Charge(enum.Enum):
     """Refused too often: the connection must end."""
 
 
-class Connection(asyncio.Protocol):
-    """One client connection of a door; also the hub's Outlet for it."""
+class Connection(asyncio.BufferedProtocol):
+    """One client connection of a door; also the hub's Outlet for it.
+
+    A buffered protocol: the transport reads into :data:`_READ_BUFFER` (at most
+    :data:`READ_SIZE` bytes a round) and the bytes go to :meth:`data_received`.
+    """
 
     __slots__ = (
         "_btokens",
@@ -99,6 +131,7 @@ class Connection(asyncio.Protocol):
         "_itokens",
         "_last_once",
         "_limited",
+        "_linger",
         "_pending",
         "_pending_size",
         "_resume",
@@ -109,6 +142,9 @@ class Connection(asyncio.Protocol):
         "_transport",
         "session",
     )
+
+    lingering: ClassVar[int] = 0
+    """Sockets held after a drop for garbage, over every door (see :data:`LINGER`)."""
 
     def __init__(self, door: Door) -> None:
         self._door = door
@@ -129,6 +165,8 @@ class Connection(asyncio.Protocol):
         self._throttled_since: float | None = None
         self._limited: list[float] | None = None
         self._strikes: list[float] | None = None
+        self._linger = False
+        """The coming close is for garbage: hold the socket (see :data:`LINGER`)."""
         self._streams: deque[tuple[Iterator[bytes], Callable[[], None] | None]] | None = None
         """Long answers being written as the peer reads them (replays, history)."""
         self._held: list[bytes] | None = None
@@ -166,7 +204,10 @@ class Connection(asyncio.Protocol):
     def _unfinished(self, session: Session) -> None:
         """Called when the peer's unfinished input grew too large while it waited."""
 
-    # -- asyncio.Protocol --------------------------------------------------------------
+    def _discard_input(self) -> None:
+        """Called once the connection is over: free what the codec still buffers."""
+
+    # -- asyncio protocol ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A TCP transport; uvloop's is not an asyncio.Transport subclass, so no isinstance.
@@ -197,6 +238,12 @@ class Connection(asyncio.Protocol):
         self._stamp = hub.clock.monotonic()
         self._opened(session)
         log.info("connection opened door=%s peer=%s:%d", door.name, ip, port, extra={PEER: ip})
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _READ_BUFFER
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(_READ_BUFFER[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         session = self.session
@@ -242,6 +289,7 @@ class Connection(asyncio.Protocol):
             try:
                 item = self._next_item()
             except ChatError as exc:
+                self._linger = True  # the codec gave up on what this peer sends
                 self._door.hub.close_session(session, exc.code, exc)
                 return
             if item is None:
@@ -496,6 +544,10 @@ class Connection(asyncio.Protocol):
             lambda: hub.close_session(session, "slow_consumer", SlowConsumer(), abort=True)
         )
 
+    def drop_for_garbage(self) -> None:
+        """Say the session's coming close is for garbage: its socket lingers, unread."""
+        self._linger = True
+
     def close_transport(self, abort: bool) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
@@ -504,8 +556,26 @@ class Connection(asyncio.Protocol):
             self.flush()
         self._closed = True
         self._pending.clear()
+        self._discard_input()  # a lingering socket must not keep what it sent
+        if self._linger and not abort and Connection.lingering < LINGER_MAX:
+            self._linger = False
+            Connection.lingering += 1
+            transport.pause_reading()
+            held = random.uniform(LINGER / 2, LINGER)  # a spread, not a secret
+            self._door.hub.scheduler.call_later(held, self._end_linger)
+            return
         # A peer that is not reading would hold the fd until TCP gives up: free it now.
         if abort or transport.get_write_buffer_size() > 0:
+            transport.abort()
+        else:
+            transport.close()
+
+    def _end_linger(self) -> None:
+        Connection.lingering -= 1
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return  # the peer went first
+        if transport.get_write_buffer_size() > 0:
             transport.abort()
         else:
             transport.close()

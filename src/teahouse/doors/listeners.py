@@ -12,7 +12,7 @@ from teahouse.doors.tls import TlsContext, TlsListener
 
 
 class Listeners:
-    def __init__(self, hub: Hub, config: Config, make: Callable[[], asyncio.Protocol]) -> None:
+    def __init__(self, hub: Hub, config: Config, make: Callable[[], asyncio.BaseProtocol]) -> None:
         self._hub = hub
         self._config = config
         self._make = make

@@ -247,6 +247,9 @@ class NativeConnection(Connection):
     def _refusal(self, ip: str, error: ChatError) -> bytes:
         return error_frame(error)
 
+    def _discard_input(self) -> None:
+        self._codec.discard()
+
     def _feed(self, data: bytes) -> None:
         self._codec.receive_data(data)
 
@@ -276,6 +279,7 @@ class NativeConnection(Connection):
             if self._strike(session):
                 item.error.fatal = True
                 item.error.message += " (too many bad frames)"
+                self.drop_for_garbage()
             self.send_error(session, item.error, item.ref)
             return
         frame: f.ClientFrame = item  # type: ignore[assignment]

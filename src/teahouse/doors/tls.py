@@ -56,7 +56,7 @@ class TlsContext:
 async def _handshake(
     sock: socket.socket,
     tls: TlsContext,
-    make: Callable[[], asyncio.Protocol],
+    make: Callable[[], asyncio.BaseProtocol],
     handshake_deadline: float,
 ) -> None:
     loop = asyncio.get_running_loop()
@@ -80,7 +80,7 @@ class TlsListener:
         self,
         hub: Hub,
         tls: TlsContext,
-        make: Callable[[], asyncio.Protocol],
+        make: Callable[[], asyncio.BaseProtocol],
         handshake_deadline: float,
         tasks: set[asyncio.Task[Any]],
     ) -> None:

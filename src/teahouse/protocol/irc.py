@@ -167,6 +167,11 @@ class IrcReader:
     def buffered(self) -> int:
         return len(self._buf)
 
+    def discard(self) -> None:
+        """Forget what is buffered and give its memory back (the connection is over)."""
+        self._buf = bytearray()
+        self._skipping = self._dropped = False
+
     def receive_data(self, data: bytes) -> None:
         """Take bytes from the peer; drop an overlong line's bytes instead of keeping them."""
         if self._skipping:

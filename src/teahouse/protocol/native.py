@@ -61,6 +61,11 @@ class LineReader:
         """Bytes held and not yet returned."""
         return len(self._buf) - self._pos
 
+    def discard(self) -> None:
+        """Forget what is buffered and give its memory back (the connection is over)."""
+        self._buf = bytearray()
+        self._pos = 0
+
     def feed(self, data: bytes) -> None:
         """Take bytes from the peer; check the limit before keeping them."""
         if self._overflow:
@@ -162,6 +167,10 @@ class _Codec(Generic[_F]):
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the peer. Never raises; never buffers past the limit."""
         self._reader.feed(data)
+
+    def discard(self) -> None:
+        """Forget what is buffered (the connection is over)."""
+        self._reader.discard()
 
     def next_event(self) -> _F | FrameError | None:
         """The next frame, a :class:`FrameError` to answer, or None when more bytes are needed.

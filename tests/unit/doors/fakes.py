@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from teahouse.core.session import Session
-from teahouse.doors.connection import Connection
+from teahouse.doors.connection import LINGER, Connection
 from teahouse.doors.irc.connection import IrcConnection
 from teahouse.doors.irc.door import IrcDoor
 from teahouse.doors.native import NativeConnection, NativeDoor
@@ -128,6 +128,16 @@ class Client:
     @property
     def closed(self) -> bool:
         return self.transport.closing
+
+    def dropped_for_garbage(self) -> bool:
+        """The session ended at once and the socket is held unread, then closed after
+        :data:`~teahouse.doors.connection.LINGER` seconds (time is moved here)."""
+        if self.conn.session is None or not self.session.closed:
+            return False
+        if self.transport.reading or self.transport.closing:
+            return False
+        self.advance(LINGER)
+        return self.transport.closing and not self.transport.reading
 
     def send_raw(self, data: bytes) -> None:
         """Bytes from the peer, then the end of the loop round."""

@@ -254,7 +254,7 @@ async def test_the_per_address_cap_and_the_shutdown_refuse_at_the_door(make_kit:
 
 async def test_unknown_commands_before_registration_are_strikes(kit: HubKit) -> None:
     c = connect(kit)
-    c.send("JOIN #lobby", "PRIVMSG #lobby :hi", "FROBNICATE", "\x16\x03\x01 garbage")
+    c.send("JOIN #lobby", "PRIVMSG #lobby :hi", "FROBNICATE", "QUUX garbage")
     assert codes(c.messages()) == ["451"] * 4
     c.send("001 numeric")  # no 451 for a numeric, but a strike all the same
     assert c.messages() == []
@@ -263,8 +263,36 @@ async def test_unknown_commands_before_registration_are_strikes(kit: HubKit) -> 
     got = c.messages()
     assert codes(got) == ["451", "ERROR"]
     assert "Too many" in got[-1].params[0]
-    assert c.closed
+    assert c.dropped_for_garbage()
     assert kit.hub.stats.closed["bad_frame"] == 1
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\x16\x03\x01\x02\x00\x01\x00 hello\r\n",  # a TLS ClientHello on the plain port
+        b"GET / HTTP/1.1\r\n",  # "GET" is a command word: a strike; "/" below is not
+        bytes(range(256)) * 4,
+    ],
+)
+async def test_garbage_before_registration_ends_the_connection_with_one_line(
+    kit: HubKit, garbage: bytes
+) -> None:
+    c = connect(kit)
+    c.send_raw(garbage + b"\n" + b"\xff\xfe junk\n" * 500)
+    got = c.messages()
+    assert codes(got)[-1] == "ERROR" and c.dropped_for_garbage()
+    assert "Not an IRC client" in got[-1].params[0]
+    assert c.conn._reader.buffered == 0, "a dropped connection keeps none of its junk"
+    assert codes(got).count("451") <= 1, "no numeric per line to a peer that sends junk"
+    assert kit.hub.stats.closed["bad_frame"] == 1
+
+
+async def test_after_registration_junk_is_421_and_the_connection_goes_on(kit: HubKit) -> None:
+    c = await registered(kit, "Junko")
+    c.send_raw(b"\xff\xfe junk\r\n")
+    assert codes(c.messages()) == ["421"]
+    assert not c.closed
 
 
 async def test_after_registration_an_unknown_command_is_421_and_no_strike(kit: HubKit) -> None:
@@ -282,7 +310,7 @@ async def test_an_overlong_line_before_registration_closes_at_once(kit: HubKit) 
     c.send_raw(b"NICK " + b"x" * 600 + b"\r\n")
     [error] = c.messages()
     assert error.command == "ERROR" and "Input line too long" in error.params[0]
-    assert c.closed
+    assert c.dropped_for_garbage()
     assert kit.hub.stats.closed["frame_too_large"] == 1
 
 
@@ -302,7 +330,7 @@ async def test_an_overlong_line_after_registration_is_417_and_a_strike(kit: HubK
     for _ in range(4):
         c.send("x" * 600)
     got = c.messages()
-    assert codes(got)[-1] == "ERROR" and c.closed, "the strikes add up"
+    assert codes(got)[-1] == "ERROR" and c.dropped_for_garbage(), "the strikes add up"
 
 
 async def test_the_flood_penalty_slows_a_client_down_and_never_refuses(make_kit: MakeKit) -> None:

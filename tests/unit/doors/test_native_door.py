@@ -249,10 +249,11 @@ async def test_bad_frames_are_answered_then_the_one_over_the_strikes_is_fatal(ki
         assert error["fatal"] is False, error
     c.send(type="future_thing", ref="u")  # unknown types are never strikes
     assert c.frame()["code"] == "unknown_type"
-    c.send_raw(b"still nope\n")
+    c.send_raw(b"still nope\n" + b"more nope\n" * 100)
     fatal = c.frame()
     assert (fatal["code"], fatal["fatal"]) == ("bad_frame", True)
-    assert c.closed
+    assert c.conn._codec.buffered == 0, "a dropped connection keeps none of its junk"
+    assert c.dropped_for_garbage()
     assert kit.hub.stats.closed["bad_frame"] == 1
 
 
@@ -274,7 +275,7 @@ async def test_a_line_over_max_frame_preauth_is_fatal_before_login(kit: HubKit) 
     c.send_raw(b"x" * 5000)  # no end of line yet: never buffered whole
     error = c.frame()
     assert (error["code"], error["fatal"]) == ("frame_too_large", True)
-    assert c.closed
+    assert c.dropped_for_garbage()
 
 
 async def test_after_login_the_frame_limit_is_max_frame(kit: HubKit) -> None:

@@ -8,8 +8,9 @@ and heartbeats come from the hub's shared sweep (``PING`` after ``interval`` of 
 What is IRC's own here: registration (:mod:`~teahouse.doors.irc.registration` decides,
 this class carries it out), the command table's preconditions, labeled responses, and
 turning a :class:`~teahouse.errors.ChatError` into the numeric a client expects. Lines are
-charged to the flood limit from the first byte; before registration, garbage and unknown
-commands are strikes, and an overlong line ends the connection.
+charged to the flood limit from the first byte; before registration, unknown commands are
+strikes, and a line that is no IRC command at all (garbage) or an overlong line ends the
+connection at once, with one ``ERROR`` line.
 """
 
 from __future__ import annotations
@@ -213,6 +214,9 @@ class IrcConnection(Connection):
     def _lost(self, session: Session) -> None:
         self._door.forget(self, session)
 
+    def _discard_input(self) -> None:
+        self._reader.discard()
+
     def _feed(self, data: bytes) -> None:
         self._reader.receive_data(data)
 
@@ -245,7 +249,9 @@ class IrcConnection(Connection):
             self.close(session, "bad_frame", "Too many unknown commands or bad lines")
 
     def close(self, session: Session, reason: str, why: str) -> None:
-        """End the connection with ``ERROR :Closing Link: host (why)``."""
+        """End the connection with ``ERROR :Closing Link: host (why)`` (every reason it is
+        used for is bad input: the socket lingers, see :meth:`drop_for_garbage`)."""
+        self.drop_for_garbage()
         self.write_raw(serialize(IrcMessage("ERROR", (f"Closing Link: {session.host} ({why})",))))
         self._door.hub.close_session(session, reason)
 
@@ -268,6 +274,11 @@ class IrcConnection(Connection):
         spec = self._door.commands.get(command)
         if spec is None:
             if not self.reg.done:
+                if not _is_command(command):
+                    # Not IRC at all (random bytes, another protocol): one line, then gone,
+                    # rather than a numeric per line to a peer that does not read them.
+                    self.close(session, "bad_frame", "Not an IRC client")
+                    return
                 if not command.isdigit():
                     self.numeric(n.ERR_NOTREGISTERED, "You have not registered")
                 self.strike(session)
@@ -491,6 +502,13 @@ class IrcConnection(Connection):
         self.reg.nick = session.user or nick  # an account's nick is its name
         self.reg.done = True
         self._door.welcome(self, session)
+
+
+def _is_command(word: str) -> bool:
+    """A command as RFC 1459 spells one: letters, or a three-digit numeric."""
+    if word.isascii() and word.isalpha():
+        return True
+    return len(word) == 3 and word.isascii() and word.isdigit()
 
 
 def in_batch(line: bytes) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import re
 
+import pytest
+
 from teahouse.protocol.irc import IrcMessage, serialize
 
 from ..hubkit import PASSWORD, HubKit, MakeKit

@@ -67,21 +67,28 @@ class MemoryTrimmer:
 
     CPython frees its small-object arenas when they empty, but glibc keeps the freed heap
     for reuse, so after a storm of short connections RSS stays at its peak. ``malloc_trim``
-    returns it. It costs a few milliseconds, so it runs at most once a second, and only
-    when a thousand connections have closed since the last time.
+    returns it. With the collection before it, it pauses the loop for tens of milliseconds,
+    so it runs at most once a second, only when a thousand connections have closed since
+    the last time, and only once the wave is over (fewer than ``CALM`` new connections in
+    the last second): during a storm the freed heap is reused anyway.
     """
+
+    CALM = 100
 
     def __init__(self) -> None:
         self._trim = _load_malloc_trim()
         self._seen = 0
         self._last = 0.0
+        self._total = 0
 
     def after_churn(self, connections_total: int, open_now: int) -> None:
         if self._trim is None:
             return
+        arrived = connections_total - self._total
+        self._total = connections_total
         now = time.monotonic()
         churned = connections_total - self._seen - open_now
-        if churned < 1000 or now - self._last < 1.0:
+        if churned < 1000 or now - self._last < 1.0 or arrived >= self.CALM:
             return
         self._seen = connections_total - open_now
         self._last = now

@@ -245,7 +245,8 @@ class PasswordHasher:
     ) -> bool:
         """True when ``password`` matches; with no hash, burns the same time and says False.
 
-        ``source`` is the asking address (the open lane's turns and shares go by it),
+        ``source`` is the asking address (the open lane's turns and shares go by it;
+        empty for the operator's own commands, which no share limits),
         ``trusted`` picks the trusted lane, ``suspect`` puts the job behind those of
         addresses without recent failures. ``wanted`` is asked before the job is queued,
         when it comes up, and when the lane is full: a check for a connection that has gone
@@ -273,11 +274,12 @@ class PasswordHasher:
         if wanted is not None and not wanted():
             lane.dropped += 1
             raise Gone()
-        if lane.size >= lane.limit or lane.by_source.get(source, 0) >= lane.per_source:
+        capped = bool(source)  # no source: the operator's own commands, not a client
+        if lane.size >= lane.limit or (capped and lane.by_source.get(source, 0) >= lane.per_source):
             lane.purge()
         if lane.size >= lane.limit:
             raise Throttled("the server is busy checking passwords; try again", retry_after=1.0)
-        if lane.by_source.get(source, 0) >= lane.per_source:
+        if capped and lane.by_source.get(source, 0) >= lane.per_source:
             raise Throttled(
                 "too many password checks from your address at once; try again", retry_after=1.0
             )

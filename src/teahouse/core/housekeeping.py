@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from teahouse.config import Config
 from teahouse.core.clock import Clock, Handle, Scheduler
 from teahouse.core.heartbeat import Action, HeartbeatPolicy, heartbeat_action
-from teahouse.core.registry import Registry
+from teahouse.core.registry import Departure, Registry
 from teahouse.core.session import Session, SessionState
 from teahouse.errors import ChatError, HeartbeatTimeout, SlowConsumer, Timeout
 
@@ -30,8 +30,6 @@ log = logging.getLogger("teahouse.hub")
 SWEEP_SLICE = 0.005
 """Longest one slice of the heartbeat sweep (scan, or closing) runs before it lets other
 work in (seconds of real time)."""
-CLOSE_BATCH = 256
-"""Sessions taken out of their rooms together, at most, in one slice of closing."""
 DUE_STEP = 0.05
 """Sessions whose deadline falls within this many seconds of each other are dropped by
 the same timer: dropping is that precise, and ten thousand deadlines cost few timers."""
@@ -65,6 +63,8 @@ class Housekeeping:
         """True while the memory guard refuses new connections (RSS over the limit)."""
         self._doomed: deque[tuple[Session, str, ChatError]] = deque()
         """Sessions condemned, closed a slice at a time."""
+        self._untold: deque[Departure] = deque()
+        """``left`` presences of condemned sessions still to be told, a slice at a time."""
         self._doomed_ids: set[int] = set()
         self._closing = False
         self._scan: list[Session] = []
@@ -175,8 +175,12 @@ class Housekeeping:
             self._due_timer = self.scheduler.call_later(at - now, self._on_due)
 
     def _condemn(self, doomed: list[tuple[Session, str, ChatError]]) -> None:
+        """Take the condemned out of their rooms now, all together (no presence goes to
+        one of them, and none is told of another), then tell the rooms and close them in
+        slices."""
         if not doomed:
             return
+        self._untold.extend(self.registry.depart([(s, reason, None) for s, reason, _ in doomed]))
         self._doomed.extend(doomed)
         if not self._closing:
             self._closing = True
@@ -211,22 +215,21 @@ class Housekeeping:
         return None
 
     def _close_doomed(self) -> None:
-        """Close condemned sessions, a batch at a time, for at most ``SWEEP_SLICE``; then
-        let other work in and go on. A batch leaves its rooms together, so a room whose
-        members all died together hears nothing from them."""
+        """Tell the rooms, then close the condemned sessions, for at most ``SWEEP_SLICE``;
+        then let other work in and go on."""
         started = time.perf_counter()
+        untold = self._untold
+        while untold:
+            self.registry.announce((untold.popleft(),))
+            if len(untold) & 15 == 0 and time.perf_counter() - started > SWEEP_SLICE:
+                self.scheduler.call_soon(self._close_doomed)
+                return
         doomed = self._doomed
         while doomed:
-            batch = [doomed.popleft() for _ in range(min(CLOSE_BATCH, len(doomed)))]
-            self.registry.leave_all([(s, reason, None) for s, reason, _ in batch])
-            for i, (session, reason, error) in enumerate(batch):
-                self._doomed_ids.discard(session.id)
-                self.registry.close_session(session, reason, error)
-                if i & 31 == 31 and time.perf_counter() - started > SWEEP_SLICE:
-                    doomed.extendleft(reversed(batch[i + 1 :]))  # out of their rooms already
-                    self.scheduler.call_soon(self._close_doomed)
-                    return
-            if time.perf_counter() - started > SWEEP_SLICE:
+            session, reason, error = doomed.popleft()
+            self._doomed_ids.discard(session.id)
+            self.registry.close_session(session, reason, error)
+            if len(doomed) & 63 == 0 and time.perf_counter() - started > SWEEP_SLICE:
                 self.scheduler.call_soon(self._close_doomed)
                 return
         self._closing = False

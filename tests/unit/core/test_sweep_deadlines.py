@@ -6,7 +6,7 @@ from __future__ import annotations
 from teahouse.core.housekeeping import DUE_STEP
 from teahouse.core.session import Session
 
-from ..hubkit import HubKit, MakeKit
+from ..hubkit import HubKit, MakeKit, outlet
 
 
 def run_sweeps(kit: HubKit, seconds: float) -> None:
@@ -71,5 +71,8 @@ async def test_many_dead_peers_are_closed_in_slices_and_all_go(make_kit: MakeKit
         pass
     assert all(peer.closed for peer in peers)
     assert not live.closed
+    left = [e for e in outlet(live).events("presence") if e[3] == "left"]
+    assert sorted(e[2] for e in left) == sorted(f"dead{i}" for i in range(50)), "each told once"
+    assert all(e[1] == "room0" and e[4] == "timeout" for e in left)
     assert kit.hub.registry.sessions.keys() == {live.id}
     assert kit.hub.housekeeping.janitor(1).repaired == 0

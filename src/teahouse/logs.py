@@ -171,6 +171,12 @@ def setup_logging(
     formatter: logging.Formatter = (
         JsonFormatter() if section.format == "json" else TextFormatter(TEXT_FORMAT)
     )
+    # Records carry no source file, thread or process name: no format here prints them,
+    # and finding them costs a frame walk and lookups on every record of a flood.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
     root = logging.getLogger()
     _remove_handlers(root)
     root.setLevel(level)

@@ -13,7 +13,7 @@ first moves the guest to a ``Guest…`` nick, so two identities never share a na
 The login throttle keys a failure to the *address and the name together*, and to the
 address: a flood of wrong passwords for alice from one address slows that address down,
 never alice logging in from another one. An address alice logged in from before is
-trusted for her: its checks always take the clean hash lane.
+trusted for her: its checks always take the trusted hash lane.
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ class Accounts:
         self.moderation = moderation
         self.outbox = outbox
         self.allowlist = allowlist
+        # Asked on every login; parsing the address each time was a twentieth of a storm.
+        self._allowed = functools.lru_cache(maxsize=4096)(allowlist.__contains__)
         self._cloak_key = cloak_key
         acc = config.accounts
         self.throttle = LoginThrottle(
@@ -108,7 +110,7 @@ class Accounts:
     # -- the one login path ------------------------------------------------------------
 
     def _throttle_keys(self, session: Session, name: str) -> list[str]:
-        if session.ip in self.allowlist:
+        if self._allowed(session.ip):
             return [f"user:{fold_user(name)}@{session.ip}"]
         return [f"user:{fold_user(name)}@{session.ip}", f"ip:{session.ip}"]
 
@@ -124,27 +126,33 @@ class Accounts:
             raise Throttled(retry_after=round(wait, 3))
         return keys
 
-    def _suspect(self, keys: list[str], name: str, session: Session) -> bool:
-        account = self.store.get_account(name) if is_user_name(name) else None
-        if account is not None and (account.id, session.ip) in self._trusted:
-            return False  # where alice logged in before: never behind a flood's queue
-        return self.throttle.suspect([*keys, f"name:{fold_user(name)}"], self.clock.monotonic())
+    def trusted(self, account: Account | None, session: Session) -> bool:
+        """Has ``account`` logged in from ``session``'s address before? Its checks then
+        take the trusted hash lane, never behind a flood of guesses from elsewhere."""
+        return account is not None and (account.id, session.ip) in self._trusted
 
     async def verify(
         self, session: Session, name: str, password: str, failure: AuthReason = "bad_credentials"
     ) -> Account:
         """Check ``name``'s password for ``session``: throttle, hash lane, ban. Every
         credential check in the server comes here (``failure`` names it in the log when it
-        fails). Raises :class:`BadCredentials`, :class:`Throttled` or :class:`Banned`."""
+        fails). Raises :class:`BadCredentials`, :class:`Throttled` or :class:`Banned`
+        (:class:`~teahouse.core.passwords.Gone` when the connection closes first: then
+        nothing is hashed, counted or logged)."""
         keys = self.check_login(session, name)
         account = self.store.get_account(name) if is_user_name(name) else None
         exists = account is not None
+        trusted = self.trusted(account, session)
         if len(password) > MAX_PASSWORD:
             account = None
-        suspect = self._suspect(keys, name, session)
+        suspect = not trusted and self.throttle.suspect(
+            [*keys, f"name:{fold_user(name)}"], self.clock.monotonic()
+        )
         ok = await self.hasher.verify(
             account.password_hash if account else None,
             password,
+            source=session.ip,
+            trusted=trusted,
             suspect=suspect,
             wanted=lambda: not session.closed,
         )
@@ -214,7 +222,7 @@ class Accounts:
             raise RegistrationClosed("registration needs a valid, unused invite code")
         self.check_new_name(name)
         self.check_password(name, password)
-        if session.ip not in self.allowlist:
+        if not self._allowed(session.ip):
             wait = self.registration_rate.allow(session.ip, self.clock.monotonic())
             if wait is not None:
                 raise Throttled(
@@ -222,7 +230,7 @@ class Accounts:
                 )
         suspect = self.throttle.suspect([f"ip:{session.ip}"], self.clock.monotonic())
         password_hash = await self.hasher.hash(
-            password, suspect=suspect, wanted=lambda: not session.closed
+            password, source=session.ip, suspect=suspect, wanted=lambda: not session.closed
         )
         if session.closed:
             raise BadCredentials("the connection closed")

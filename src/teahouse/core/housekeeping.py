@@ -11,21 +11,28 @@ All three run on shared timers (one each, owned by the server), never per connec
 
 from __future__ import annotations
 
+import heapq
 import logging
+import math
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from teahouse.config import Config
-from teahouse.core.clock import Clock, Scheduler
+from teahouse.core.clock import Clock, Handle, Scheduler
 from teahouse.core.heartbeat import Action, HeartbeatPolicy, heartbeat_action
-from teahouse.core.registry import Registry
+from teahouse.core.registry import Departure, Registry
 from teahouse.core.session import Session, SessionState
 from teahouse.errors import ChatError, HeartbeatTimeout, SlowConsumer, Timeout
 
 log = logging.getLogger("teahouse.hub")
 
-SWEEP_SLICE = 0.02
-"""Longest the heartbeat sweep runs before it lets other work in (seconds)."""
+SWEEP_SLICE = 0.005
+"""Longest one slice of the heartbeat sweep (scan, or closing) runs before it lets other
+work in (seconds of real time)."""
+DUE_STEP = 0.05
+"""Sessions whose deadline falls within this many seconds of each other are dropped by
+the same timer: dropping is that precise, and ten thousand deadlines cost few timers."""
 BACKLOG_VICTIM = 65536
 """Unsent bytes above which the memory guard may drop a connection."""
 
@@ -54,34 +61,129 @@ class Housekeeping:
         )
         self.shedding = False
         """True while the memory guard refuses new connections (RSS over the limit)."""
-        self._doomed: list[tuple[Session, str, ChatError]] = []
-        """Sessions the sweep condemned, closed a slice at a time."""
+        self._doomed: deque[tuple[Session, str, ChatError]] = deque()
+        """Sessions condemned, closed a slice at a time."""
+        self._untold: deque[Departure] = deque()
+        """``left`` presences of condemned sessions still to be told, a slice at a time."""
         self._doomed_ids: set[int] = set()
+        self._closing = False
+        self._scan: list[Session] = []
+        """Sessions the running sweep has still to look at (it runs in slices)."""
+        self._due: list[tuple[float, int, Session]] = []
+        """(deadline, id, session): sessions whose heartbeat or login deadline falls before
+        the next sweep, to be dropped by a timer at that deadline (a heap)."""
+        self._due_ids: set[int] = set()
+        self._due_timer: Handle | None = None
+        self._due_at = math.inf
 
     # -- heartbeats --------------------------------------------------------------------
 
     def sweep(self) -> None:
         """Apply the heartbeat policy to every session. Called on one shared timer.
 
-        The scan is cheap and runs at once; the sessions it condemns are closed by
-        :meth:`_close_doomed` in slices of at most ``SWEEP_SLICE`` seconds, so when ten
-        thousand dead peers time out together live users never wait behind all of it.
+        The scan runs in slices of at most ``SWEEP_SLICE`` seconds, so ten thousand pings
+        due together go out spread over a few loop steps. A session whose deadline falls
+        before the next sweep is not left to it: a timer drops it at its deadline (within
+        ``DUE_STEP``), so a dead peer goes at timeout, not up to a sweep period later. The
+        sessions condemned are closed in slices too, so when ten thousand dead peers time
+        out together live users never wait behind all of it.
         """
+        if self._scan:
+            return  # the last sweep is still running its slices: it covers everyone
+        self._scan = list(self.registry.sessions.values())
+        self._scan_slice()
+
+    def _scan_slice(self) -> None:
+        started = time.perf_counter()  # a slice is real time, whatever the fake clock says
         now = self.clock.monotonic()
+        horizon = now + self.policy.sweep_period
         quiet_since = now - self.policy.interval
         line_deadline = now - self.config.limits.partial_line_timeout
+        scan = self._scan
         doomed: list[tuple[Session, str, ChatError]] = []
-        pending = self._doomed_ids
-        for session in list(self.registry.sessions.values()):
-            if session.id in pending:
-                continue  # condemned by an earlier sweep, its slice is still to come
+        skip = self._doomed_ids
+        due = self._due_ids
+        while scan:
+            session = scan.pop()
+            if session.closed or session.id in skip:
+                continue  # closed meanwhile, or condemned and waiting for its slice
             verdict = self._check(session, now, quiet_since, line_deadline)
             if verdict is not None:
                 doomed.append((session, *verdict))
-                pending.add(session.id)
-        if doomed:
-            self._doomed.extend(doomed)
-            self.registry.leave_all([(s, reason, None) for s, reason, _ in doomed])
+                skip.add(session.id)
+            elif session.id not in due:
+                deadline = self._deadline(session)
+                if deadline < horizon:
+                    heapq.heappush(self._due, (deadline, session.id, session))
+                    due.add(session.id)
+            if len(scan) & 63 == 0 and time.perf_counter() - started > SWEEP_SLICE:
+                self.scheduler.call_soon(self._scan_slice)
+                break
+        self._condemn(doomed)
+        self._arm_due()
+
+    def _deadline(self, session: Session) -> float:
+        """When ``session`` is to be dropped if nothing changes: silence or login timeout."""
+        deadline = session.last_received + self.policy.timeout
+        if not session.authenticated:
+            deadline = min(deadline, session.connected_at + self.policy.login_timeout)
+        return deadline
+
+    def _expired(self, session: Session, now: float) -> tuple[str, ChatError] | None:
+        """The reason and error to drop ``session`` with if its deadline has passed (the
+        deadline itself, not a difference of times: no rounding keeps it a step longer)."""
+        if not session.authenticated and session.connected_at + self.policy.login_timeout <= now:
+            return "login_timeout", Timeout()
+        if session.last_received + self.policy.timeout <= now:
+            silent = now - session.last_received
+            return "timeout", HeartbeatTimeout(f"nothing received for {silent:.1f} s")
+        return None
+
+    def _arm_due(self) -> None:
+        if not self._due:
+            return
+        at = max(self._due[0][0], self.clock.monotonic())
+        if self._due_timer is not None:
+            if self._due_at <= at:
+                return
+            self._due_timer.cancel()
+        self._due_at = at
+        self._due_timer = self.scheduler.call_later(at - self.clock.monotonic(), self._on_due)
+
+    def _on_due(self) -> None:
+        """The timer of the earliest deadline: check every session due by now (and within
+        ``DUE_STEP``'s wait for the next), and drop those still silent."""
+        self._due_timer = None
+        self._due_at = math.inf
+        now = self.clock.monotonic()
+        doomed: list[tuple[Session, str, ChatError]] = []
+        due = self._due
+        while due and due[0][0] <= now:
+            _, _, session = heapq.heappop(due)
+            self._due_ids.discard(session.id)
+            if session.closed or session.id in self._doomed_ids:
+                continue
+            verdict = self._expired(session, now)
+            if verdict is not None:
+                doomed.append((session, *verdict))
+                self._doomed_ids.add(session.id)
+            # A session that spoke since is the next sweep's again.
+        self._condemn(doomed)
+        if due:
+            at = max(due[0][0], now + DUE_STEP)
+            self._due_at = at
+            self._due_timer = self.scheduler.call_later(at - now, self._on_due)
+
+    def _condemn(self, doomed: list[tuple[Session, str, ChatError]]) -> None:
+        """Take the condemned out of their rooms now, all together (no presence goes to
+        one of them, and none is told of another), then tell the rooms and close them in
+        slices."""
+        if not doomed:
+            return
+        self._untold.extend(self.registry.depart([(s, reason, None) for s, reason, _ in doomed]))
+        self._doomed.extend(doomed)
+        if not self._closing:
+            self._closing = True
             self._close_doomed()
 
     def _check(
@@ -113,15 +215,24 @@ class Housekeeping:
         return None
 
     def _close_doomed(self) -> None:
-        started = time.perf_counter()  # a slice is real time, whatever the fake clock says
+        """Tell the rooms, then close the condemned sessions, for at most ``SWEEP_SLICE``;
+        then let other work in and go on."""
+        started = time.perf_counter()
+        untold = self._untold
+        while untold:
+            self.registry.announce((untold.popleft(),))
+            if len(untold) & 15 == 0 and time.perf_counter() - started > SWEEP_SLICE:
+                self.scheduler.call_soon(self._close_doomed)
+                return
         doomed = self._doomed
         while doomed:
-            session, reason, error = doomed.pop()
+            session, reason, error = doomed.popleft()
             self._doomed_ids.discard(session.id)
             self.registry.close_session(session, reason, error)
             if len(doomed) & 63 == 0 and time.perf_counter() - started > SWEEP_SLICE:
                 self.scheduler.call_soon(self._close_doomed)
                 return
+        self._closing = False
 
     # -- memory guard ------------------------------------------------------------------
 

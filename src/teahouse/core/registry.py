@@ -27,6 +27,8 @@ log = logging.getLogger("teahouse.hub")
 _NONE: frozenset[Session] = frozenset()
 
 Watcher = Callable[[str, bool, Session], None]
+Departure = tuple[Room, Session, str, str | None]
+"""A ``left`` presence still to be told: the room, who left, the reason, a quit text."""
 """Told when a name comes online (True) or goes offline (False), with one of its sessions."""
 
 
@@ -266,20 +268,32 @@ class Registry:
     def leave_all(self, departures: list[tuple[Session, str, str | None]]) -> None:
         """Take many sessions out of every room at once: the members who stay hear one
         ``left`` per user, and no presence goes to a session that is leaving too."""
+        self.announce(self.depart(departures))
+
+    def depart(self, departures: list[tuple[Session, str, str | None]]) -> list[Departure]:
+        """The first half of :meth:`leave_all`: take the sessions out of every room now,
+        and return the ``left`` presences still to be told (:meth:`announce`), so that a
+        caller closing thousands can spread the telling over several loop rounds."""
         for session, _, _ in departures:
             self.unbind(session)
-        gone: list[tuple[Room, Session, str, str | None]] = []
+        gone: list[Departure] = []
         for session, reason, text in departures:
             for name in session.rooms:
                 room = self.rooms.get(name)
                 if room is not None and room.remove(session) and session.user is not None:
                     gone.append((room, session, reason, text))
             session.left_all()
+        return gone
+
+    def announce(self, gone: Iterable[Departure]) -> None:
+        """Tell the members still in each room that the user left (see :meth:`depart`);
+        a room nobody is left in is dropped."""
         for room, session, reason, text in gone:
-            online = session.ident in self._idents
-            self.presence(room, session, "left", reason, online=online, text=text)
-            if not room.sessions:
-                self.rooms.pop(room.name, None)
+            if room.sessions:
+                online = session.ident in self._idents
+                self.presence(room, session, "left", reason, online=online, text=text)
+            elif self.rooms.get(room.name) is room:
+                self.rooms.pop(room.name)
 
     def close_session(
         self,

@@ -39,7 +39,7 @@ from teahouse.core.clock import Handle
 from teahouse.core.hub import Hub
 from teahouse.core.limits import Rate, cap_send_buffer, take
 from teahouse.core.session import Encoder, Session
-from teahouse.errors import ChatError, Internal, SlowConsumer, StorageFailed
+from teahouse.errors import ChatError, Internal, SlowConsumer, StorageFailed, Throttled
 from teahouse.logs import PEER
 from teahouse.store.base import StoreError
 
@@ -49,6 +49,9 @@ _R = TypeVar("_R")
 
 STREAM_LOW = 256 * 1024
 """A stream's next chunk goes to the transport only while it holds less than this."""
+THROTTLED_HOLD = 1.0
+"""Longest a connection answered ``throttled`` by a slow task (a login behind a full hash
+queue) goes unread (seconds): its ``retry_after``, at most this."""
 
 READ_SIZE = 16 * 1024
 """The most one connection reads per loop round.
@@ -404,6 +407,10 @@ class Connection(asyncio.BufferedProtocol):
             return
         if isinstance(exc, ChatError):
             failed(exc)
+            if isinstance(exc, Throttled) and exc.retry_after:
+                # Told to wait: what it sends meanwhile waits too, unread. A guesser that
+                # ignores retry_after costs one answer per wait, not one per round trip.
+                self._pause(session, min(exc.retry_after, THROTTLED_HOLD))
         elif isinstance(exc, StoreError):
             log.warning("storage failed for %r: %s", session, exc)
             failed(StorageFailed(f"{exc}; nothing was changed, try again", retry_after=5.0))

@@ -463,6 +463,10 @@ async def test_a_full_hash_queue_answers_throttled_at_once_and_chat_goes_on(kit:
         await legit.settle()
         answers = [c.frame()["code"] for c in attackers]
         assert answers == ["bad_credentials"] * 2 + ["throttled"] * 4, "two queued, four refused"
-        assert all(c.transport.reading and not c.closed for c in attackers)
+        assert not any(c.closed for c in attackers)
+        # Those told throttled go unread for their retry_after, then are read again.
+        assert [c.transport.reading for c in attackers] == [True] * 2 + [False] * 4
+        kit.clock.advance(1.0)
+        assert all(c.transport.reading for c in attackers)
     finally:
         hasher.close()

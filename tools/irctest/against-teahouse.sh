@@ -20,7 +20,7 @@ for _ in 1 2 3 4; do
   data=$(mktemp -d); dirs+=("$data")
   echo operpassword | "$bin" user add operuser --admin --password-stdin --data-dir "$data" >/dev/null
   "$bin" serve --config "$config" --data-dir "$data" --host 127.0.0.1 --port 0 \
-    --irc-port 0 --no-console >"$data/serve.out" 2>&1 &
+    --irc-port 0 --web-port 0 --no-console >"$data/serve.out" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do grep -q 'irc=' "$data/serve.out" && break; sleep 0.2; done
   p=$(grep -o 'irc=[0-9.]*:[0-9]*' "$data/serve.out" | head -1 | cut -d: -f2)

@@ -85,14 +85,12 @@ def nick(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         )
         return
     try:
-        old_mask = conn.hostmask()
+        # The hub tells everyone concerned, this client too (in no room: it alone).
         accounts.rename_guest(session, wanted)
     except ChatError as exc:
         conn.numeric(n.ERR_NICKNAMEINUSE, wanted, exc.message)
         return
     conn.reg.nick = wanted
-    if not session.rooms:
-        conn.send(IrcMessage("NICK", (wanted,), old_mask))
 
 
 def user(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:

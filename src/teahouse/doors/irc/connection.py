@@ -443,6 +443,12 @@ class IrcConnection(Connection):
 
         self._start(session, work, done, failed)
 
+    def later(self, then: Callable[[], None]) -> Callable[[], None]:
+        """``then``, to run after the command returned, its output still the command's
+        (labelled) answer."""
+        held = self.labeled.hold() if self.labeled is not None else None
+        return lambda: self._settle(held, then)
+
     def _settle(self, held: Callable[[bytes], None] | None, then: Callable[[], None]) -> None:
         if held is None:
             then()

@@ -22,7 +22,15 @@ def ping(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     if not msg.params:
         conn.numeric(n.ERR_NOORIGIN, "No origin specified")
         return
-    conn.send(IrcMessage("PONG", (conn.server, msg.params[0]), conn.server))
+    pong = IrcMessage("PONG", (conn.server, msg.params[0]), conn.server)
+    outbox = conn.door.hub.outbox
+    if not outbox.holding:
+        conn.send(pong)
+        return
+    # Messages sent before this PING still wait for their commit: the PONG goes after
+    # them, so a client that PINGs to synchronise (as test suites and bots do) has seen
+    # everything sent before it, as on a server that delivers at once.
+    outbox.in_order(conn.later(lambda: conn.send(pong)))
 
 
 def pong(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:

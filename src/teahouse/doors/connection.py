@@ -102,7 +102,7 @@ class Door(Protocol):
     high_water: int
     """``limits.output_high_water``: a transport holding more is a slow consumer."""
     pending_cap: int
-    """The most one round may queue for one connection (4 × ``high_water``)."""
+    """The most one connection's queue holds before it is written early (4 × ``high_water``)."""
     bytes_out: int
     """Bytes written by this door's connections (the hub adds up the doors')."""
     refuse_after: float | None
@@ -450,10 +450,11 @@ class Connection(asyncio.BufferedProtocol):
         pending.append(data)
         self._pending_size += len(data)
         # The queue holds references to bytes shared by every member, and it empties at
-        # the end of this round; the real test is the transport's buffer after `flush`.
-        # This cap only stops one round from queueing without bound.
+        # the end of this round. A round that queues more than the cap (a commit that
+        # settles hundreds of messages at once) writes early: whether the peer keeps up
+        # is the transport's test, in `flush`, not the size of one burst.
         if self._pending_size > self._door.pending_cap:
-            self._slow()
+            self.flush()
 
     def flush(self) -> None:
         self._last_once = None
@@ -461,12 +462,18 @@ class Connection(asyncio.BufferedProtocol):
             return
         pending = self._pending
         transport = self._transport
+        # What the peer has not read of earlier rounds decides, not this round's burst:
+        # acknowledgements come in bursts (one per message of a group commit), and a
+        # client that reads is never dropped for the server's batching. A queue is
+        # written once it passes pending_cap, so a peer that does not read is dropped
+        # holding at most high_water + pending_cap.
+        unread = transport.get_write_buffer_size()
         transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
         pending.clear()
         size, self._pending_size = self._pending_size, 0
         door = self._door
         door.bytes_out += size
-        if transport.get_write_buffer_size() > door.high_water:
+        if unread > door.high_water:
             self._slow()
 
     # -- long answers, written as the peer reads them ----------------------------------

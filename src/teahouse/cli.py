@@ -96,6 +96,8 @@ def serve(
             "log.format": log_format,
         },
     )
+    if 0 in (port, irc_port):
+        config = _free_ports_for_the_rest(config, web_port, (tls_port, irc_tls_port, web_tls_port))
     setup_logging(config.log, config.data_dir)
     try:
         with asyncio.Runner(loop_factory=new_event_loop_factory(config.server.event_loop)) as run:
@@ -105,6 +107,29 @@ def serve(
     except OSError as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
     sys.exit(status)
+
+
+def _free_ports_for_the_rest(
+    config: Config, web_port: int | None, tls_ports: tuple[int | None, ...]
+) -> Config:
+    """``--port 0`` or ``--irc-port 0`` asks for free ports: so do the doors whose ports
+    are left at their defaults (the web door, the TLS ports), or several servers started
+    this way (test runs, conformance suites) would collide on 6690 and the like. A port
+    given on the command line or changed in the config file stays as it is."""
+    from teahouse.config import TlsSection, WebSection
+
+    web = config.web
+    if web_port is None and web.port == WebSection().port:
+        web = msgspec.structs.replace(web, port=0)
+    tls, default_tls = config.tls, TlsSection()
+    names = ("native_port", "irc_port", "web_port")
+    changes = {
+        name: 0
+        for name, given in zip(names, tls_ports, strict=True)
+        if given is None and getattr(tls, name) == getattr(default_tls, name)
+    }
+    tls = msgspec.structs.replace(tls, **changes)
+    return msgspec.structs.replace(config, web=web, tls=tls)
 
 
 # -- accounts ---------------------------------------------------------------------------

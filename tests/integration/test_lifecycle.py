@@ -7,7 +7,10 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 PASSWORD = "correct-horse-1"
@@ -228,3 +231,46 @@ async def test_a_member_that_never_reads_is_dropped_as_slow_consumer(
     assert s["sessions"] == 1
     # Bounded by the mark (plus the kernel's socket buffers), not by what was sent.
     assert server.rss_kib() - baseline_rss < 16 * 1024
+
+
+def test_servers_on_free_ports_take_free_ports_for_every_door(tmp_path: Path) -> None:
+    """``--port 0 --irc-port 0`` (as test harnesses start servers): the web door, left at its
+    default port, takes a free one too, so two such servers run side by side."""
+    procs = []
+    try:
+        for n in range(2):
+            data = tmp_path / f"var{n}"
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "teahouse",
+                        "serve",
+                        "--data-dir",
+                        str(data),
+                        "--port",
+                        "0",
+                        "--irc-port",
+                        "0",
+                        "--no-console",
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
+        for proc in procs:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + 30
+            line = ""
+            while time.monotonic() < deadline and "web=" not in line:
+                line = proc.stdout.readline()
+                assert line or proc.poll() is None, "the server exited"
+            assert "web=127.0.0.1:" in line and ":6690" not in line, line
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+            if proc.stdout is not None:
+                proc.stdout.close()

@@ -22,7 +22,7 @@ from textual.widgets import Input, Label
 
 from teahouse.client import AwayChanged, Client, Error, Invited, ModeChanged, Presence, ServerError
 from teahouse.client.attention import DesktopNotifier
-from teahouse.client.chat import printable
+from teahouse.client.printable import printable
 from teahouse.client.settings import ChatSettings
 from teahouse.client.tui.app import LoginScreen
 from teahouse.client.tui.model import SERVER

@@ -20,7 +20,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from teahouse.client.chat import printable
+from teahouse.client.printable import printable
 
 log = logging.getLogger("teahouse.client")
 

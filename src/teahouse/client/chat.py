@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import ssl
 import sys
 import threading
@@ -44,6 +43,7 @@ from teahouse.client.events import (
     Reconnecting,
 )
 from teahouse.client.policy import SeenIds
+from teahouse.client.printable import printable
 from teahouse.client.settings import ChatSettings, default_path
 from teahouse.protocol import frames as f
 from teahouse.protocol.names import is_user_name
@@ -72,39 +72,6 @@ anything else is said in the current room ("//text" says "/text")"""
 DEFAULT_HISTORY = 20
 
 # -- formatting (pure) --------------------------------------------------------------------
-
-_UNPRINTABLE = re.compile(
-    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-"""What must never reach a terminal as it is: C0 controls but tab (ESC starts the escape
-sequences: colours, cursor moves, OSC 8 links, window titles, clipboard writes), DEL, C1
-controls (0x9b is a one-byte CSI on some terminals), the line and paragraph separators,
-the bidirectional overrides and isolates (they reorder what is shown after them), and lone
-surrogates (they cannot be encoded)."""
-
-
-def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    if code < 0x20:
-        return "^" + chr(code + 0x40)  # ESC -> ^[, NUL -> ^@, LF -> ^J
-    if code == 0x7F:
-        return "^?"
-    return f"<U+{code:04X}>"
-
-
-def printable(text: str) -> str:
-    """``text`` safe to print on a terminal: every control character shown visibly.
-
-    A security rule: every text that comes from the server (messages, names, topics, error
-    messages, ...) passes through here before it is printed or drawn. C0 controls become
-    caret notation (ESC is ``^[``, NUL ``^@``, a newline ``^J``), DEL ``^?``, and C1
-    controls, bidirectional overrides and line separators ``<U+XXXX>``. Tab and every
-    printable character are kept. The result holds no character this function changes,
-    so applying it twice changes nothing more.
-    """
-    if _UNPRINTABLE.search(text) is None:
-        return text
-    return _UNPRINTABLE.sub(_visible, text)
 
 
 def clock(ts: str) -> str:

@@ -18,7 +18,7 @@ import re
 import zlib
 from datetime import date, datetime, timedelta
 
-from teahouse.client.chat import printable
+from teahouse.client.printable import printable
 
 ACTION_PREFIX = "/me "
 """The server stores a ``/me`` action as a message whose text starts with this."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from teahouse.client.chat import printable
+from teahouse.client.printable import printable
 from teahouse.gui.markup import find_links
 
 PENDING_ID = 2**62 + 1

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from teahouse.client.chat import clock, format_event, format_message, printable, room_of
+from teahouse.client.chat import clock, format_event, format_message, room_of
 from teahouse.client.events import Connected, Disconnected, EventsDropped, Reconnecting
+from teahouse.client.printable import printable
 from teahouse.protocol import frames as f
 
 TS = "2026-11-24T10:05:00.123Z"

@@ -52,9 +52,10 @@ from textual.widgets.option_list import Option
 from teahouse import __version__
 from teahouse.client import operations as ops
 from teahouse.client.attention import DesktopNotifier
-from teahouse.client.chat import ACTION_PREFIX, printable
+from teahouse.client.chat import ACTION_PREFIX
 from teahouse.client.client import Client
 from teahouse.client.errors import ClientClosed, ClientError, ServerError
+from teahouse.client.printable import printable
 from teahouse.client.settings import ChatSettings
 from teahouse.client.tui import render
 from teahouse.client.tui.commands import (

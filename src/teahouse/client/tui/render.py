@@ -21,7 +21,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from teahouse.client.chat import ACTION_PREFIX, printable
+from teahouse.client.chat import ACTION_PREFIX
+from teahouse.client.printable import printable
 from teahouse.client.tui.model import Conversation, Line, Model, Presence, Status
 from teahouse.protocol import frames as f
 

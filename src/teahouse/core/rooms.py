@@ -731,6 +731,12 @@ class Rooms:
             room.ops.add(owner_id)
             room.community = True
             self.store.mark_community(room.name)
+            if old is None:
+                # Registering: the operators it has now (accounts; guests stay live-only)
+                # are kept with it, as grants given afterwards are.
+                for ident in room.ops:
+                    if ident > 0 and ident != owner_id:
+                        self.store.set_room_grant(room.name, ident, "op")
         elif old is not None:
             room.ops.discard(old)
         self.store.register_room(room.name, owner_id, room.saved_modes())

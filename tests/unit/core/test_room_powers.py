@@ -206,3 +206,19 @@ async def test_a_dropped_room_forgets_its_operators(make_kit: MakeKit) -> None:
     kit.join(bob, "lobby")
     assert not runs(kit, bob)
     assert kit.store.room_grants("lobby") == {}
+
+
+async def test_operators_made_before_registering_are_kept_with_the_room(
+    make_kit: MakeKit,
+) -> None:
+    kit = make_kit(on_disk=True)
+    alice = await kit.login("alice")
+    bob = await kit.login("bob", ip="10.0.0.2")
+    kit.join(alice, "lobby")
+    kit.join(bob, "lobby")
+    kit.hub.rooms.set_modes(alice, "lobby", [("+", "o", "bob")])
+    kit.hub.rooms.register(alice, "lobby")
+    kit.run_soon()
+    assert kit.store.room_grants("lobby") == {alice.ident: "owner", bob.ident: "op"}
+    _, operators = kit.hub.rooms.info(alice, "lobby")
+    assert "bob" in operators

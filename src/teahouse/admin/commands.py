@@ -24,10 +24,10 @@ from pathlib import Path
 
 from teahouse.core.hub import AdminRunner, Hub
 from teahouse.core.moderation import parse_network
-from teahouse.core.results import parse_mode_changes
 from teahouse.core.room import Room
 from teahouse.core.session import Session
 from teahouse.errors import ChatError, InvalidField, InvalidName, NoSuchUser, StorageFailed
+from teahouse.protocol.modes import parse_mode_changes
 from teahouse.protocol.names import is_room_name, is_user_name
 from teahouse.store.base import Account, BanKind, Role, StoreError
 

@@ -26,6 +26,7 @@ from typing import Literal
 from teahouse.client.client import Client
 from teahouse.client.errors import ServerError
 from teahouse.protocol import frames as f
+from teahouse.protocol.modes import takes_argument
 from teahouse.protocol.names import is_room_name, is_user_name
 
 DOORS = {"native": "the native protocol", "irc": "IRC", "web": "the web"}
@@ -370,11 +371,8 @@ def operator_changes(info: f.ModeChanged) -> list[tuple[str, bool]]:
         else:
             letters.append((sign, ch))
 
-    def takes(sign: str, ch: str) -> bool:
-        return ch in "ovbeIk" or (ch == "l" and sign == "+")
-
     # A "-k" carries the old key or nothing: the arguments left over say which.
-    spare = len(info.args) - sum(takes(s, c) for s, c in letters if (s, c) != ("-", "k"))
+    spare = len(info.args) - sum(takes_argument(s, c) for s, c in letters if (s, c) != ("-", "k"))
     args = iter(info.args)
     found: list[tuple[str, bool]] = []
     for sign, ch in letters:
@@ -383,7 +381,7 @@ def operator_changes(info: f.ModeChanged) -> list[tuple[str, bool]]:
                 spare -= 1
                 next(args, None)
             continue
-        arg = next(args, None) if takes(sign, ch) else None
+        arg = next(args, None) if takes_argument(sign, ch) else None
         if ch == "o" and arg is not None:
             found.append((arg, sign == "+"))
     return found

@@ -30,8 +30,6 @@ from teahouse.core.masks import BanMask
 from teahouse.core.outbox import Outbox
 from teahouse.core.registry import Registry
 from teahouse.core.results import (
-    MODE_FLAGS,
-    MODE_LISTS,
     JoinResult,
     Member,
     ModeChange,
@@ -55,6 +53,7 @@ from teahouse.errors import (
     Throttled,
 )
 from teahouse.logs import log_audit
+from teahouse.protocol.modes import MODE_FLAGS, MODE_LISTS, takes_argument
 from teahouse.protocol.names import fold_user, is_room_name
 from teahouse.protocol.text import clean_text
 from teahouse.store.base import Store
@@ -464,8 +463,7 @@ class Rooms:
         for sign, letter, arg in wanted:
             problem = self._apply_mode(room, session, by, sign, letter, arg)
             if problem is None:
-                takes = letter in "ovk" or letter in MODE_LISTS or (letter == "l" and sign == "+")
-                shown = arg if takes else None
+                shown = arg if takes_argument(sign, letter) else None
                 if letter in MODE_LISTS and arg is not None:
                     shown = str(BanMask.parse(arg))
                 if letter == "k":

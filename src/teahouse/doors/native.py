@@ -23,7 +23,7 @@ from teahouse import __version__
 from teahouse.config import Config
 from teahouse.core.hub import Hub
 from teahouse.core.limits import Rate
-from teahouse.core.results import HistoryPage, ModeChange, Replay, RoomState, parse_mode_changes
+from teahouse.core.results import HistoryPage, ModeChange, Replay, RoomState
 from teahouse.core.session import Session
 from teahouse.doors.connection import Charge, Connection, Door
 from teahouse.doors.listeners import Listeners
@@ -38,6 +38,7 @@ from teahouse.errors import (
     UnsupportedProto,
 )
 from teahouse.protocol import frames as f
+from teahouse.protocol.modes import parse_mode_changes
 from teahouse.protocol.native import PROTOCOL_VERSION, FrameError, ServerCodec, encode
 from teahouse.protocol.text import for_native
 from teahouse.store.base import StoredMessage

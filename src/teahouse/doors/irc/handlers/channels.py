@@ -7,7 +7,6 @@ IRC parameters into hub calls and the hub's results into numerics.
 from __future__ import annotations
 
 from teahouse.core.masks import glob_match
-from teahouse.core.results import MODE_LETTERS, takes_argument
 from teahouse.core.rooms import clean_reason
 from teahouse.core.session import Session
 from teahouse.doors.irc import numerics as n
@@ -15,6 +14,7 @@ from teahouse.doors.irc.connection import IrcConnection
 from teahouse.doors.irc.render import room_of, send_join, send_names, send_topic
 from teahouse.errors import ChatError, NoSuchRoom
 from teahouse.protocol.irc import IrcMessage
+from teahouse.protocol.modes import MODE_LETTERS, takes_argument
 
 MAX_MODES = 4
 """Mode changes with an argument taken from one MODE line (ISUPPORT MODES)."""

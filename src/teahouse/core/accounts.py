@@ -153,7 +153,7 @@ class Accounts:
             source=session.ip,
             trusted=trusted,
             suspect=suspect,
-            wanted=lambda: not session.closed,
+            wanted=session.outlet.is_open,
         )
         now = self.clock.monotonic()
         if not ok or account is None:
@@ -229,7 +229,7 @@ class Accounts:
                 )
         suspect = self.throttle.suspect([f"ip:{session.ip}"], self.clock.monotonic())
         password_hash = await self.hasher.hash(
-            password, source=session.ip, suspect=suspect, wanted=lambda: not session.closed
+            password, source=session.ip, suspect=suspect, wanted=session.outlet.is_open
         )
         if session.closed:
             raise BadCredentials("the connection closed")

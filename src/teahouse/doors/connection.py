@@ -66,6 +66,11 @@ what it got before returning); what a peer sent beyond this waits in the kernel.
 
 _READ_BUFFER = memoryview(bytearray(READ_SIZE))
 
+BUSY_READ_AHEAD = READ_SIZE
+"""While a slow task runs (a password check), a connection is still read, so that its
+close is seen at once and its queued hash job dropped (an attacker that sends a login and
+hangs up costs no hash); past this many buffered bytes it is paused until the task ends."""
+
 LINGER = 3.0
 """The most seconds a connection dropped for garbage is held, unread, before its socket
 closes (each is held between half this and this, at random: flooders that started
@@ -256,8 +261,10 @@ class Connection(asyncio.BufferedProtocol):
         self._feed(data)
         if not self._busy and self._resume is None:
             self._process(session)
-        elif self._busy and not session.authenticated:
-            self._unfinished(session)
+        elif self._busy:
+            if not session.authenticated:
+                self._unfinished(session)
+            self._read_ahead(session)
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close; connection_lost does the cleanup
@@ -273,6 +280,12 @@ class Connection(asyncio.BufferedProtocol):
             self._door.hub.close_session(session, "disconnected" if exc is None else "reset")
             self._lost(session)
         self._pending.clear()
+
+    def _read_ahead(self, session: Session) -> None:
+        """While a slow task runs: stop reading once :data:`BUSY_READ_AHEAD` bytes wait
+        (the task's end resumes it)."""
+        if self._buffered > BUSY_READ_AHEAD and not session.closed and self._transport:
+            self._transport.pause_reading()
 
     # -- input -------------------------------------------------------------------------
 
@@ -382,11 +395,14 @@ class Connection(asyncio.BufferedProtocol):
         done: Callable[[_R], None],
         failed: Callable[[ChatError], None],
     ) -> None:
-        """Run ``work`` while this connection stops reading; then ``done(result)`` or
-        ``failed(error)`` (never once the session is closed), and resume in order."""
+        """Run ``work`` while this connection's items wait; then ``done(result)`` or
+        ``failed(error)`` (never once the session is closed), and resume in order.
+
+        The socket is still read meanwhile (up to :data:`BUSY_READ_AHEAD` bytes): a peer
+        that hangs up is seen gone at once, and what it asked for is dropped unhashed.
+        """
         assert self._transport is not None
         self._busy = True
-        self._transport.pause_reading()
         task = asyncio.get_running_loop().create_task(work)
         self._door.tasks.add(task)
         task.add_done_callback(lambda t: self._finished(session, t, done, failed))

@@ -8,7 +8,7 @@ from typing import Any
 
 from teahouse.config import Config
 from teahouse.core.hub import Hub
-from teahouse.doors.tls import TlsContext, TlsListener
+from teahouse.doors.tls import LISTEN_BACKLOG, TlsContext, TlsListener
 
 
 class Listeners:
@@ -24,7 +24,9 @@ class Listeners:
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Start listening; returns the address actually bound (port 0 picks one)."""
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(self._make, host, port, backlog=1024, reuse_address=True)
+        server = await loop.create_server(
+            self._make, host, port, backlog=LISTEN_BACKLOG, reuse_address=True
+        )
         self._servers.append(server)
         sock = server.sockets[0].getsockname()
         return str(sock[0]), int(sock[1])

@@ -26,6 +26,12 @@ from teahouse.errors import ChatError
 
 log = logging.getLogger("teahouse.tls")
 
+LISTEN_BACKLOG = 4096
+"""Connections the kernel completes for a door before teahouse accepts them (capped by
+``net.core.somaxconn``). A storm of connect-and-close cycles fills a short queue during any
+pause of the loop, and every connection that overflows it waits a second for its SYN to be
+sent again."""
+
 
 class TlsContext:
     """The server's certificate and key, loaded into an ``SSLContext``."""
@@ -93,7 +99,7 @@ class TlsListener:
         self._loop_task: asyncio.Task[None] | None = None
 
     def start(self, host: str, port: int) -> tuple[str, int]:
-        sock = socket.create_server((host, port), backlog=1024, reuse_port=False)
+        sock = socket.create_server((host, port), backlog=LISTEN_BACKLOG, reuse_port=False)
         sock.setblocking(False)
         self.sock = sock
         self._loop_task = asyncio.get_running_loop().create_task(self._accept_loop(sock))

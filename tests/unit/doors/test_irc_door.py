@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from teahouse.core.passwords import HashParams, PasswordHasher
+from teahouse.doors.connection import BUSY_READ_AHEAD
 from teahouse.protocol.irc import IrcMessage, serialize
 
 from ..hubkit import PASSWORD, HubKit, MakeKit
@@ -134,13 +136,14 @@ async def test_pass_account_password_logs_in_with_the_accounts_name(kit: HubKit)
 async def test_a_wrong_pass_is_464_and_the_connection_closes(kit: HubKit) -> None:
     await kit.add_user("Bob")
     c = connect(kit)
-    c.send("PASS Bob:not-the-password", "NICK Bob", "USER b 0 * :B")
-    assert not c.transport.reading, "reading pauses while the password is checked"
+    c.send("PASS Bob:not-the-password", "NICK bobby", "USER b 0 * :B")
+    assert c.messages() == [], "the password is checked in a task"
     await c.settle()
     got = c.messages()
     assert codes(got) == ["464", "ERROR"]
     assert c.closed
-    assert "001" not in codes(got)
+    kit.run_soon()
+    assert kit.hub.stats.closed == {"bad_credentials": 1}, "closed once, never made a guest"
 
 
 async def test_sasl_plain_in_chunks_logs_in_before_the_welcome(kit: HubKit) -> None:
@@ -585,3 +588,35 @@ async def test_messages_that_say_quit_or_nick_are_all_delivered(kit: HubKit) -> 
     c.send(said, said, "PRIVMSG #lobby :a NICK is a name", "PRIVMSG #lobby :a NICK is a name")
     got = [m.params[1] for m in other.messages()]
     assert got == ["type QUIT to leave"] * 2 + ["a NICK is a name"] * 2
+
+
+async def test_a_connection_waiting_for_its_password_check_reads_a_bounded_amount(
+    kit: HubKit,
+) -> None:
+    await kit.add_user("Bob")
+    c = connect(kit)
+    c.send(f"PASS :Bob:{PASSWORD}", "NICK Bob", "USER b 0 * :B")
+    assert c.transport.reading, "still read: a hang-up is seen at once"
+    line = "PING :" + "x" * 400
+    c.send(*[line] * (BUSY_READ_AHEAD // len(line)))
+    assert c.transport.reading
+    c.send(line, line)
+    assert not c.transport.reading, "past the read-ahead, the socket waits"
+    await c.settle()
+    got = c.messages()
+    assert "001" in codes(got) and not c.closed, got[:3]
+
+
+async def test_a_pass_whose_peer_hung_up_is_never_hashed_nor_welcomed(kit: HubKit) -> None:
+    hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1, queue_limit=4)
+    kit.hub.accounts.hasher = hasher
+    try:
+        await kit.add_user("Bob")
+        c = connect(kit)
+        c.send("PASS Bob:a-wrong-guess", "NICK Bob", "USER b 0 * :B")
+        c.transport.reset()
+        await c.settle()
+        assert c.session.closed and c.messages() == []
+        assert hasher.dropped == 1 and hasher.in_flight == 0
+    finally:
+        hasher.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from teahouse.core.passwords import HashParams, PasswordHasher
@@ -41,9 +43,11 @@ async def test_hello_login_join_say_and_quit(kit: HubKit) -> None:
     assert welcome["heartbeat"] == {"interval": 20, "timeout": 60}
     c.send(type="login", user="ALICE", password=PASSWORD, ref=1)
     assert c.frames() == [], "a password check runs in a task"
-    assert not c.transport.reading, "and the connection does not read meanwhile"
+    c.send(type="ping", t=7, ref="p")
+    assert c.frames() == [], "what the peer sends meanwhile waits its turn"
     await c.settle()
-    authed, replay_end = c.frames()
+    authed, replay_end, pong = c.frames()
+    assert pong == {"type": "pong", "t": 7, "ref": "p"}
     assert authed == {"type": "authed", "user": "alice", "role": "user", "ref": 1}
     assert replay_end["type"] == "replay_end" and replay_end["dm"] is True
     assert c.transport.reading
@@ -468,5 +472,32 @@ async def test_a_full_hash_queue_answers_throttled_at_once_and_chat_goes_on(kit:
         assert [c.transport.reading for c in attackers] == [True] * 2 + [False] * 4
         kit.clock.advance(1.0)
         assert all(c.transport.reading for c in attackers)
+    finally:
+        hasher.close()
+
+
+async def test_a_login_whose_peer_hung_up_is_never_hashed(kit: HubKit) -> None:
+    # The tutorial's storm: connect, send a login, close at once. The socket is still read
+    # while the login waits, so the close is seen before the hash job starts.
+    hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1, queue_limit=4)
+    kit.hub.accounts.hasher = hasher
+    try:
+        await kit.add_user("alice")
+        c = connect(kit)
+        c.send(type="login", user="alice", password="a-wrong-guess", ref=1)
+        assert c.transport.reading
+        c.transport.reset()
+        await c.settle()
+        assert c.session.closed
+        assert hasher.dropped == 1 and hasher.in_flight == 0
+        # The login already queued its job when the peer's end of stream is read: the
+        # transport is closing (the session not yet closed), and that is enough.
+        d = connect(kit, "10.0.0.2")
+        d.send(type="login", user="alice", password="a-wrong-guess", ref=1)
+        await asyncio.sleep(0)
+        assert hasher.in_flight == 1 and not d.session.closed
+        d.transport.close()
+        await d.settle()
+        assert hasher.dropped == 2 and hasher.in_flight == 0
     finally:
         hasher.close()

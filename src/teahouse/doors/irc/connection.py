@@ -465,6 +465,8 @@ class IrcConnection(Connection):
 
     def try_register(self, session: Session) -> None:
         """Complete registration once NICK, USER and CAP negotiation are all done."""
+        if session.closed:
+            return  # a refused PASS ended it: no guest registration, no welcome to render
         step = self.reg.next_step(self._busy, session.authenticated and not session.guest)
         if isinstance(step, CheckPass):
             accounts = self._door.hub.accounts

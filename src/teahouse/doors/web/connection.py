@@ -351,3 +351,5 @@ class WebConnection(NativeConnection):
                 "frame_too_large",
                 FrameTooLarge("too much sent before the login was answered"),
             )
+        elif self._busy:
+            self._read_ahead(session)

@@ -41,20 +41,17 @@ def take(tokens: float, stamp: float, now: float, cost: float, rate: Rate) -> fl
     return refilled - cost
 
 
-def cap_send_buffer(transport: object, size: int) -> None:
-    """Bound the kernel's send buffer of one connection (``size`` 0: leave the default).
+def cap_send_buffer(listening: socket.socket, size: int) -> None:
+    """Bound the kernel's send buffer of every connection a listening socket accepts
+    (``size`` 0: leave the default). Accepted sockets inherit it: no call per connection.
 
     A security limit: without it Linux grows a socket's send buffer to megabytes for a
     peer that does not read, memory that the output high-water mark never sees.
     """
     if size <= 0:
         return
-    get = getattr(transport, "get_extra_info", None)
-    sock = get("socket") if get is not None else None
-    if sock is None:
-        return
     with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 class AddressRate:

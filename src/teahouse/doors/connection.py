@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, cast
 from teahouse.config import Config
 from teahouse.core.clock import Handle
 from teahouse.core.hub import Hub
-from teahouse.core.limits import Rate, cap_send_buffer, take
+from teahouse.core.limits import Rate, take
 from teahouse.core.session import Encoder, Session
 from teahouse.errors import ChatError, Internal, SlowConsumer, StorageFailed, Throttled
 from teahouse.logs import PEER
@@ -242,7 +242,6 @@ class Connection(asyncio.BufferedProtocol):
             transport.close()
             return
         self.session = session = hub.open_session(self, self._encoder(), ip, port, door.name)
-        cap_send_buffer(transport, door.config.limits.socket_send_buffer)
         self._stamp = hub.clock.monotonic()
         self._opened(session)
         log.info("connection opened door=%s peer=%s:%d", door.name, ip, port, extra={PEER: ip})

@@ -8,6 +8,7 @@ from typing import Any
 
 from teahouse.config import Config
 from teahouse.core.hub import Hub
+from teahouse.core.limits import cap_send_buffer
 from teahouse.doors.tls import LISTEN_BACKLOG, TlsContext, TlsListener
 
 
@@ -28,6 +29,8 @@ class Listeners:
             self._make, host, port, backlog=LISTEN_BACKLOG, reuse_address=True
         )
         self._servers.append(server)
+        for listening in server.sockets:
+            cap_send_buffer(listening, self._config.limits.socket_send_buffer)
         sock = server.sockets[0].getsockname()
         return str(sock[0]), int(sock[1])
 

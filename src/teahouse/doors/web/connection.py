@@ -31,7 +31,7 @@ from websockets.exceptions import PayloadTooBig
 from websockets.frames import CloseCode
 from websockets.protocol import OPEN
 
-from teahouse.core.limits import Allowlist, cap_send_buffer, take
+from teahouse.core.limits import Allowlist, take
 from teahouse.core.session import Session
 from teahouse.doors.connection import Connection
 from teahouse.doors.native import NativeConnection, NativeServer
@@ -209,7 +209,6 @@ class WebConnection(NativeConnection):
         door.sessionless.discard(self)
         self._counted = True
         door.transports_open += 1
-        cap_send_buffer(transport, door.config.limits.socket_send_buffer)
         self._stamp = hub.clock.monotonic()
         log.info("web connection opened peer=%s:%d", ip, port, extra={PEER: ip})
         return True

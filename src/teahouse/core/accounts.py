@@ -319,12 +319,9 @@ class Accounts:
         has it, or one like it) or ``in_use`` (someone online has it, or one like it)."""
         if not is_user_name(nick) or reserved_name(nick, extra=self._reserved):
             return "invalid"
-        if self.store.get_account(nick) is not None:
-            return "registered"
         key = confusable_key(nick)
-        for other in self.store.confusable_accounts(key):
-            if fold_user(other.name) != fold_user(nick):
-                return "registered"
+        if self.store.confusable_accounts(key):  # the account of that name, or one like it
+            return "registered"
         holder = self.registry.look_alike(key)
         if holder is not None and (mine is None or holder != mine.ident):
             return "in_use"

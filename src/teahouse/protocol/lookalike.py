@@ -23,6 +23,7 @@ Pure: no I/O, no state beyond two constant tables.
 from __future__ import annotations
 
 import enum
+import functools
 import unicodedata
 from collections.abc import Iterable
 
@@ -151,16 +152,26 @@ def reserved_name(name: str, extra: Iterable[str] = ()) -> bool:
         return True
     if letters in _RESERVED_KEYS:
         return True
-    return any(letters == _letters_key(other) for other in extra)
+    return any(letters == _extra_key(other) for other in extra)
+
+
+_TO_PROTOTYPES = str.maketrans(PROTOTYPES)
+_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def _prototypes(text: str) -> str:
-    return "".join(PROTOTYPES.get(char, char) for char in text)
+    return text.translate(_TO_PROTOTYPES)
 
 
 def _letters_key(name: str) -> str:
     printable = "".join(c for c in name if c.isascii() and c.isprintable())
-    return "".join(c for c in confusable_key(printable) if c.isascii() and c.isalpha())
+    return "".join(c for c in confusable_key(printable) if c in _ASCII_LETTERS)
+
+
+@functools.lru_cache(maxsize=64)
+def _extra_key(name: str) -> str:
+    """The letters key of a deployment's own name (a handful, asked on every nick)."""
+    return _letters_key(name)
 
 
 _RESERVED_KEYS = frozenset(_letters_key(name) for name in RESERVED_NAMES)

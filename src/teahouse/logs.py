@@ -86,6 +86,29 @@ _auth_log = logging.getLogger(AUTH_LOGGER)
 _log = logging.getLogger("teahouse.logs")
 
 
+class _Installed:
+    aggregator: Aggregator | None = None
+    """The aggregator :func:`setup_logging` installed, asked by :func:`log_from`."""
+
+
+_INSTALLED = _Installed()
+
+
+def log_from(logger: logging.Logger, level: int, peer: str, msg: str, *args: object) -> None:
+    """``logger.log(level, msg, *args)`` for a line about the client at ``peer`` (its IP
+    address, the line's source for the aggregator): a line a flood repeats.
+
+    When the aggregator would hold the line back, no record is made at all; a storm of
+    connections from a few addresses then costs the log a counter each, not a record.
+    """
+    if not logger.isEnabledFor(level):
+        return
+    aggregator = _INSTALLED.aggregator
+    if aggregator is not None and aggregator.holds(logger.name, msg, peer):
+        return
+    logger.log(level, msg, *args, extra={PEER: peer})
+
+
 def log_auth_failure(peer: str, user: str | None, door: AuthDoor, reason: AuthReason) -> None:
     """Log one failed or refused login, in the one format fail2ban's filter matches.
 
@@ -101,8 +124,15 @@ def log_auth_failure(peer: str, user: str | None, door: AuthDoor, reason: AuthRe
     filter matches too: ``auth failed peer=198.51.100.7 count=37 window=10s``.
     """
     ip = address(peer)
-    _auth_log.warning(
-        _AUTH_TEMPLATE, ip, token(door), token(reason), quote_name(user), extra={PEER: ip}
+    log_from(
+        _auth_log,
+        logging.WARNING,
+        ip,
+        _AUTH_TEMPLATE,
+        ip,
+        token(door),
+        token(reason),
+        quote_name(user),
     )
 
 
@@ -148,6 +178,8 @@ class ConsoleHandler(logging.StreamHandler[TextIO]):
 def _remove_handlers(logger: logging.Logger) -> None:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
+        if handler is _INSTALLED.aggregator:
+            _INSTALLED.aggregator = None
         if getattr(handler, "_teahouse", False):
             handler.close()
 
@@ -213,6 +245,7 @@ def setup_logging(
         clock=clock,
     )
     root.addHandler(_ours(aggregator))
+    _INSTALLED.aggregator = aggregator
     if not private_dir:
         _log.warning(
             "the data dir %s is open to other users; chmod 700 it (it holds the database)",

@@ -46,7 +46,7 @@ from teahouse.errors import (
     UserTaken,
     WeakPassword,
 )
-from teahouse.logs import PEER, AuthReason, log_audit, log_auth_failure
+from teahouse.logs import AuthReason, log_audit, log_auth_failure, log_from
 from teahouse.protocol.lookalike import confusable_key, reserved_name
 from teahouse.protocol.names import fold_user, is_user_name
 from teahouse.store.base import Account, Store
@@ -197,12 +197,14 @@ class Accounts:
         if not session.closed:
             session.role = "admin"
             session.oper_id = account.id
-            log.info(
+            log_from(
+                log,
+                logging.INFO,
+                session.ip,
                 "oper user=%s as=%s peer=%s",
                 session.user,
                 account.name,
                 session.ip,
-                extra={PEER: session.ip},
             )
             log_audit(
                 session.user or "-", session.door, "oper", account=account.name, peer=session.ip
@@ -237,8 +239,13 @@ class Accounts:
         if mode == "invite" and (not invite or not await self.store.use_invite(invite, name)):
             raise RegistrationClosed("registration needs a valid, unused invite code")
         account = await self.create(name, password_hash, "user", keep=session)
-        log.info(
-            "account registered user=%s peer=%s", account.name, session.ip, extra={PEER: session.ip}
+        log_from(
+            log,
+            logging.INFO,
+            session.ip,
+            "account registered user=%s peer=%s",
+            account.name,
+            session.ip,
         )
         if not session.closed:
             self._authenticate(session, account)
@@ -304,12 +311,14 @@ class Accounts:
         session.host = f"user/{account.name}"
         self.registry.bind(session, account.id, account.name)
         self.registry.stats.logins_ok += 1
-        log.info(
+        log_from(
+            log,
+            logging.INFO,
+            session.ip,
             "login user=%s role=%s peer=%s",
             account.name,
             account.role,
             session.ip,
-            extra={PEER: session.ip},
         )
 
     # -- guests ------------------------------------------------------------------------
@@ -340,7 +349,7 @@ class Accounts:
         session.guest = True
         session.host = self.cloak(session.ip)
         self.registry.bind(session, next(self._guest_ids), nick)
-        log.info("guest login user=%s peer=%s", nick, session.ip, extra={PEER: session.ip})
+        log_from(log, logging.INFO, session.ip, "guest login user=%s peer=%s", nick, session.ip)
 
     def _check_nick(self, nick: str, mine: Session | None = None) -> None:
         problem = self.nick_problem(nick, mine)
@@ -377,7 +386,7 @@ class Accounts:
             told = True
         if not told:
             session.send(session.encoder.renamed("", old, new))
-        log.info("guest renamed %s -> %s", old, new, extra={PEER: session.ip})
+        log_from(log, logging.INFO, session.ip, "guest renamed %s -> %s", old, new)
 
     def evict_guest(self, name: str, keep: Session | None = None) -> None:
         """An account now owns ``name``, and the names that look like it: a guest holding

@@ -18,7 +18,7 @@ from teahouse.core.outbox import Outbox
 from teahouse.core.room import Room
 from teahouse.core.session import Encoder, Ident, Session, SessionState
 from teahouse.errors import ChatError
-from teahouse.logs import PEER
+from teahouse.logs import log_from
 from teahouse.protocol.lookalike import confusable_key
 from teahouse.protocol.names import fold_user
 
@@ -325,11 +325,13 @@ class Registry:
             self.ip_counts.pop(session.ip, None)
         self.stats.closed[reason] += 1
         session.outlet.close_transport(abort)
-        log.info(
+        log_from(
+            log,
+            logging.INFO,
+            session.ip,
             "connection closed peer=%s:%d user=%s reason=%s",
             session.ip,
             session.port,
             session.user or "-",
             reason,
-            extra={PEER: session.ip},
         )

@@ -40,7 +40,7 @@ from teahouse.core.hub import Hub
 from teahouse.core.limits import Rate, take
 from teahouse.core.session import Encoder, Session
 from teahouse.errors import ChatError, Internal, SlowConsumer, StorageFailed, Throttled
-from teahouse.logs import PEER
+from teahouse.logs import log_from
 from teahouse.store.base import StoreError
 
 log = logging.getLogger("teahouse.doors")
@@ -228,13 +228,15 @@ class Connection(asyncio.BufferedProtocol):
         try:
             hub.admit(ip)
         except ChatError as exc:
-            log.info(
+            log_from(
+                log,
+                logging.INFO,
+                ip,
                 "connection refused door=%s peer=%s:%d reason=%s",
                 door.name,
                 ip,
                 port,
                 exc.code,
-                extra={PEER: ip},
             )
             hub.stats.limits_hit[f"admit_{exc.code}"] += 1
             self._closed = True
@@ -244,7 +246,7 @@ class Connection(asyncio.BufferedProtocol):
         self.session = session = hub.open_session(self, self._encoder(), ip, port, door.name)
         self._stamp = hub.clock.monotonic()
         self._opened(session)
-        log.info("connection opened door=%s peer=%s:%d", door.name, ip, port, extra={PEER: ip})
+        log_from(log, logging.INFO, ip, "connection opened door=%s peer=%s:%d", door.name, ip, port)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return _READ_BUFFER

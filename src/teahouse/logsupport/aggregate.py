@@ -172,6 +172,28 @@ class Aggregator(logging.Handler):
             self.release()
         super().close()
 
+    def holds(self, name: str, msg: str, peer: str) -> bool:
+        """Would a line of logger ``name`` with the format string ``msg`` about ``peer`` be
+        held back if it came now? Then it is counted as held back here, and the caller
+        makes no record: a flood's repeated lines cost a lookup, not a ``LogRecord``.
+
+        Only says True for a template and source this window has already seen over their
+        allowance; anything else goes the usual way, through :meth:`emit`.
+        """
+        if not peer or name in self.exempt:
+            return False
+        with self.lock:  # type: ignore[union-attr]  # Handler.createLock made it
+            template = self._templates.get((name, msg))
+            if template is None or self.clock() >= self._window_end:
+                return False
+            source = self._sources.get((template.key, peer))
+            if source is None:
+                return False
+            if source.written < template.policy.burst and template.passed < template.policy.cap:
+                return False
+            source.held += 1
+            return True
+
     # -- the decision -----------------------------------------------------------------
 
     def _admit(self, record: logging.LogRecord) -> bool:

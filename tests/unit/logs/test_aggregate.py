@@ -234,3 +234,17 @@ def test_a_record_without_a_usable_peer_counts_as_without_an_address(
             rec.peer = bad_peer
         agg.handle(rec)
     assert len(out.lines) == 100
+
+
+def test_a_line_it_would_hold_back_is_counted_without_a_record(clock: FakeClock) -> None:
+    agg, out = make(clock)
+    assert not agg.holds("teahouse.native", BAD_FRAME, ATTACKER), "not seen yet: emit decides"
+    flood(agg, 5)
+    assert not agg.holds("teahouse.native", BAD_FRAME, "203.0.113.9"), "another source"
+    assert not agg.holds("teahouse.other", BAD_FRAME, ATTACKER), "another logger"
+    assert all(agg.holds("teahouse.native", BAD_FRAME, ATTACKER) for _ in range(10))
+    flood(agg, 5)
+    clock.now += 10
+    assert not agg.holds("teahouse.native", BAD_FRAME, ATTACKER), "the window is over"
+    agg.flush_summaries()
+    assert len(out.lines) == 6 and held_back(out) == 15, "held early or late, all counted"

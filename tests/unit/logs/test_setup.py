@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from teahouse.config import LogSection
-from teahouse.logs import flush_summaries, log_auth_failure, setup_logging
+from teahouse.logs import flush_summaries, log_auth_failure, log_from, setup_logging
 
 from .conftest import FakeClock
 
@@ -163,3 +163,31 @@ def test_setting_up_again_closes_the_files(tmp_path: Path) -> None:
             targets.append(os.readlink(f"/proc/self/fd/{fd}"))
     assert sum(t.endswith("teahouse.log") for t in targets) == 1
     assert sum(t.endswith("audit.log") for t in targets) == 1
+
+
+def test_a_line_held_back_makes_no_record_and_is_still_counted(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    data_dir = tmp_path / "var"
+    setup_logging(LogSection(), data_dir, clock=clock)
+    door = logging.getLogger("teahouse.native")
+    made: list[logging.LogRecord] = []
+
+    def count(record: logging.LogRecord) -> bool:
+        made.append(record)
+        return True
+
+    door.addFilter(count)
+    try:
+        for port in range(1000):
+            log_from(door, logging.INFO, ATTACKER, "connection opened peer=%s:%d", ATTACKER, port)
+    finally:
+        door.removeFilter(count)
+    assert len(made) == 5, "the burst, then a counter"
+    clock.now += 10
+    flush_summaries()
+    log = lines(data_dir / "teahouse.log")
+    assert len(log) == 6
+    assert log[-1].endswith(
+        f'...and 995 more like "connection opened peer=%s:%d" from {ATTACKER} in 10 s'
+    )

@@ -22,7 +22,7 @@ from teahouse.doors.irc.handlers import queries
 from teahouse.doors.irc.table import COMMANDS
 from teahouse.doors.listeners import Listeners
 from teahouse.doors.tls import TlsContext
-from teahouse.logs import PEER
+from teahouse.logs import log_from
 from teahouse.protocol.irc import IrcMessage
 from teahouse.protocol.names import fold_user
 from teahouse.store.base import StoredMessage
@@ -268,12 +268,14 @@ class IrcDoor:
                 f"You are now logged in as {session.user}",
             )
         self.replay_dms(conn, session)
-        log.info(
+        log_from(
+            log,
+            logging.INFO,
+            session.ip,
             "irc registered nick=%s guest=%s peer=%s",
             me,
             session.guest,
             session.ip,
-            extra={PEER: session.ip},
         )
 
     def replay_dms(self, conn: IrcConnection, session: Session) -> None:

@@ -53,7 +53,7 @@ from teahouse.doors.web.wire import (
     text_frames,
 )
 from teahouse.errors import BadFrame, ChatError, FrameTooLarge
-from teahouse.logs import PEER
+from teahouse.logs import log_from
 
 log = logging.getLogger("teahouse.web")
 
@@ -190,8 +190,14 @@ class WebConnection(NativeConnection):
         try:
             hub.admit(ip)
         except ChatError as exc:
-            log.info(
-                "web connection refused peer=%s:%d reason=%s", ip, port, exc.code, extra={PEER: ip}
+            log_from(
+                log,
+                logging.INFO,
+                ip,
+                "web connection refused peer=%s:%d reason=%s",
+                ip,
+                port,
+                exc.code,
             )
             self._closed = True
             status = 403 if exc.code == "banned" else 503
@@ -210,7 +216,7 @@ class WebConnection(NativeConnection):
         self._counted = True
         door.transports_open += 1
         self._stamp = hub.clock.monotonic()
-        log.info("web connection opened peer=%s:%d", ip, port, extra={PEER: ip})
+        log_from(log, logging.INFO, ip, "web connection opened peer=%s:%d", ip, port)
         return True
 
     def _serve_http(self) -> None:

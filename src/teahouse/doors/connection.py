@@ -215,6 +215,11 @@ class Connection(asyncio.BufferedProtocol):
     def _discard_input(self) -> None:
         """Called once the connection is over: free what the codec still buffers."""
 
+    def _answer_throttled_later(self, session: Session) -> bool:
+        """Whether a ``throttled`` answer to a slow task waits for its ``retry_after``
+        (what a peer that reconnects to try again must be made to wait for)."""
+        return False
+
     # -- asyncio protocol ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -423,6 +428,18 @@ class Connection(asyncio.BufferedProtocol):
         if session.closed:
             return
         if isinstance(exc, ChatError):
+            if (
+                isinstance(exc, Throttled)
+                and exc.retry_after
+                and self._answer_throttled_later(session)
+            ):
+                # Still busy meanwhile (read, bounded, so a hang-up ends it; not handled).
+                self._busy = True
+                hold = min(exc.retry_after, THROTTLED_HOLD)
+                self._door.hub.scheduler.call_later(
+                    hold, lambda: self._throttled_answer(session, exc, failed)
+                )
+                return
             failed(exc)
             if isinstance(exc, Throttled) and exc.retry_after:
                 # Told to wait: what it sends meanwhile waits too, unread. A guesser that
@@ -437,6 +454,19 @@ class Connection(asyncio.BufferedProtocol):
         else:
             done(task.result())
         if session.closed or self._transport is None:
+            return
+        if self._resume is None:
+            self._transport.resume_reading()
+            self._process(session)
+
+    def _throttled_answer(
+        self, session: Session, exc: ChatError, failed: Callable[[ChatError], None]
+    ) -> None:
+        self._busy = False
+        if session.closed or self._transport is None:
+            return
+        failed(exc)
+        if session.closed:
             return
         if self._resume is None:
             self._transport.resume_reading()

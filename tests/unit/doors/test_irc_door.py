@@ -620,3 +620,30 @@ async def test_a_pass_whose_peer_hung_up_is_never_hashed_nor_welcomed(kit: HubKi
         assert hasher.dropped == 1 and hasher.in_flight == 0
     finally:
         hasher.close()
+
+
+async def test_a_pass_refused_for_a_full_hash_queue_is_answered_after_its_retry_after(
+    kit: HubKit,
+) -> None:
+    # A guesser that reconnects for every try would otherwise cost a whole registration per
+    # "busy" answer, as fast as it can reconnect.
+    hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1, queue_limit=1)
+    kit.hub.accounts.hasher = hasher
+    try:
+        await kit.add_user("Bob")
+        first, second = connect(kit, "10.0.0.1"), connect(kit, "10.0.0.2")
+        first.send("PASS :Bob:guess-1", "NICK g1", "USER g 0 * :G")
+        second.send("PASS :Bob:guess-2", "NICK g2", "USER g 0 * :G")
+        await first.settle()
+        assert codes(first.messages()) == ["464", "ERROR"], "checked and refused"
+        assert second.messages() == [] and not second.closed, "the busy answer waits"
+        second.advance(0.99)
+        assert second.messages() == []
+        second.advance(0.01)
+        got = second.messages()
+        assert codes(got) == ["464", "ERROR"] and "busy" in got[0].params[-1]
+        assert second.closed
+        kit.run_soon()
+        assert kit.hub.stats.closed == {"bad_credentials": 2}, "no guest registration"
+    finally:
+        hasher.close()

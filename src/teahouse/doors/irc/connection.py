@@ -461,6 +461,12 @@ class IrcConnection(Connection):
             self._capture = None
         held(b"".join(captured))
 
+    def _answer_throttled_later(self, session: Session) -> bool:
+        # Before registration a refused PASS ends the connection, and a guesser simply
+        # connects again: the refusal waits out its retry_after, as a held connection
+        # waits on the native door, or a full hash queue would cost a reconnect per answer.
+        return not self.reg.done
+
     # -- registration --------------------------------------------------------------------
 
     def try_register(self, session: Session) -> None:

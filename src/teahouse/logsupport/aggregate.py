@@ -186,11 +186,15 @@ class Aggregator(logging.Handler):
             template = self._templates.get((name, msg))
             if template is None or self.clock() >= self._window_end:
                 return False
-            source = self._sources.get((template.key, peer))
-            if source is None:
+            key = (template.key, peer)
+            source = self._sources.get(key)
+            written = 0 if source is None else source.written
+            if written < template.policy.burst and template.passed < template.policy.cap:
                 return False
-            if source.written < template.policy.burst and template.passed < template.policy.cap:
-                return False
+            if source is None:  # held as emit would hold it: a new source past the cap
+                if len(self._sources) >= self.max_sources:
+                    self._drop_oldest_source()
+                source = self._sources[key] = _Source(template)
             source.held += 1
             return True
 

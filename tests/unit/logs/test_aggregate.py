@@ -248,3 +248,12 @@ def test_a_line_it_would_hold_back_is_counted_without_a_record(clock: FakeClock)
     assert not agg.holds("teahouse.native", BAD_FRAME, ATTACKER), "the window is over"
     agg.flush_summaries()
     assert len(out.lines) == 6 and held_back(out) == 15, "held early or late, all counted"
+
+
+def test_a_new_source_past_the_cap_is_held_early_too(clock: FakeClock) -> None:
+    agg, out = make(clock, default=Policy(burst=5, cap=3))
+    flood(agg, 3)
+    assert agg.holds("teahouse.native", BAD_FRAME, "203.0.113.9"), "the template's cap is spent"
+    clock.now += 10
+    agg.flush_summaries()
+    assert held_back(out) == 1

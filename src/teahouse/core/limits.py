@@ -57,6 +57,20 @@ def cap_send_buffer(transport: object, size: int) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
+def cap_listener_send_buffer(sock: socket.socket | object, size: int) -> None:
+    """:func:`cap_send_buffer` for every connection a listening socket accepts: Linux gives
+    an accepted socket its listener's ``SO_SNDBUF``. Set once here, it costs an admitted
+    connection nothing (asking the transport for its socket keeps an object per connection).
+    """
+    if size <= 0:
+        return
+    setsockopt = getattr(sock, "setsockopt", None)
+    if setsockopt is None:
+        return
+    with contextlib.suppress(OSError):
+        setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
 class AddressRate:
     """Token buckets per address, with at most ``max_keys`` addresses remembered.
 

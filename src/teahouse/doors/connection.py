@@ -30,6 +30,7 @@ import asyncio
 import enum
 import logging
 import random
+import sys
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any, ClassVar, Protocol, TypeVar, cast
@@ -37,7 +38,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, cast
 from teahouse.config import Config
 from teahouse.core.clock import Handle
 from teahouse.core.hub import Hub
-from teahouse.core.limits import Rate, cap_send_buffer, take
+from teahouse.core.limits import Rate, take
 from teahouse.core.session import Encoder, Session
 from teahouse.errors import ChatError, Internal, SlowConsumer, StorageFailed, Throttled
 from teahouse.logs import PEER
@@ -153,7 +154,8 @@ class Connection(asyncio.BufferedProtocol):
         self._door = door
         self.session: Session | None = None
         self._transport: asyncio.Transport | None = None
-        self._pending: list[bytes] = []
+        self._pending: list[bytes] | None = None
+        """This round's output; None while empty (an idle connection holds no list)."""
         self._pending_size = 0
         self._closed = False
         self._capture: list[bytes] | None = None
@@ -218,7 +220,8 @@ class Connection(asyncio.BufferedProtocol):
         door = self._door
         door.transports_open += 1
         peer = transport.get_extra_info("peername") or ("?", 0)
-        ip, port = str(peer[0]), int(peer[1])
+        # Interned: the connections of one address share its string (freed with the last).
+        ip, port = sys.intern(str(peer[0])), int(peer[1])
         hub = door.hub
         try:
             hub.admit(ip)
@@ -237,7 +240,6 @@ class Connection(asyncio.BufferedProtocol):
             transport.close()
             return
         self.session = session = hub.open_session(self, self._encoder(), ip, port, door.name)
-        cap_send_buffer(transport, door.config.limits.socket_send_buffer)
         self._stamp = hub.clock.monotonic()
         self._opened(session)
         log.info("connection opened door=%s peer=%s:%d", door.name, ip, port, extra={PEER: ip})
@@ -272,7 +274,7 @@ class Connection(asyncio.BufferedProtocol):
         if session is not None:
             self._door.hub.close_session(session, "disconnected" if exc is None else "reset")
             self._lost(session)
-        self._pending.clear()
+        self._pending = None
 
     # -- input -------------------------------------------------------------------------
 
@@ -445,9 +447,11 @@ class Connection(asyncio.BufferedProtocol):
             self._hold(data)
             return
         pending = self._pending
-        if not pending:
+        if pending is None:
+            self._pending = [data]
             self._door.hub.outbox.want_flush(self)
-        pending.append(data)
+        else:
+            pending.append(data)
         self._pending_size += len(data)
         # The queue holds references to bytes shared by every member, and it empties at
         # the end of this round. A round that queues more than the cap (a commit that
@@ -458,9 +462,9 @@ class Connection(asyncio.BufferedProtocol):
 
     def flush(self) -> None:
         self._last_once = None
-        if not self._pending or self._closed or self._transport is None:
-            return
         pending = self._pending
+        if pending is None or self._closed or self._transport is None:
+            return
         transport = self._transport
         # What the peer has not read of earlier rounds decides, not this round's burst:
         # acknowledgements come in bursts (one per message of a group commit), and a
@@ -469,7 +473,7 @@ class Connection(asyncio.BufferedProtocol):
         # holding at most high_water + pending_cap.
         unread = transport.get_write_buffer_size()
         transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
-        pending.clear()
+        self._pending = None
         size, self._pending_size = self._pending_size, 0
         door = self._door
         door.bytes_out += size
@@ -550,7 +554,7 @@ class Connection(asyncio.BufferedProtocol):
         if session is None or self._closed:
             return
         self._closed = True
-        self._pending.clear()
+        self._pending = None
         self._pending_size = 0
         hub = self._door.hub
         hub.stats.limits_hit["slow_consumer"] += 1
@@ -569,7 +573,7 @@ class Connection(asyncio.BufferedProtocol):
         if not abort and not self._closed:
             self.flush()
         self._closed = True
-        self._pending.clear()
+        self._pending = None
         self._discard_input()  # a lingering socket must not keep what it sent
         if self._linger and not abort and Connection.lingering < LINGER_MAX:
             self._linger = False

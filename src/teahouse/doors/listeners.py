@@ -8,6 +8,7 @@ from typing import Any
 
 from teahouse.config import Config
 from teahouse.core.hub import Hub
+from teahouse.core.limits import cap_listener_send_buffer
 from teahouse.doors.tls import TlsContext, TlsListener
 
 
@@ -26,6 +27,8 @@ class Listeners:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(self._make, host, port, backlog=1024, reuse_address=True)
         self._servers.append(server)
+        for listening in server.sockets:
+            cap_listener_send_buffer(listening, self._config.limits.socket_send_buffer)
         sock = server.sockets[0].getsockname()
         return str(sock[0]), int(sock[1])
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from teahouse.core.hub import Hub
+from teahouse.core.limits import cap_listener_send_buffer
 from teahouse.errors import ChatError
 
 log = logging.getLogger("teahouse.tls")
@@ -95,6 +96,7 @@ class TlsListener:
     def start(self, host: str, port: int) -> tuple[str, int]:
         sock = socket.create_server((host, port), backlog=1024, reuse_port=False)
         sock.setblocking(False)
+        cap_listener_send_buffer(sock, self.hub.config.limits.socket_send_buffer)
         self.sock = sock
         self._loop_task = asyncio.get_running_loop().create_task(self._accept_loop(sock))
         name = sock.getsockname()

@@ -25,7 +25,7 @@ from teahouse.core.session import Session
 from teahouse.doors.connection import Connection, Door
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.encoder import IrcEncoder, irc_time
-from teahouse.doors.irc.registration import CheckPass, Registration, Welcome
+from teahouse.doors.irc.registration import NO_CAPS, CheckPass, Registration, Welcome
 from teahouse.errors import (
     BadCredentials,
     ChatError,
@@ -166,8 +166,9 @@ class IrcConnection(Connection):
         self.reg = Registration()
         self.labeled: LabeledReply | None = None
         """The reply being collected for the labelled command now running, if any."""
-        self.umodes: set[str] = set()
-        """User modes of this connection: ``i`` (invisible), ``B`` (a bot)."""
+        self.umodes: frozenset[str] = NO_CAPS
+        """User modes of this connection: ``i`` (invisible), ``B`` (a bot). Replaced, never
+        changed in place: most connections share the one empty set."""
         self.monitoring: set[str] | None = None
         """Folded nicks this client MONITORs (None until it monitors any)."""
 

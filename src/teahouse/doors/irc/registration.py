@@ -140,10 +140,15 @@ class SaslPlain:
         return SaslCheck(authc or authz, password)
 
 
+NO_CAPS: frozenset[str] = frozenset()
+"""The empty set of capabilities (or modes), shared: an empty frozenset is 216 bytes."""
+
+
 class Registration:
     """The state of one connection's registration."""
 
     __slots__ = (
+        "_sasl",
         "cap_version",
         "caps",
         "done",
@@ -151,7 +156,6 @@ class Registration:
         "nick",
         "password",
         "realname",
-        "sasl",
         "username",
     )
 
@@ -160,11 +164,18 @@ class Registration:
         self.username: str | None = None
         self.realname = ""
         self.password: str | None = None
-        self.caps: frozenset[str] = frozenset()
+        self.caps: frozenset[str] = NO_CAPS
         self.cap_version = 0
         self.negotiating = False
         self.done = False
-        self.sasl = SaslPlain()
+        self._sasl: SaslPlain | None = None
+        """Made by the first ``AUTHENTICATE`` (most clients never send one)."""
+
+    @property
+    def sasl(self) -> SaslPlain:
+        if self._sasl is None:
+            self._sasl = SaslPlain()
+        return self._sasl
 
     # -- CAP ---------------------------------------------------------------------------
 
@@ -204,7 +215,8 @@ class Registration:
 
     def next_step(self, busy: bool, logged_in: bool) -> Step:
         """What to do now; call after every registration command and check."""
-        if self.done or busy or self.negotiating or self.sasl.active:
+        sasl = self._sasl
+        if self.done or busy or self.negotiating or (sasl is not None and sasl.active):
             return Wait()
         if self.nick is None or self.username is None:
             return Wait()

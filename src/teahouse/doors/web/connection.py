@@ -142,7 +142,7 @@ class WebConnection(NativeConnection):
         if self.session is not None:
             reason = "disconnected" if exc is None else "reset"
             self._door.hub.close_session(self.session, reason)
-        self._pending.clear()
+        self._pending = None
 
     # -- the outlet ------------------------------------------------------------------
 
@@ -176,7 +176,7 @@ class WebConnection(NativeConnection):
             # The close frame (ours, or the echo of the peer's) goes after everything queued.
             tail = b"".join(ws.data_to_send())
             if tail:
-                self._pending.append(tail)
+                self._pending = [*(self._pending or ()), tail]
         super().close_transport(abort)
 
     # -- HTTP ------------------------------------------------------------------------

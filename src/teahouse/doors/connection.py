@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, cast
 from teahouse.config import Config
 from teahouse.core.clock import Handle
 from teahouse.core.hub import Hub
-from teahouse.core.limits import Rate, take
+from teahouse.core.limits import Rate, debt, spend
 from teahouse.core.session import Encoder, Session
 from teahouse.errors import ChatError, Internal, SlowConsumer, StorageFailed, Throttled
 from teahouse.logs import PEER
@@ -126,20 +126,19 @@ class Connection(asyncio.BufferedProtocol):
     """
 
     __slots__ = (
-        "_btokens",
         "_busy",
+        "_bytes_full_at",
         "_capture",
         "_closed",
         "_door",
         "_held",
-        "_itokens",
+        "_items_full_at",
         "_last_once",
         "_limited",
         "_linger",
         "_pending",
         "_pending_size",
         "_resume",
-        "_stamp",
         "_streams",
         "_strikes",
         "_throttled_since",
@@ -164,9 +163,9 @@ class Connection(asyncio.BufferedProtocol):
         self._busy = False
         self._resume: Handle | None = None
         """The timer handle that ends a throttle pause; exists only while paused."""
-        self._itokens = door.item_rate.burst
-        self._btokens = door.byte_rate.burst
-        self._stamp = 0.0
+        self._items_full_at = 0.0
+        """The item bucket as one float (:func:`~teahouse.core.limits.spend`): full."""
+        self._bytes_full_at = 0.0
         self._throttled_since: float | None = None
         self._limited: list[float] | None = None
         self._strikes: list[float] | None = None
@@ -240,7 +239,6 @@ class Connection(asyncio.BufferedProtocol):
             transport.close()
             return
         self.session = session = hub.open_session(self, self._encoder(), ip, port, door.name)
-        self._stamp = hub.clock.monotonic()
         self._opened(session)
         log.info("connection opened door=%s peer=%s:%d", door.name, ip, port, extra={PEER: ip})
 
@@ -316,15 +314,14 @@ class Connection(asyncio.BufferedProtocol):
         if not (ir.enabled or br.enabled):
             return Charge.OK, 0.0
         now = door.hub.clock.monotonic()
-        itokens = take(self._itokens, self._stamp, now, 1, ir) if ir.enabled else 1.0
-        btokens = take(self._btokens, self._stamp, now, size, br) if br.enabled else 1.0
-        debt = max(
-            -itokens / ir.per_second if ir.enabled else 0.0,
-            -btokens / br.per_second if br.enabled else 0.0,
+        items_at = spend(self._items_full_at, now, 1, ir) if ir.enabled else 0.0
+        bytes_at = spend(self._bytes_full_at, now, size, br) if br.enabled else 0.0
+        owed = max(
+            debt(items_at, now, ir) if ir.enabled else 0.0,
+            debt(bytes_at, now, br) if br.enabled else 0.0,
         )
-        self._stamp = now
-        if debt <= 0:
-            self._itokens, self._btokens = itokens, btokens
+        if owed <= 0:
+            self._items_full_at, self._bytes_full_at = items_at, bytes_at
             self._throttled_since = None
             return Charge.OK, 0.0
         if self._throttled_since is None:
@@ -332,19 +329,18 @@ class Connection(asyncio.BufferedProtocol):
             door.hub.stats.limits_hit[f"{door.name}_rate"] += 1
         grace = door.refuse_after
         if grace is None or now - self._throttled_since < grace:
-            self._itokens, self._btokens = itokens, btokens
-            self._pause(session, debt)
-            return Charge.OK, debt
-        # Refund: a refused item costs nothing but a strike.
-        self._itokens, self._btokens = itokens + 1, btokens + size
+            self._items_full_at, self._bytes_full_at = items_at, bytes_at
+            self._pause(session, owed)
+            return Charge.OK, owed
+        # A refused item costs nothing but a strike: the buckets stay as they were.
         lim = door.config.limits
         limited = [t for t in (self._limited or []) if now - t < lim.rate_limit_window]
         limited.append(now)
         self._limited = limited
         if len(limited) >= lim.rate_limit_strikes:
-            return Charge.FATAL, debt
-        self._pause(session, debt)
-        return Charge.REFUSED, debt
+            return Charge.FATAL, owed
+        self._pause(session, owed)
+        return Charge.REFUSED, owed
 
     def _strike(self, session: Session) -> bool:
         """Count one piece of bad input; True when this one is over the limit (end it)."""

@@ -209,9 +209,18 @@ class Registration:
     # -- NICK, USER, PASS --------------------------------------------------------------
 
     def set_user(self, username: str, realname: str) -> None:
-        self.username = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")[:32]
-        self.username = self.username or "user"
-        self.realname = realname[:200]
+        clean = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")[:32] or "user"
+        realname = realname[:200]
+        # Clients often send the nick as both: keep one string, not three (idle memory).
+        nick = self.nick
+        if nick is not None and clean == nick:
+            clean = nick
+        if realname == clean:
+            realname = clean
+        elif nick is not None and realname == nick:
+            realname = nick
+        self.username = clean
+        self.realname = realname
 
     def next_step(self, busy: bool, logged_in: bool) -> Step:
         """What to do now; call after every registration command and check."""

@@ -82,8 +82,6 @@ class IrcServer(Door, Protocol):
     server_name: str
     opers_exempt: bool
     commands: dict[str, CommandSpec]
-    connections: dict[int, IrcConnection]
-    """Session id -> IRC connection, for what only IRC clients have (caps, ident)."""
 
     def encoder_for(self, caps: frozenset[str]) -> IrcEncoder: ...
 
@@ -93,7 +91,10 @@ class IrcServer(Door, Protocol):
 
     def account_of(self, name: str) -> str | None: ...
 
-    def remember(self, conn: IrcConnection, session: Session) -> None: ...
+    def connection_of(self, session: Session) -> IrcConnection | None:
+        """A session's IRC connection, for what only IRC clients have (caps, ident)."""
+
+    def irc_connections(self) -> list[IrcConnection]: ...
 
     def forget(self, conn: IrcConnection, session: Session) -> None: ...
 
@@ -208,9 +209,6 @@ class IrcConnection(Connection):
 
     def _refusal(self, ip: str, error: ChatError) -> bytes:
         return serialize(IrcMessage("ERROR", (f"Closing Link: {ip} ({error.message})",)))
-
-    def _opened(self, session: Session) -> None:
-        self._door.remember(self, session)
 
     def _lost(self, session: Session) -> None:
         self._door.forget(self, session)

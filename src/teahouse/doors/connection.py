@@ -118,6 +118,25 @@ class Charge(enum.Enum):
     """Refused too often: the connection must end."""
 
 
+class _Rare:
+    """What a connection holds only once something unusual happened to it: one slot (None)
+    on every idle connection instead of five."""
+
+    __slots__ = ("limited", "linger", "streams", "strikes", "throttled_since")
+
+    def __init__(self) -> None:
+        self.throttled_since: float | None = None
+        """Since when the peer is over the rate (None: within it)."""
+        self.limited: list[float] | None = None
+        """When its items were refused, within ``limits.rate_limit_window``."""
+        self.strikes: list[float] | None = None
+        """When it sent bad input, within ``limits.bad_frame_window``."""
+        self.linger = False
+        """The coming close is for garbage: hold the socket (see :data:`LINGER`)."""
+        self.streams: deque[tuple[Iterator[bytes], Callable[[], None] | None]] | None = None
+        """Long answers being written as the peer reads them (replays, history)."""
+
+
 class Connection(asyncio.BufferedProtocol):
     """One client connection of a door; also the hub's Outlet for it.
 
@@ -134,14 +153,10 @@ class Connection(asyncio.BufferedProtocol):
         "_held",
         "_items_full_at",
         "_last_once",
-        "_limited",
-        "_linger",
         "_pending",
         "_pending_size",
+        "_rare",
         "_resume",
-        "_streams",
-        "_strikes",
-        "_throttled_since",
         "_transport",
         "session",
     )
@@ -166,15 +181,16 @@ class Connection(asyncio.BufferedProtocol):
         self._items_full_at = 0.0
         """The item bucket as one float (:func:`~teahouse.core.limits.spend`): full."""
         self._bytes_full_at = 0.0
-        self._throttled_since: float | None = None
-        self._limited: list[float] | None = None
-        self._strikes: list[float] | None = None
-        self._linger = False
-        """The coming close is for garbage: hold the socket (see :data:`LINGER`)."""
-        self._streams: deque[tuple[Iterator[bytes], Callable[[], None] | None]] | None = None
-        """Long answers being written as the peer reads them (replays, history)."""
+        self._rare: _Rare | None = None
+        """Made the first time the peer is over the rate, sends garbage or is streamed to."""
         self._held: list[bytes] | None = None
         """Output that waits behind a stream."""
+
+    def _rare_state(self) -> _Rare:
+        rare = self._rare
+        if rare is None:
+            rare = self._rare = _Rare()
+        return rare
 
     # -- what a door supplies ----------------------------------------------------------
 
@@ -292,7 +308,7 @@ class Connection(asyncio.BufferedProtocol):
             try:
                 item = self._next_item()
             except ChatError as exc:
-                self._linger = True  # the codec gave up on what this peer sends
+                self._rare_state().linger = True  # the codec gave up on what this peer sends
                 self._door.hub.close_session(session, exc.code, exc)
                 return
             if item is None:
@@ -322,21 +338,23 @@ class Connection(asyncio.BufferedProtocol):
         )
         if owed <= 0:
             self._items_full_at, self._bytes_full_at = items_at, bytes_at
-            self._throttled_since = None
+            if self._rare is not None:
+                self._rare.throttled_since = None
             return Charge.OK, 0.0
-        if self._throttled_since is None:
-            self._throttled_since = now
+        rare = self._rare_state()
+        if rare.throttled_since is None:
+            rare.throttled_since = now
             door.hub.stats.limits_hit[f"{door.name}_rate"] += 1
         grace = door.refuse_after
-        if grace is None or now - self._throttled_since < grace:
+        if grace is None or now - rare.throttled_since < grace:
             self._items_full_at, self._bytes_full_at = items_at, bytes_at
             self._pause(session, owed)
             return Charge.OK, owed
         # A refused item costs nothing but a strike: the buckets stay as they were.
         lim = door.config.limits
-        limited = [t for t in (self._limited or []) if now - t < lim.rate_limit_window]
+        limited = [t for t in (rare.limited or []) if now - t < lim.rate_limit_window]
         limited.append(now)
-        self._limited = limited
+        rare.limited = limited
         if len(limited) >= lim.rate_limit_strikes:
             return Charge.FATAL, owed
         self._pause(session, owed)
@@ -346,10 +364,11 @@ class Connection(asyncio.BufferedProtocol):
         """Count one piece of bad input; True when this one is over the limit (end it)."""
         limits = self._door.config.limits
         now = self._door.hub.clock.monotonic()
-        strikes = [t for t in (self._strikes or []) if now - t < limits.bad_frame_window]
+        rare = self._rare_state()
+        strikes = [t for t in (rare.strikes or []) if now - t < limits.bad_frame_window]
         over = len(strikes) >= limits.bad_frame_strikes
         strikes.append(now)
-        self._strikes = strikes
+        rare.strikes = strikes
         if over:
             self._door.hub.stats.limits_hit[f"{self._door.name}_strikes"] += 1
         return over
@@ -489,12 +508,13 @@ class Connection(asyncio.BufferedProtocol):
         """
         if self._closed or self._transport is None:
             return
-        if self._streams is None:
-            self._streams = deque()
+        rare = self._rare_state()
+        if rare.streams is None:
+            rare.streams = deque()
             # What was queued before the answer goes first; what comes after waits.
             self.flush()
             self._held = []
-        self._streams.append((iter(chunks), done))
+        rare.streams.append((iter(chunks), done))
         self._pump()
 
     def _hold(self, data: bytes) -> None:
@@ -507,8 +527,9 @@ class Connection(asyncio.BufferedProtocol):
 
     def _pump(self) -> None:
         transport = self._transport
-        streams = self._streams
-        if transport is None or streams is None or self._closed:
+        rare = self._rare
+        streams = rare.streams if rare is not None else None
+        if transport is None or rare is None or streams is None or self._closed:
             return
         while streams and transport.get_write_buffer_size() < STREAM_LOW:
             if transport.is_closing():
@@ -527,7 +548,7 @@ class Connection(asyncio.BufferedProtocol):
             transport.write(chunk)
             self._door.bytes_out += len(chunk)
         if not streams:
-            held, self._held, self._streams = self._held or [], None, None
+            held, self._held, rare.streams = self._held or [], None, None
             self._pending_size = 0
             for data in held:
                 self.write(data)
@@ -560,7 +581,7 @@ class Connection(asyncio.BufferedProtocol):
 
     def drop_for_garbage(self) -> None:
         """Say the session's coming close is for garbage: its socket lingers, unread."""
-        self._linger = True
+        self._rare_state().linger = True
 
     def close_transport(self, abort: bool) -> None:
         transport = self._transport
@@ -571,8 +592,9 @@ class Connection(asyncio.BufferedProtocol):
         self._closed = True
         self._pending = None
         self._discard_input()  # a lingering socket must not keep what it sent
-        if self._linger and not abort and Connection.lingering < LINGER_MAX:
-            self._linger = False
+        rare = self._rare
+        if rare is not None and rare.linger and not abort and Connection.lingering < LINGER_MAX:
+            rare.linger = False
             Connection.lingering += 1
             transport.pause_reading()
             held = random.uniform(LINGER / 2, LINGER)  # a spread, not a secret

@@ -124,6 +124,16 @@ class _Rare:
 
     __slots__ = ("limited", "linger", "streams", "strikes", "throttled_since")
 
+    @property
+    def empty(self) -> bool:
+        return (
+            self.streams is None
+            and self.throttled_since is None
+            and not self.limited
+            and not self.strikes
+            and not self.linger
+        )
+
     def __init__(self) -> None:
         self.throttled_since: float | None = None
         """Since when the peer is over the rate (None: within it)."""
@@ -338,8 +348,11 @@ class Connection(asyncio.BufferedProtocol):
         )
         if owed <= 0:
             self._items_full_at, self._bytes_full_at = items_at, bytes_at
-            if self._rare is not None:
-                self._rare.throttled_since = None
+            rare = self._rare
+            if rare is not None:
+                rare.throttled_since = None
+                if rare.empty:
+                    self._rare = None
             return Charge.OK, 0.0
         rare = self._rare_state()
         if rare.throttled_since is None:
@@ -549,6 +562,8 @@ class Connection(asyncio.BufferedProtocol):
             self._door.bytes_out += len(chunk)
         if not streams:
             held, self._held, rare.streams = self._held or [], None, None
+            if rare.empty:
+                self._rare = None  # the replay after a login is over: nothing rare left
             self._pending_size = 0
             for data in held:
                 self.write(data)

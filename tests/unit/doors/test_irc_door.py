@@ -585,3 +585,14 @@ async def test_messages_that_say_quit_or_nick_are_all_delivered(kit: HubKit) -> 
     c.send(said, said, "PRIVMSG #lobby :a NICK is a name", "PRIVMSG #lobby :a NICK is a name")
     got = [m.params[1] for m in other.messages()]
     assert got == ["type QUIT to leave"] * 2 + ["a NICK is a name"] * 2
+
+
+async def test_an_idle_guest_shares_its_empty_sets_and_keeps_no_sasl_state(kit: HubKit) -> None:
+    """Thousands idle at once (``make bench`` idle): an empty set is 216 bytes each."""
+    a, b = await registered(kit, "alice"), await registered(kit, "bob", ip="10.0.0.2")
+    assert a.conn.umodes is b.conn.umodes and a.conn.reg.caps is b.conn.reg.caps
+    assert a.conn.reg._sasl is None
+    a.send("MODE alice +i")
+    await a.settle()
+    assert a.conn.umodes == {"i"} and not b.conn.umodes
+    assert a.conn.reg.username is a.conn.reg.nick  # USER alice repeats the nick: one string

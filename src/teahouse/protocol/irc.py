@@ -173,6 +173,11 @@ class IrcReader:
     def buffered(self) -> int:
         return len(self._buf)
 
+    @property
+    def idle(self) -> bool:
+        """Holding nothing: no bytes, no overlong line being skipped or to be reported."""
+        return not self._buf and not self._skipping and not self._dropped
+
     def discard(self) -> None:
         """Forget what is buffered and give its memory back (the connection is over)."""
         self._buf = _NOTHING

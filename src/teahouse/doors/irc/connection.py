@@ -163,7 +163,9 @@ class IrcConnection(Connection):
 
     def __init__(self, door: IrcServer) -> None:
         super().__init__(door)
-        self._reader = IrcReader()
+        self._reader: IrcReader | None = None
+        """Made when bytes arrive, dropped once all of them are handled: an idle
+        connection keeps no reader (80 bytes) between reads."""
         self.reg = Registration()
         self.labeled: LabeledReply | None = None
         """The reply being collected for the labelled command now running, if any."""
@@ -214,17 +216,26 @@ class IrcConnection(Connection):
         self._door.forget(self, session)
 
     def _discard_input(self) -> None:
-        self._reader.discard()
+        self._reader = None
 
     def _feed(self, data: bytes) -> None:
-        self._reader.receive_data(data)
+        reader = self._reader
+        if reader is None:
+            reader = self._reader = IrcReader()
+        reader.receive_data(data)
 
     def _next_item(self) -> object | None:
-        return self._reader.next_message()
+        reader = self._reader
+        if reader is None:
+            return None
+        item = reader.next_message()
+        if item is None and reader.idle:
+            self._reader = None
+        return item
 
     @property
     def _buffered(self) -> int:
-        return self._reader.buffered
+        return self._reader.buffered if self._reader is not None else 0
 
     def _on_item(self, session: Session, item: object) -> None:
         door = self._door

@@ -60,6 +60,13 @@ TRUSTED_PAIRS = 50_000
 """(account, address) pairs remembered as trusted: bounded, oldest forgotten first."""
 
 
+@functools.lru_cache(maxsize=1024)
+def _cloak(key: bytes, ip: str) -> str:
+    """Cached: the guests of one address (a NAT, a bouncer) share one string."""
+    digest = hmac.new(key, ip.encode(), hashlib.sha256).hexdigest()
+    return f"{digest[:8]}.{digest[8:16]}.ip"
+
+
 def _spell_rename(room: str, old: str, new: str, encoder: Encoder) -> bytes:
     return encoder.renamed(room, old, new)
 
@@ -103,8 +110,7 @@ class Accounts:
 
     def cloak(self, ip: str) -> str:
         """The host others see for an address: a keyed hash, never the address itself."""
-        digest = hmac.new(self._cloak_key, ip.encode(), hashlib.sha256).hexdigest()
-        return f"{digest[:8]}.{digest[8:16]}.ip"
+        return _cloak(self._cloak_key, ip)
 
     # -- the one login path ------------------------------------------------------------
 
@@ -308,7 +314,7 @@ class Accounts:
         self.evict_guest(account.name, keep=session)
         session.account_id = account.id
         session.role = account.role
-        session.host = f"user/{account.name}"
+        session.host = None  # user/<name>, worked out when asked (a guest's cloak goes)
         self.registry.bind(session, account.id, account.name)
         self.registry.stats.logins_ok += 1
         log_from(

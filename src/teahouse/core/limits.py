@@ -4,7 +4,8 @@ Everything here takes the time as an argument (no clock reads), so the hub and t
 decide *when*, and tests drive time by hand.
 
 - :func:`take` is a token bucket kept in two floats on the caller (no object per
-  connection): frames/s and bytes/s per connection.
+  connection); :func:`spend` keeps one in a single float: frames/s and bytes/s per
+  connection.
 - :class:`AddressRate` is a table of token buckets keyed by address, bounded in size: new
   connections per second and registrations per hour per IP.
 - :class:`Allowlist` exempts addresses and networks from the per-address limits.
@@ -39,6 +40,26 @@ def take(tokens: float, stamp: float, now: float, cost: float, rate: Rate) -> fl
     """
     refilled = min(rate.burst, tokens + (now - stamp) * rate.per_second)
     return refilled - cost
+
+
+def spend(full_at: float, now: float, cost: float, rate: Rate) -> float:
+    """:func:`take` for a bucket kept in *one* float: when it is full again, counted in
+    tokens of time (``now * per_second``; one already past: full). A connection holds one
+    float per bucket instead of two floats and a stamp (thousands are idle at once).
+
+    Spending ``cost`` at ``now`` returns the new value (spending nothing returns
+    ``full_at`` itself); :func:`debt` is what :func:`take`'s negative result divided by
+    ``per_second`` was. Kept in tokens, not seconds, so whole costs add up exactly.
+    """
+    if not cost:
+        return full_at
+    clock = now * rate.per_second
+    return (full_at if full_at > clock else clock) + cost
+
+
+def debt(full_at: float, now: float, rate: Rate) -> float:
+    """Seconds a :func:`spend` bucket is over its rate at ``now`` (<= 0: within it)."""
+    return (full_at - now * rate.per_second - rate.burst) / rate.per_second
 
 
 def cap_send_buffer(listening: socket.socket, size: int) -> None:

@@ -89,7 +89,8 @@ class Registry:
         if found is None:
             if session.guest:
                 # Accounts are in the store's look-alike index; guests only here.
-                self.look_alikes[confusable_key(name)] = ident
+                look = confusable_key(name)
+                self.look_alikes[key if look == key else look] = ident  # one string, not two
             self._tell(name, True, session)
 
     def unbind(self, session: Session) -> None:

@@ -30,6 +30,7 @@ import asyncio
 import enum
 import logging
 import random
+import sys
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any, ClassVar, Protocol, TypeVar, cast
@@ -37,7 +38,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, cast
 from teahouse.config import Config
 from teahouse.core.clock import Handle
 from teahouse.core.hub import Hub
-from teahouse.core.limits import Rate, take
+from teahouse.core.limits import Rate, debt, spend
 from teahouse.core.session import Encoder, Session
 from teahouse.errors import ChatError, Internal, SlowConsumer, StorageFailed, Throttled
 from teahouse.logs import log_from
@@ -122,6 +123,35 @@ class Charge(enum.Enum):
     """Refused too often: the connection must end."""
 
 
+class _Rare:
+    """What a connection holds only once something unusual happened to it: one slot (None)
+    on every idle connection instead of five."""
+
+    __slots__ = ("limited", "linger", "streams", "strikes", "throttled_since")
+
+    @property
+    def empty(self) -> bool:
+        return (
+            self.streams is None
+            and self.throttled_since is None
+            and not self.limited
+            and not self.strikes
+            and not self.linger
+        )
+
+    def __init__(self) -> None:
+        self.throttled_since: float | None = None
+        """Since when the peer is over the rate (None: within it)."""
+        self.limited: list[float] | None = None
+        """When its items were refused, within ``limits.rate_limit_window``."""
+        self.strikes: list[float] | None = None
+        """When it sent bad input, within ``limits.bad_frame_window``."""
+        self.linger = False
+        """The coming close is for garbage: hold the socket (see :data:`LINGER`)."""
+        self.streams: deque[tuple[Iterator[bytes], Callable[[], None] | None]] | None = None
+        """Long answers being written as the peer reads them (replays, history)."""
+
+
 class Connection(asyncio.BufferedProtocol):
     """One client connection of a door; also the hub's Outlet for it.
 
@@ -130,23 +160,18 @@ class Connection(asyncio.BufferedProtocol):
     """
 
     __slots__ = (
-        "_btokens",
         "_busy",
+        "_bytes_full_at",
         "_capture",
         "_closed",
         "_door",
         "_held",
-        "_itokens",
+        "_items_full_at",
         "_last_once",
-        "_limited",
-        "_linger",
         "_pending",
         "_pending_size",
+        "_rare",
         "_resume",
-        "_stamp",
-        "_streams",
-        "_strikes",
-        "_throttled_since",
         "_transport",
         "session",
     )
@@ -158,7 +183,8 @@ class Connection(asyncio.BufferedProtocol):
         self._door = door
         self.session: Session | None = None
         self._transport: asyncio.Transport | None = None
-        self._pending: list[bytes] = []
+        self._pending: list[bytes] | None = None
+        """This round's output; None while empty (an idle connection holds no list)."""
         self._pending_size = 0
         self._closed = False
         self._capture: list[bytes] | None = None
@@ -167,18 +193,19 @@ class Connection(asyncio.BufferedProtocol):
         self._busy = False
         self._resume: Handle | None = None
         """The timer handle that ends a throttle pause; exists only while paused."""
-        self._itokens = door.item_rate.burst
-        self._btokens = door.byte_rate.burst
-        self._stamp = 0.0
-        self._throttled_since: float | None = None
-        self._limited: list[float] | None = None
-        self._strikes: list[float] | None = None
-        self._linger = False
-        """The coming close is for garbage: hold the socket (see :data:`LINGER`)."""
-        self._streams: deque[tuple[Iterator[bytes], Callable[[], None] | None]] | None = None
-        """Long answers being written as the peer reads them (replays, history)."""
+        self._items_full_at = 0.0
+        """The item bucket as one float (:func:`~teahouse.core.limits.spend`): full."""
+        self._bytes_full_at = 0.0
+        self._rare: _Rare | None = None
+        """Made the first time the peer is over the rate, sends garbage or is streamed to."""
         self._held: list[bytes] | None = None
         """Output that waits behind a stream."""
+
+    def _rare_state(self) -> _Rare:
+        rare = self._rare
+        if rare is None:
+            rare = self._rare = _Rare()
+        return rare
 
     # -- what a door supplies ----------------------------------------------------------
 
@@ -228,7 +255,8 @@ class Connection(asyncio.BufferedProtocol):
         door = self._door
         door.transports_open += 1
         peer = transport.get_extra_info("peername") or ("?", 0)
-        ip, port = str(peer[0]), int(peer[1])
+        # Interned: the connections of one address share its string (freed with the last).
+        ip, port = sys.intern(str(peer[0])), int(peer[1])
         hub = door.hub
         try:
             hub.admit(ip)
@@ -249,7 +277,6 @@ class Connection(asyncio.BufferedProtocol):
             transport.close()
             return
         self.session = session = hub.open_session(self, self._encoder(), ip, port, door.name)
-        self._stamp = hub.clock.monotonic()
         self._opened(session)
         log_from(log, logging.INFO, ip, "connection opened door=%s peer=%s:%d", door.name, ip, port)
 
@@ -285,7 +312,7 @@ class Connection(asyncio.BufferedProtocol):
         if session is not None:
             self._door.hub.close_session(session, "disconnected" if exc is None else "reset")
             self._lost(session)
-        self._pending.clear()
+        self._pending = None
 
     def _read_ahead(self, session: Session) -> None:
         """While a slow task runs: stop reading once :data:`BUSY_READ_AHEAD` bytes wait
@@ -311,7 +338,7 @@ class Connection(asyncio.BufferedProtocol):
             try:
                 item = self._next_item()
             except ChatError as exc:
-                self._linger = True  # the codec gave up on what this peer sends
+                self._rare_state().linger = True  # the codec gave up on what this peer sends
                 self._door.hub.close_session(session, exc.code, exc)
                 return
             if item is None:
@@ -333,44 +360,48 @@ class Connection(asyncio.BufferedProtocol):
         if not (ir.enabled or br.enabled):
             return Charge.OK, 0.0
         now = door.hub.clock.monotonic()
-        itokens = take(self._itokens, self._stamp, now, 1, ir) if ir.enabled else 1.0
-        btokens = take(self._btokens, self._stamp, now, size, br) if br.enabled else 1.0
-        debt = max(
-            -itokens / ir.per_second if ir.enabled else 0.0,
-            -btokens / br.per_second if br.enabled else 0.0,
+        items_at = spend(self._items_full_at, now, 1, ir) if ir.enabled else 0.0
+        bytes_at = spend(self._bytes_full_at, now, size, br) if br.enabled else 0.0
+        owed = max(
+            debt(items_at, now, ir) if ir.enabled else 0.0,
+            debt(bytes_at, now, br) if br.enabled else 0.0,
         )
-        self._stamp = now
-        if debt <= 0:
-            self._itokens, self._btokens = itokens, btokens
-            self._throttled_since = None
+        if owed <= 0:
+            self._items_full_at, self._bytes_full_at = items_at, bytes_at
+            rare = self._rare
+            if rare is not None:
+                rare.throttled_since = None
+                if rare.empty:
+                    self._rare = None
             return Charge.OK, 0.0
-        if self._throttled_since is None:
-            self._throttled_since = now
+        rare = self._rare_state()
+        if rare.throttled_since is None:
+            rare.throttled_since = now
             door.hub.stats.limits_hit[f"{door.name}_rate"] += 1
         grace = door.refuse_after
-        if grace is None or now - self._throttled_since < grace:
-            self._itokens, self._btokens = itokens, btokens
-            self._pause(session, debt)
-            return Charge.OK, debt
-        # Refund: a refused item costs nothing but a strike.
-        self._itokens, self._btokens = itokens + 1, btokens + size
+        if grace is None or now - rare.throttled_since < grace:
+            self._items_full_at, self._bytes_full_at = items_at, bytes_at
+            self._pause(session, owed)
+            return Charge.OK, owed
+        # A refused item costs nothing but a strike: the buckets stay as they were.
         lim = door.config.limits
-        limited = [t for t in (self._limited or []) if now - t < lim.rate_limit_window]
+        limited = [t for t in (rare.limited or []) if now - t < lim.rate_limit_window]
         limited.append(now)
-        self._limited = limited
+        rare.limited = limited
         if len(limited) >= lim.rate_limit_strikes:
-            return Charge.FATAL, debt
-        self._pause(session, debt)
-        return Charge.REFUSED, debt
+            return Charge.FATAL, owed
+        self._pause(session, owed)
+        return Charge.REFUSED, owed
 
     def _strike(self, session: Session) -> bool:
         """Count one piece of bad input; True when this one is over the limit (end it)."""
         limits = self._door.config.limits
         now = self._door.hub.clock.monotonic()
-        strikes = [t for t in (self._strikes or []) if now - t < limits.bad_frame_window]
+        rare = self._rare_state()
+        strikes = [t for t in (rare.strikes or []) if now - t < limits.bad_frame_window]
         over = len(strikes) >= limits.bad_frame_strikes
         strikes.append(now)
-        self._strikes = strikes
+        rare.strikes = strikes
         if over:
             self._door.hub.stats.limits_hit[f"{self._door.name}_strikes"] += 1
         return over
@@ -492,9 +523,11 @@ class Connection(asyncio.BufferedProtocol):
             self._hold(data)
             return
         pending = self._pending
-        if not pending:
+        if pending is None:
+            self._pending = [data]
             self._door.hub.outbox.want_flush(self)
-        pending.append(data)
+        else:
+            pending.append(data)
         self._pending_size += len(data)
         # The queue holds references to bytes shared by every member, and it empties at
         # the end of this round. A round that queues more than the cap (a commit that
@@ -505,9 +538,9 @@ class Connection(asyncio.BufferedProtocol):
 
     def flush(self) -> None:
         self._last_once = None
-        if not self._pending or self._closed or self._transport is None:
-            return
         pending = self._pending
+        if pending is None or self._closed or self._transport is None:
+            return
         transport = self._transport
         # What the peer has not read of earlier rounds decides, not this round's burst:
         # acknowledgements come in bursts (one per message of a group commit), and a
@@ -516,7 +549,7 @@ class Connection(asyncio.BufferedProtocol):
         # holding at most high_water + pending_cap.
         unread = transport.get_write_buffer_size()
         transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
-        pending.clear()
+        self._pending = None
         size, self._pending_size = self._pending_size, 0
         door = self._door
         door.bytes_out += size
@@ -536,12 +569,13 @@ class Connection(asyncio.BufferedProtocol):
         """
         if self._closed or self._transport is None:
             return
-        if self._streams is None:
-            self._streams = deque()
+        rare = self._rare_state()
+        if rare.streams is None:
+            rare.streams = deque()
             # What was queued before the answer goes first; what comes after waits.
             self.flush()
             self._held = []
-        self._streams.append((iter(chunks), done))
+        rare.streams.append((iter(chunks), done))
         self._pump()
 
     def _hold(self, data: bytes) -> None:
@@ -554,8 +588,9 @@ class Connection(asyncio.BufferedProtocol):
 
     def _pump(self) -> None:
         transport = self._transport
-        streams = self._streams
-        if transport is None or streams is None or self._closed:
+        rare = self._rare
+        streams = rare.streams if rare is not None else None
+        if transport is None or rare is None or streams is None or self._closed:
             return
         while streams and transport.get_write_buffer_size() < STREAM_LOW:
             if transport.is_closing():
@@ -574,7 +609,9 @@ class Connection(asyncio.BufferedProtocol):
             transport.write(chunk)
             self._door.bytes_out += len(chunk)
         if not streams:
-            held, self._held, self._streams = self._held or [], None, None
+            held, self._held, rare.streams = self._held or [], None, None
+            if rare.empty:
+                self._rare = None  # the replay after a login is over: nothing rare left
             self._pending_size = 0
             for data in held:
                 self.write(data)
@@ -597,7 +634,7 @@ class Connection(asyncio.BufferedProtocol):
         if session is None or self._closed:
             return
         self._closed = True
-        self._pending.clear()
+        self._pending = None
         self._pending_size = 0
         hub = self._door.hub
         hub.stats.limits_hit["slow_consumer"] += 1
@@ -607,7 +644,7 @@ class Connection(asyncio.BufferedProtocol):
 
     def drop_for_garbage(self) -> None:
         """Say the session's coming close is for garbage: its socket lingers, unread."""
-        self._linger = True
+        self._rare_state().linger = True
 
     def close_transport(self, abort: bool) -> None:
         transport = self._transport
@@ -616,10 +653,11 @@ class Connection(asyncio.BufferedProtocol):
         if not abort and not self._closed:
             self.flush()
         self._closed = True
-        self._pending.clear()
+        self._pending = None
         self._discard_input()  # a lingering socket must not keep what it sent
-        if self._linger and not abort and Connection.lingering < LINGER_MAX:
-            self._linger = False
+        rare = self._rare
+        if rare is not None and rare.linger and not abort and Connection.lingering < LINGER_MAX:
+            rare.linger = False
             Connection.lingering += 1
             transport.pause_reading()
             held = random.uniform(LINGER / 2, LINGER)  # a spread, not a secret

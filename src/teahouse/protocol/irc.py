@@ -21,6 +21,7 @@ or NUL inside a line, whatever the parameters hold.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 MAX_LINE = 512
 """Bytes of a line without tags, CR LF included (RFC 1459)."""
@@ -142,6 +143,9 @@ def serialize(message: IrcMessage) -> bytes:
     return (" ".join(parts) + "\r\n").encode("utf-8", errors="replace")
 
 
+_NOTHING = b""
+
+
 class IrcReader:
     """Splits a byte stream into IRC messages with a hard cap on line length.
 
@@ -155,7 +159,9 @@ class IrcReader:
     def __init__(self, max_line: int = MAX_LINE, max_tags: int = MAX_CLIENT_TAGS) -> None:
         self.max_line = max_line
         self.max_tags = max_tags
-        self._buf = bytearray()
+        self._buf: bytearray | bytes = _NOTHING
+        """What is held; the shared empty bytes while nothing is (an idle connection keeps
+        no buffer of its own between reads)."""
         self._skipping = False
         self._dropped = False
 
@@ -167,9 +173,14 @@ class IrcReader:
     def buffered(self) -> int:
         return len(self._buf)
 
+    @property
+    def idle(self) -> bool:
+        """Holding nothing: no bytes, no overlong line being skipped or to be reported."""
+        return not self._buf and not self._skipping and not self._dropped
+
     def discard(self) -> None:
         """Forget what is buffered and give its memory back (the connection is over)."""
-        self._buf = bytearray()
+        self._buf = _NOTHING
         self._skipping = self._dropped = False
 
     def receive_data(self, data: bytes) -> None:
@@ -180,10 +191,15 @@ class IrcReader:
                 return
             data = data[end + 1 :]
             self._skipping = False
-        self._buf += data
-        tail = len(self._buf) - (self._buf.rfind(b"\n") + 1)
+        if not data:
+            return
+        if type(self._buf) is bytes:
+            self._buf = bytearray()
+        buf = cast(bytearray, self._buf)
+        buf += data
+        tail = len(buf) - (buf.rfind(b"\n") + 1)
         if tail > self.limit:
-            del self._buf[len(self._buf) - tail :]
+            del buf[len(buf) - tail :]
             self._skipping = True
             self._dropped = True
 
@@ -196,8 +212,12 @@ class IrcReader:
                     self._dropped = False
                     return LineTooLong()
                 return None
-            raw = bytes(self._buf[:end])
-            del self._buf[: end + 1]
+            buf = cast(bytearray, self._buf)
+            raw = bytes(buf[:end])
+            if end + 1 == len(buf):
+                self._buf = _NOTHING
+            else:
+                del buf[: end + 1]
             if raw.endswith(b"\r"):
                 raw = raw[:-1]
             if self._too_long(raw):

@@ -19,7 +19,7 @@ image for clients. Nothing here does I/O or reads a clock.
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import msgspec
 
@@ -39,6 +39,9 @@ def encode(frame: msgspec.Struct) -> bytes:
     return bytes(buf)
 
 
+_NOTHING = b""
+
+
 class LineReader:
     """Splits a byte stream into lines with a hard cap on the length of one line.
 
@@ -52,7 +55,9 @@ class LineReader:
 
     def __init__(self, max_line: int) -> None:
         self.max_line = max_line
-        self._buf = bytearray()
+        self._buf: bytearray | bytes = _NOTHING
+        """What is held; the shared empty bytes while nothing is (an idle connection keeps
+        no buffer of its own between reads)."""
         self._pos = 0
         self._overflow = False
 
@@ -63,29 +68,32 @@ class LineReader:
 
     def discard(self) -> None:
         """Forget what is buffered and give its memory back (the connection is over)."""
-        self._buf = bytearray()
+        self._buf = _NOTHING
         self._pos = 0
 
     def feed(self, data: bytes) -> None:
         """Take bytes from the peer; check the limit before keeping them."""
         if self._overflow:
             return
+        if type(self._buf) is bytes:
+            self._buf = bytearray()
+        buf = cast(bytearray, self._buf)
         # `max_line` counts the newline, so an unterminated tail may hold max_line - 1 bytes.
         # Measured before anything is copied: an oversized tail is never buffered at all.
         last_newline = data.rfind(b"\n")
         if last_newline < 0:
-            tail = len(self._buf) - self._pos - self._unterminated_start() + len(data)
+            tail = len(buf) - self._pos - self._unterminated_start() + len(data)
             if tail >= self.max_line:
-                del self._buf[len(self._buf) - (tail - len(data)) :]
+                del buf[len(buf) - (tail - len(data)) :]
                 self._overflow = True
                 return
-            self._buf += data
+            buf += data
             return
         if len(data) - last_newline - 1 >= self.max_line:
-            self._buf += memoryview(data)[: last_newline + 1]
+            buf += memoryview(data)[: last_newline + 1]
             self._overflow = True
             return
-        self._buf += data
+        buf += data
 
     def _unterminated_start(self) -> int:
         """Bytes from the read position to the start of the unterminated tail."""
@@ -101,7 +109,7 @@ class LineReader:
         end = self._buf.find(b"\n", self._pos)
         if end < 0:
             if self._pos:
-                del self._buf[: self._pos]
+                del cast(bytearray, self._buf)[: self._pos]
                 self._pos = 0
             if self._overflow:
                 raise FrameTooLarge(f"line longer than {self.max_line} bytes")
@@ -115,7 +123,7 @@ class LineReader:
             end -= 1
         line = bytes(self._buf[start:end])
         if self._pos == len(self._buf):
-            self._buf.clear()
+            self._buf = _NOTHING
             self._pos = 0
         return line
 
@@ -142,35 +150,29 @@ class FrameError(Exception):
 _F = TypeVar("_F")
 
 
-class _Codec(Generic[_F]):
-    __slots__ = ("_decoder", "_reader", "last_size")
+class _Codec(LineReader, Generic[_F]):
+    """A :class:`LineReader` that decodes its lines (one object per connection, not two)."""
+
+    __slots__ = ("_decoder", "last_size")
 
     def __init__(self, decoder: msgspec.json.Decoder[_F], max_frame: int) -> None:
+        super().__init__(max_frame)
         self._decoder = decoder
-        self._reader = LineReader(max_frame)
         self.last_size = 0
         """Bytes of the line behind the last event (for byte-rate limits)."""
 
     @property
     def max_frame(self) -> int:
-        return self._reader.max_line
+        return self.max_line
 
     @max_frame.setter
     def max_frame(self, value: int) -> None:
         """Change the limit (the server raises it once the client is authenticated)."""
-        self._reader.max_line = value
-
-    @property
-    def buffered(self) -> int:
-        return self._reader.buffered
+        self.max_line = value
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the peer. Never raises; never buffers past the limit."""
-        self._reader.feed(data)
-
-    def discard(self) -> None:
-        """Forget what is buffered (the connection is over)."""
-        self._reader.discard()
+        self.feed(data)
 
     def next_event(self) -> _F | FrameError | None:
         """The next frame, a :class:`FrameError` to answer, or None when more bytes are needed.
@@ -178,7 +180,7 @@ class _Codec(Generic[_F]):
         Raises :class:`FrameTooLarge` at an oversized line.
         """
         while True:
-            line = self._reader.next_line()
+            line = self.next_line()
             if line is None:
                 return None
             if line.strip():

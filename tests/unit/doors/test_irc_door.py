@@ -288,7 +288,7 @@ async def test_garbage_before_registration_ends_the_connection_with_one_line(
     got = c.messages()
     assert codes(got)[-1] == "ERROR" and c.dropped_for_garbage()
     assert "Not an IRC client" in got[-1].params[0]
-    assert c.conn._reader.buffered == 0, "a dropped connection keeps none of its junk"
+    assert c.conn._buffered == 0, "a dropped connection keeps none of its junk"
     assert codes(got).count("451") <= 1, "no numeric per line to a peer that sends junk"
     assert kit.hub.stats.closed["bad_frame"] == 1
 
@@ -329,7 +329,7 @@ async def test_an_overlong_line_after_registration_is_417_and_a_strike(kit: HubK
     assert too_long.command == "417" and too_long.params[0] == "Longo"
     c.send_raw(b"B" * 200_000)  # no end of line in sight: not kept
     assert codes(c.messages()) == ["417"]
-    assert c.conn._reader.buffered < 5000
+    assert c.conn._buffered < 5000
     c.send("BBBB", "PING :still-here")
     assert c.messages()[-1].params[-1] == "still-here"
     for _ in range(4):
@@ -647,3 +647,15 @@ async def test_a_pass_refused_for_a_full_hash_queue_is_answered_after_its_retry_
         assert kit.hub.stats.closed == {"bad_credentials": 2}, "no guest registration"
     finally:
         hasher.close()
+
+
+async def test_an_idle_guest_shares_its_empty_sets_and_keeps_no_sasl_state(kit: HubKit) -> None:
+    """Thousands idle at once (``make bench`` idle): an empty set is 216 bytes each."""
+    a, b = await registered(kit, "alice"), await registered(kit, "bob", ip="10.0.0.2")
+    assert a.conn.umodes is b.conn.umodes and a.conn.reg.caps is b.conn.reg.caps
+    assert a.conn.reg._sasl is None
+    assert a.conn._reader is None  # made per read, dropped once every line is handled
+    a.send("MODE alice +i")
+    await a.settle()
+    assert a.conn.umodes == {"i"} and not b.conn.umodes
+    assert a.conn.reg.username is a.conn.reg.nick  # USER alice repeats the nick: one string

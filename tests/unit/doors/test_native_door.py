@@ -501,3 +501,21 @@ async def test_a_login_whose_peer_hung_up_is_never_hashed(kit: HubKit) -> None:
         assert hasher.dropped == 2 and hasher.in_flight == 0
     finally:
         hasher.close()
+
+
+# -- memory ------------------------------------------------------------------------------------
+
+
+async def test_an_idle_connection_holds_no_queue_buffer_or_rare_state(kit: HubKit) -> None:
+    """Thousands idle at once (``make bench`` idle): between rounds a logged-in connection
+    keeps no output queue, no read buffer and no rate-limit or stream state of its own."""
+    c = await logged_in(kit, "alice", "10.0.0.1", "#tea")
+    c.send(type="ping", t=1)
+    c.send_raw(b'{"type":"ping",')  # half a frame: held while unfinished
+    assert c.conn._codec.buffered > 0
+    c.send_raw(b'"t":2}\n')
+    assert [f["t"] for f in c.frames()] == [1, 2]
+    conn = c.conn
+    assert conn._pending is None
+    assert conn._rare is None
+    assert type(conn._codec._buf) is bytes  # the shared empty bytes, no bytearray of its own

@@ -25,7 +25,7 @@ from teahouse.core.session import Session
 from teahouse.doors.connection import Connection, Door
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.encoder import IrcEncoder, irc_time
-from teahouse.doors.irc.registration import CheckPass, Registration, Welcome
+from teahouse.doors.irc.registration import NO_CAPS, CheckPass, Registration, Welcome
 from teahouse.errors import (
     BadCredentials,
     ChatError,
@@ -82,8 +82,6 @@ class IrcServer(Door, Protocol):
     server_name: str
     opers_exempt: bool
     commands: dict[str, CommandSpec]
-    connections: dict[int, IrcConnection]
-    """Session id -> IRC connection, for what only IRC clients have (caps, ident)."""
 
     def encoder_for(self, caps: frozenset[str]) -> IrcEncoder: ...
 
@@ -93,7 +91,10 @@ class IrcServer(Door, Protocol):
 
     def account_of(self, name: str) -> str | None: ...
 
-    def remember(self, conn: IrcConnection, session: Session) -> None: ...
+    def connection_of(self, session: Session) -> IrcConnection | None:
+        """A session's IRC connection, for what only IRC clients have (caps, ident)."""
+
+    def irc_connections(self) -> list[IrcConnection]: ...
 
     def forget(self, conn: IrcConnection, session: Session) -> None: ...
 
@@ -162,12 +163,15 @@ class IrcConnection(Connection):
 
     def __init__(self, door: IrcServer) -> None:
         super().__init__(door)
-        self._reader = IrcReader()
+        self._reader: IrcReader | None = None
+        """Made when bytes arrive, dropped once all of them are handled: an idle
+        connection keeps no reader (80 bytes) between reads."""
         self.reg = Registration()
         self.labeled: LabeledReply | None = None
         """The reply being collected for the labelled command now running, if any."""
-        self.umodes: set[str] = set()
-        """User modes of this connection: ``i`` (invisible), ``B`` (a bot)."""
+        self.umodes: frozenset[str] = NO_CAPS
+        """User modes of this connection: ``i`` (invisible), ``B`` (a bot). Replaced, never
+        changed in place: most connections share the one empty set."""
         self.monitoring: set[str] | None = None
         """Folded nicks this client MONITORs (None until it monitors any)."""
 
@@ -208,24 +212,30 @@ class IrcConnection(Connection):
     def _refusal(self, ip: str, error: ChatError) -> bytes:
         return serialize(IrcMessage("ERROR", (f"Closing Link: {ip} ({error.message})",)))
 
-    def _opened(self, session: Session) -> None:
-        self._door.remember(self, session)
-
     def _lost(self, session: Session) -> None:
         self._door.forget(self, session)
 
     def _discard_input(self) -> None:
-        self._reader.discard()
+        self._reader = None
 
     def _feed(self, data: bytes) -> None:
-        self._reader.receive_data(data)
+        reader = self._reader
+        if reader is None:
+            reader = self._reader = IrcReader()
+        reader.receive_data(data)
 
     def _next_item(self) -> object | None:
-        return self._reader.next_message()
+        reader = self._reader
+        if reader is None:
+            return None
+        item = reader.next_message()
+        if item is None and reader.idle:
+            self._reader = None
+        return item
 
     @property
     def _buffered(self) -> int:
-        return self._reader.buffered
+        return self._reader.buffered if self._reader is not None else 0
 
     def _on_item(self, session: Session, item: object) -> None:
         door = self._door

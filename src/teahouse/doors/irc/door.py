@@ -55,7 +55,6 @@ class IrcDoor:
         self.refuse_after: float | None = None
         self.opers_exempt = irc.flood_exempt_opers
         self.commands = COMMANDS
-        self.connections: dict[int, IrcConnection] = {}
         self.whowas: deque[Departed] = deque(maxlen=WHOWAS_SIZE)
         self.created = time.strftime("%a %b %d %Y at %H:%M:%S UTC", time.gmtime())
         self._encoders: dict[frozenset[str], IrcEncoder] = {}
@@ -80,8 +79,22 @@ class IrcDoor:
             encoder = self._encoders[key] = IrcEncoder(self, key)
         return encoder
 
+    def connection_of(self, session: Session) -> IrcConnection | None:
+        """``session``'s IRC connection: its outlet (None for another door's session). No
+        table of its own: a dict entry per connection is idle memory."""
+        outlet = session.outlet
+        return outlet if isinstance(outlet, IrcConnection) else None
+
+    def irc_connections(self) -> list[IrcConnection]:
+        """Every IRC connection with an open session."""
+        return [
+            s.outlet
+            for s in self.hub.registry.sessions.values()
+            if isinstance(s.outlet, IrcConnection)
+        ]
+
     def mask(self, session: Session) -> str:
-        conn = self.connections.get(session.id)
+        conn = self.connection_of(session)
         nick = session.user or (conn.reg.nick if conn is not None else None) or "*"
         username = (conn.reg.username if conn is not None else None) or session.user or "*"
         return f"{nick}!~{username}@{session.host}"
@@ -99,7 +112,7 @@ class IrcDoor:
         return name
 
     def realname(self, session: Session) -> str:
-        conn = self.connections.get(session.id)
+        conn = self.connection_of(session)
         return (conn.reg.realname if conn is not None else "") or session.user or "*"
 
     def ping_timeout(self) -> float:
@@ -113,11 +126,7 @@ class IrcDoor:
 
     # -- connections -------------------------------------------------------------------
 
-    def remember(self, conn: IrcConnection, session: Session) -> None:
-        self.connections[session.id] = conn
-
     def forget(self, conn: IrcConnection, session: Session) -> None:
-        self.connections.pop(session.id, None)
         self.monitor_clear(conn)
         if conn.registered and session.user:
             self.whowas.appendleft(

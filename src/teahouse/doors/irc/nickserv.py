@@ -65,7 +65,7 @@ def identified(conn: IrcConnection, session: Session, old_mask: str) -> None:
     reply(conn, f"You are now identified as {name}.")
     conn.numeric(n.RPL_LOGGEDIN, conn.hostmask(), name, f"You are now logged in as {name}")
     line = IrcMessage("ACCOUNT", (name,), conn.hostmask())
-    for other in conn.door.connections.values():
+    for other in conn.door.irc_connections():
         if other is not conn and "account-notify" in other.caps:
             other.send(line)
     conn.door.replay_dms(conn, session)

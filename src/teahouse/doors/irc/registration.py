@@ -140,10 +140,15 @@ class SaslPlain:
         return SaslCheck(authc or authz, password)
 
 
+NO_CAPS: frozenset[str] = frozenset()
+"""The empty set of capabilities (or modes), shared: an empty frozenset is 216 bytes."""
+
+
 class Registration:
     """The state of one connection's registration."""
 
     __slots__ = (
+        "_sasl",
         "cap_version",
         "caps",
         "done",
@@ -151,7 +156,6 @@ class Registration:
         "nick",
         "password",
         "realname",
-        "sasl",
         "username",
     )
 
@@ -160,11 +164,18 @@ class Registration:
         self.username: str | None = None
         self.realname = ""
         self.password: str | None = None
-        self.caps: frozenset[str] = frozenset()
+        self.caps: frozenset[str] = NO_CAPS
         self.cap_version = 0
         self.negotiating = False
         self.done = False
-        self.sasl = SaslPlain()
+        self._sasl: SaslPlain | None = None
+        """Made by the first ``AUTHENTICATE`` (most clients never send one)."""
+
+    @property
+    def sasl(self) -> SaslPlain:
+        if self._sasl is None:
+            self._sasl = SaslPlain()
+        return self._sasl
 
     # -- CAP ---------------------------------------------------------------------------
 
@@ -198,13 +209,23 @@ class Registration:
     # -- NICK, USER, PASS --------------------------------------------------------------
 
     def set_user(self, username: str, realname: str) -> None:
-        self.username = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")[:32]
-        self.username = self.username or "user"
-        self.realname = realname[:200]
+        clean = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")[:32] or "user"
+        realname = realname[:200]
+        # Clients often send the nick as both: keep one string, not three (idle memory).
+        nick = self.nick
+        if nick is not None and clean == nick:
+            clean = nick
+        if realname == clean:
+            realname = clean
+        elif nick is not None and realname == nick:
+            realname = nick
+        self.username = clean
+        self.realname = realname
 
     def next_step(self, busy: bool, logged_in: bool) -> Step:
         """What to do now; call after every registration command and check."""
-        if self.done or busy or self.negotiating or self.sasl.active:
+        sasl = self._sasl
+        if self.done or busy or self.negotiating or (sasl is not None and sasl.active):
             return Wait()
         if self.nick is None or self.username is None:
             return Wait()

@@ -31,7 +31,7 @@ from websockets.exceptions import PayloadTooBig
 from websockets.frames import CloseCode
 from websockets.protocol import OPEN
 
-from teahouse.core.limits import Allowlist, take
+from teahouse.core.limits import Allowlist, debt, spend
 from teahouse.core.session import Session
 from teahouse.doors.connection import Connection
 from teahouse.doors.native import NativeConnection, NativeServer
@@ -142,7 +142,7 @@ class WebConnection(NativeConnection):
         if self.session is not None:
             reason = "disconnected" if exc is None else "reset"
             self._door.hub.close_session(self.session, reason)
-        self._pending.clear()
+        self._pending = None
 
     # -- the outlet ------------------------------------------------------------------
 
@@ -176,7 +176,7 @@ class WebConnection(NativeConnection):
             # The close frame (ours, or the echo of the peer's) goes after everything queued.
             tail = b"".join(ws.data_to_send())
             if tail:
-                self._pending.append(tail)
+                self._pending = [*(self._pending or ()), tail]
         super().close_transport(abort)
 
     # -- HTTP ------------------------------------------------------------------------
@@ -215,7 +215,6 @@ class WebConnection(NativeConnection):
         door.sessionless.discard(self)
         self._counted = True
         door.transports_open += 1
-        self._stamp = hub.clock.monotonic()
         log_from(log, logging.INFO, ip, "web connection opened peer=%s:%d", ip, port)
         return True
 
@@ -302,16 +301,15 @@ class WebConnection(NativeConnection):
         door = self._door
         fr, br = door.item_rate, door.byte_rate
         now = door.hub.clock.monotonic()
-        debt = 0.0
+        owed = 0.0
         if fr.enabled:
-            self._itokens = take(self._itokens, self._stamp, now, frames, fr)
-            debt = max(debt, -self._itokens / fr.per_second)
+            self._items_full_at = spend(self._items_full_at, now, frames, fr)
+            owed = max(owed, debt(self._items_full_at, now, fr))
         if br.enabled:
-            self._btokens = take(self._btokens, self._stamp, now, size, br)
-            debt = max(debt, -self._btokens / br.per_second)
-        self._stamp = now
-        if debt > 0:
-            self._pause(session, debt)
+            self._bytes_full_at = spend(self._bytes_full_at, now, size, br)
+            owed = max(owed, debt(self._bytes_full_at, now, br))
+        if owed > 0:
+            self._pause(session, owed)
 
     def _websocket_received(self, data: bytes) -> None:
         session = self.session

@@ -291,7 +291,7 @@ def user_mode(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
             present = ch in conn.umodes
             if (sign == "+") == present:
                 continue
-            (conn.umodes.add if sign == "+" else conn.umodes.discard)(ch)
+            conn.umodes = conn.umodes | {ch} if sign == "+" else conn.umodes - {ch}
         elif ch == "o" and sign == "-" and session.role == "admin":
             session.role = "user"  # de-opering oneself is allowed, opering is OPER's job
         elif ch == "o":

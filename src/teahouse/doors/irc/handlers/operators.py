@@ -41,6 +41,6 @@ def kill(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
 
 def wallops(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     line = serialize(IrcMessage("WALLOPS", (msg.params[0],), conn.hostmask()))
-    for other in conn.door.connections.values():
+    for other in conn.door.irc_connections():
         if other.session is not None and other.session.role == "admin":
             other.write_raw(line)

@@ -129,7 +129,7 @@ def shared_irc_peers(conn: IrcConnection, session: Session) -> list[IrcConnectio
     for room_name in session.rooms:
         room = rooms.get(room_name)
         for member in room.sessions if room else ():
-            other = conn.door.connections.get(member.id)
+            other = conn.door.connection_of(member)
             if other is not None and other is not conn:
                 peers[member.id] = other
     return list(peers.values())
@@ -171,7 +171,7 @@ def who_line(
     voiced: bool,
     whox: tuple[str, str] | None = None,
 ) -> None:
-    other = conn.door.connections.get(member.id)
+    other = conn.door.connection_of(member)
     bot = other is not None and "B" in other.umodes
     flags = who_flags(member, op, voiced, "multi-prefix" in conn.caps) + ("B" if bot else "")
     fields = _who_fields(conn, channel, member, flags)
@@ -244,7 +244,7 @@ def _who_matches(conn: IrcConnection, mask: str, someone: Session) -> bool:
 
 
 def _invisible(conn: IrcConnection, someone: Session) -> bool:
-    other = conn.door.connections.get(someone.id)
+    other = conn.door.connection_of(someone)
     return other is not None and "i" in other.umodes
 
 
@@ -285,7 +285,7 @@ def whois(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     name = member.user or target
     mask = conn.door.mask(member)
     username, host = mask.split("!", 1)[1].split("@", 1)
-    other = conn.door.connections.get(member.id)
+    other = conn.door.connection_of(member)
     realname = (other.reg.realname if other is not None else "") or name
     conn.numeric(n.RPL_WHOISUSER, name, username, host, "*", realname)
     rooms = hub.registry.rooms

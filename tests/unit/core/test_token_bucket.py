@@ -1,0 +1,51 @@
+"""The one-float token bucket (:func:`spend`, :func:`debt`) says what :func:`take` says."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from teahouse.core.limits import Rate, debt, spend, take
+
+RATES = st.builds(
+    Rate,
+    per_second=st.floats(0.1, 1000, allow_nan=False),
+    burst=st.floats(1, 1000, allow_nan=False),
+)
+STEPS = st.lists(
+    st.tuples(st.floats(0, 30, allow_nan=False), st.integers(0, 5000)), min_size=1, max_size=40
+)
+
+
+@given(RATES, STEPS)
+def test_spend_keeps_the_debt_take_keeps(rate: Rate, steps: list[tuple[float, int]]) -> None:
+    now = 1000.0
+    tokens, stamp = rate.burst, now
+    full_at = 0.0
+    for gap, cost in steps:
+        now += gap
+        tokens, stamp = take(tokens, stamp, now, cost, rate), now
+        full_at = spend(full_at, now, cost, rate)
+        scale = max(1.0, abs(tokens) / rate.per_second, rate.burst / rate.per_second)
+        # A full bucket's time is in the past: its debt says only "within the rate".
+        owed = max(debt(full_at, now, rate), -rate.burst / rate.per_second)
+        assert math.isclose(owed, -tokens / rate.per_second, abs_tol=1e-9 * scale)
+
+
+def test_a_full_bucket_allows_its_burst_then_owes() -> None:
+    rate = Rate(per_second=2.0, burst=3.0)
+    full_at = 0.0
+    for _ in range(3):
+        full_at = spend(full_at, 10.0, 1, rate)
+        assert debt(full_at, 10.0, rate) <= 0
+    full_at = spend(full_at, 10.0, 1, rate)
+    assert debt(full_at, 10.0, rate) == 0.5  # one token short at 2 a second
+    assert debt(full_at, 10.5, rate) == 0.0  # paid after half a second
+
+
+def test_spending_nothing_keeps_the_same_float() -> None:
+    rate = Rate(per_second=2.0, burst=3.0)
+    full_at = spend(0.0, 10.0, 1, rate)
+    assert spend(full_at, 20.0, 0, rate) is full_at

@@ -163,9 +163,16 @@ def _prototypes(text: str) -> str:
     return text.translate(_TO_PROTOTYPES)
 
 
+_DROP_ASCII_NON_LETTERS = str.maketrans(
+    "", "", "".join(chr(i) for i in range(128) if chr(i) not in _ASCII_LETTERS)
+)
+
+
 def _letters_key(name: str) -> str:
-    printable = "".join(c for c in name if c.isascii() and c.isprintable())
-    return "".join(c for c in confusable_key(printable) if c in _ASCII_LETTERS)
+    if not (name.isascii() and name.isprintable()):
+        name = "".join(c for c in name if c.isascii() and c.isprintable())
+    key = confusable_key(name).translate(_DROP_ASCII_NON_LETTERS)
+    return key if key.isascii() else "".join(c for c in key if c in _ASCII_LETTERS)
 
 
 @functools.lru_cache(maxsize=64)

@@ -37,7 +37,7 @@ CLOSES_PER_SLICE = 128
 """The most transports one slice closes. A close costs the loop again after the slice has
 ended (the socket's teardown and ``connection_lost`` come in a later loop step, all of a
 slice's in the same one), so the slice's own clock does not see all of it."""
-DELIVERIES_PER_SLICE = 1024
+DELIVERIES_PER_SLICE = 4096
 """The most departures one slice queues for the members who stay. Each member a slice
 wrote to is written to the socket at the end of the loop round, after the slice: that cost
 grows with the members told, and the slice's clock does not see it."""
@@ -81,10 +81,9 @@ class Housekeeping:
         self._condemned: deque[tuple[Session, str, ChatError]] = deque()
         """Sessions condemned and still in their rooms: taken out a slice at a time, all of
         them before any ``left`` is told (no presence goes to one of them)."""
-        self._untold: deque[Departure] = deque()
-        """``left`` presences of condemned sessions still to be told, a slice at a time."""
-        self._doomed: deque[tuple[Session, str, ChatError]] = deque()
-        """Sessions condemned and out of their rooms, closed a slice at a time."""
+        self._untold: deque[Departure | list[tuple[Session, str, ChatError]]] = deque()
+        """What is left to do for the condemned out of their rooms, in order, a slice at a
+        time: ``left`` presences to tell, and after a batch's, the batch to close."""
         self._doomed_ids: set[int] = set()
         self._closing = False
         self._due_soon = False
@@ -257,51 +256,48 @@ class Housekeeping:
 
     def _close_doomed(self) -> None:
         """One slice of the closing: take the condemned out of their rooms, then tell the
-        rooms, then close the sessions, for at most ``SWEEP_SLICE`` (and at most
-        ``DELIVERIES_PER_SLICE`` departures told, ``CLOSES_PER_SLICE`` transports closed);
-        then let other work in and go on.
+        rooms and close the sessions, in the order they were condemned, for at most
+        ``SWEEP_SLICE`` (and at most ``DELIVERIES_PER_SLICE`` departures told,
+        ``CLOSES_PER_SLICE`` transports closed); then let other work in and go on.
 
         Every session condemned so far leaves its rooms before any departure is told, so
         none of them is written another's ``left``: in a mass timeout only the members who
         stay are told, and a session condemned later in the wave is out of the rooms
-        before the departures still untold are sent.
+        before the departures still untold are sent. A session is closed once its own
+        departures are told (they name it as its door still knows it), not after the
+        whole wave's.
         """
         started = time.perf_counter()
         registry = self.registry
         condemned = self._condemned
+        untold = self._untold
         while condemned:
             batch = [condemned.popleft() for _ in range(min(CLOSE_BATCH, len(condemned)))]
-            self._untold.extend(registry.depart([(s, reason, None) for s, reason, _ in batch]))
-            self._doomed.extend(batch)
+            untold.extend(registry.depart([(s, reason, None) for s, reason, _ in batch]))
+            untold.append(batch)  # to close once the departures before it are told
             if time.perf_counter() - started > SWEEP_SLICE:
                 self.scheduler.call_soon(self._close_doomed)
                 return
-        untold = self._untold
         if untold and (self._due_soon or self._scan):
             # Sessions due by now are still being checked (the drop timer's or the sweep's
             # slices): they go out of their rooms before anyone is told, so none of them
             # is written another's departure.
             self.scheduler.call_soon(self._close_doomed)
             return
-        told = 0
+        told = closes = 0
         while untold:
-            told += registry.announce((untold.popleft(),))
-            if told >= DELIVERIES_PER_SLICE or (
-                len(untold) & 15 == 0 and time.perf_counter() - started > SWEEP_SLICE
-            ):
-                self.scheduler.call_soon(self._close_doomed)
-                return
-        doomed = self._doomed
-        closes = 0
-        while doomed:
-            session, reason, error = doomed.popleft()
-            self._doomed_ids.discard(session.id)
-            registry.close_session(session, reason, error)
-            closes += 1
-            if not doomed:
-                break
-            if closes >= CLOSES_PER_SLICE or (
-                closes % CLOSE_BATCH == 0 and time.perf_counter() - started > SWEEP_SLICE
+            item = untold.popleft()
+            if type(item) is list:
+                for session, reason, error in item:
+                    self._doomed_ids.discard(session.id)
+                    registry.close_session(session, reason, error)
+                closes += len(item)
+            else:
+                told += registry.announce((item,))  # type: ignore[arg-type]
+            if untold and (
+                told >= DELIVERIES_PER_SLICE
+                or closes >= CLOSES_PER_SLICE
+                or time.perf_counter() - started > SWEEP_SLICE
             ):
                 self.scheduler.call_soon(self._close_doomed)
                 return

@@ -70,10 +70,13 @@ class MemoryTrimmer:
     CPython frees its small-object arenas when they empty, but glibc keeps the freed heap
     for reuse, so after a storm of short connections RSS stays at its peak. ``malloc_trim``
     returns it. It runs at most once a second, only when a thousand connections have closed
-    since the last time, only once the wave is over (fewer than ``CALM`` new connections in
-    the last second: during a storm the freed heap is reused anyway), and in a thread of its
-    own (ctypes lets go of the GIL), so the loop never waits the milliseconds it takes to
-    walk the heap. No full collection first: it alone paused the loop for tens of
+    since the last time, only once the wave is over (fewer than ``CALM`` connections opened,
+    and fewer than ``CALM`` closed, in the last second: during a storm the freed heap is
+    reused anyway), and in a thread of its own (ctypes lets go of the GIL), so the loop
+    never waits the milliseconds it takes to walk the heap. Not during a wave of closes
+    either: the trim holds the allocator's lock while it walks, and the loop, freeing and
+    allocating as it closes connections, would wait for it (a mass timeout stalled the
+    loop for a quarter of a second). No full collection first: it alone paused the loop for tens of
     milliseconds with ten thousand sessions, and the collector runs on its own.
     """
 
@@ -84,16 +87,19 @@ class MemoryTrimmer:
         self._seen = 0
         self._last = 0.0
         self._total = 0
+        self._open = 0
         self._busy = threading.Event()
 
     def after_churn(self, connections_total: int, open_now: int) -> None:
         if self._trim is None:
             return
         arrived = connections_total - self._total
+        left = self._open + arrived - open_now
         self._total = connections_total
+        self._open = open_now
         now = time.monotonic()
         churned = connections_total - self._seen - open_now
-        if churned < 1000 or now - self._last < 1.0 or arrived >= self.CALM:
+        if churned < 1000 or now - self._last < 1.0 or arrived >= self.CALM or left >= self.CALM:
             return
         if self._busy.is_set():
             return

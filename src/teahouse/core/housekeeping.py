@@ -11,6 +11,7 @@ All three run on shared timers (one each, owned by the server), never per connec
 
 from __future__ import annotations
 
+import gc
 import heapq
 import logging
 import math
@@ -30,6 +31,22 @@ log = logging.getLogger("teahouse.hub")
 SWEEP_SLICE = 0.005
 """Longest one slice of the heartbeat sweep (scan, or closing) runs before it lets other
 work in (seconds of real time)."""
+CLOSE_BATCH = 32
+"""Condemned sessions taken out of their rooms, or closed, between two looks at the clock."""
+CLOSES_PER_SLICE = 128
+"""The most transports one slice closes. A close costs the loop again after the slice has
+ended (the socket's teardown and ``connection_lost`` come in a later loop step, all of a
+slice's in the same one), so the slice's own clock does not see all of it."""
+DELIVERIES_PER_SLICE = 4096
+"""The most departures one slice queues for the members who stay. Each member a slice
+wrote to is written to the socket at the end of the loop round, after the slice: that cost
+grows with the members told, and the slice's clock does not see it."""
+PINGS_PER_SLICE = 256
+"""The most heartbeat pings one slice of the scan sends: each pinged connection is written
+to at the end of the loop round (a send each), after the slice and unseen by its clock."""
+WAVE = 256
+"""Condemned sessions queued at once from which closing them is a wave: the collector is
+kept off the old heap until it is over (see :meth:`Housekeeping._freeze_heap`)."""
 DUE_STEP = 0.05
 """Sessions whose deadline falls within this many seconds of each other are dropped by
 the same timer: dropping is that precise, and ten thousand deadlines cost few timers."""
@@ -61,12 +78,20 @@ class Housekeeping:
         )
         self.shedding = False
         """True while the memory guard refuses new connections (RSS over the limit)."""
-        self._doomed: deque[tuple[Session, str, ChatError]] = deque()
-        """Sessions condemned, closed a slice at a time."""
-        self._untold: deque[Departure] = deque()
-        """``left`` presences of condemned sessions still to be told, a slice at a time."""
+        self._condemned: deque[tuple[Session, str, ChatError]] = deque()
+        """Sessions condemned and still in their rooms: taken out a slice at a time, all of
+        them before any ``left`` is told (no presence goes to one of them)."""
+        self._untold: deque[Departure | list[tuple[Session, str, ChatError]]] = deque()
+        """What is left to do for the condemned out of their rooms, in order, a slice at a
+        time: ``left`` presences to tell, and after a batch's, the batch to close."""
         self._doomed_ids: set[int] = set()
         self._closing = False
+        self._due_soon = False
+        """True while the drop timer's work goes on in later slices (a call_soon)."""
+        self._pinged = 0
+        """Pings sent by the running slice of the scan."""
+        self._frozen = False
+        """True while a wave of closes keeps the old heap out of the collector's reach."""
         self._scan: list[Session] = []
         """Sessions the running sweep has still to look at (it runs in slices)."""
         self._due: list[tuple[float, int, Session]] = []
@@ -103,6 +128,7 @@ class Housekeeping:
         doomed: list[tuple[Session, str, ChatError]] = []
         skip = self._doomed_ids
         due = self._due_ids
+        self._pinged = 0
         while scan:
             session = scan.pop()
             if session.closed or session.id in skip:
@@ -116,8 +142,11 @@ class Housekeeping:
                 if deadline < horizon:
                     heapq.heappush(self._due, (deadline, session.id, session))
                     due.add(session.id)
-            if len(scan) & 63 == 0 and time.perf_counter() - started > SWEEP_SLICE:
-                self.scheduler.call_soon(self._scan_slice)
+            if self._pinged >= PINGS_PER_SLICE or (
+                len(scan) & 63 == 0 and time.perf_counter() - started > SWEEP_SLICE
+            ):
+                if scan:
+                    self.scheduler.call_soon(self._scan_slice)
                 break
         self._condemn(doomed)
         self._arm_due()
@@ -140,7 +169,7 @@ class Housekeeping:
         return None
 
     def _arm_due(self) -> None:
-        if not self._due:
+        if not self._due or self._due_soon:
             return
         at = max(self._due[0][0], self.clock.monotonic())
         if self._due_timer is not None:
@@ -152,9 +181,12 @@ class Housekeeping:
 
     def _on_due(self) -> None:
         """The timer of the earliest deadline: check every session due by now (and within
-        ``DUE_STEP``'s wait for the next), and drop those still silent."""
+        ``DUE_STEP``'s wait for the next), and drop those still silent. Ten thousand due
+        together are checked in slices of at most ``SWEEP_SLICE``."""
         self._due_timer = None
         self._due_at = math.inf
+        self._due_soon = False
+        started = time.perf_counter()
         now = self.clock.monotonic()
         doomed: list[tuple[Session, str, ChatError]] = []
         due = self._due
@@ -168,20 +200,27 @@ class Housekeeping:
                 doomed.append((session, *verdict))
                 self._doomed_ids.add(session.id)
             # A session that spoke since is the next sweep's again.
+            if len(due) & 63 == 0 and time.perf_counter() - started > SWEEP_SLICE:
+                break
         self._condemn(doomed)
-        if due:
-            at = max(due[0][0], now + DUE_STEP)
-            self._due_at = at
-            self._due_timer = self.scheduler.call_later(at - now, self._on_due)
+        if not due:
+            return
+        if due[0][0] <= now:
+            self._due_soon = True  # more were due by now: the next slice goes on with them
+            self.scheduler.call_soon(self._on_due)
+            return
+        at = max(due[0][0], now + DUE_STEP)
+        self._due_at = at
+        self._due_timer = self.scheduler.call_later(at - now, self._on_due)
 
     def _condemn(self, doomed: list[tuple[Session, str, ChatError]]) -> None:
-        """Take the condemned out of their rooms now, all together (no presence goes to
-        one of them, and none is told of another), then tell the rooms and close them in
-        slices."""
+        """Queue the condemned to be taken out of their rooms, the rooms told, and the
+        sessions closed, in slices (:meth:`_close_doomed`)."""
         if not doomed:
             return
-        self._untold.extend(self.registry.depart([(s, reason, None) for s, reason, _ in doomed]))
-        self._doomed.extend(doomed)
+        self._condemned.extend(doomed)
+        if len(self._condemned) >= WAVE:
+            self._freeze_heap()
         if not self._closing:
             self._closing = True
             self._close_doomed()
@@ -205,6 +244,7 @@ class Housekeeping:
             authenticated=session.authenticated,
         )
         if action is Action.PING:
+            self._pinged += 1
             session.last_ping = now
             session.send(session.encoder.ping(session.last_ping_t))
         elif action is Action.TIMEOUT:
@@ -215,24 +255,74 @@ class Housekeeping:
         return None
 
     def _close_doomed(self) -> None:
-        """Tell the rooms, then close the condemned sessions, for at most ``SWEEP_SLICE``;
-        then let other work in and go on."""
+        """One slice of the closing: take the condemned out of their rooms, then tell the
+        rooms and close the sessions, in the order they were condemned, for at most
+        ``SWEEP_SLICE`` (and at most ``DELIVERIES_PER_SLICE`` departures told,
+        ``CLOSES_PER_SLICE`` transports closed); then let other work in and go on.
+
+        Every session condemned so far leaves its rooms before any departure is told, so
+        none of them is written another's ``left``: in a mass timeout only the members who
+        stay are told, and a session condemned later in the wave is out of the rooms
+        before the departures still untold are sent. A session is closed once its own
+        departures are told (they name it as its door still knows it), not after the
+        whole wave's.
+        """
         started = time.perf_counter()
+        registry = self.registry
+        condemned = self._condemned
         untold = self._untold
-        while untold:
-            self.registry.announce((untold.popleft(),))
-            if len(untold) & 15 == 0 and time.perf_counter() - started > SWEEP_SLICE:
+        while condemned:
+            batch = [condemned.popleft() for _ in range(min(CLOSE_BATCH, len(condemned)))]
+            untold.extend(registry.depart([(s, reason, None) for s, reason, _ in batch]))
+            untold.append(batch)  # to close once the departures before it are told
+            if time.perf_counter() - started > SWEEP_SLICE:
                 self.scheduler.call_soon(self._close_doomed)
                 return
-        doomed = self._doomed
-        while doomed:
-            session, reason, error = doomed.popleft()
-            self._doomed_ids.discard(session.id)
-            self.registry.close_session(session, reason, error)
-            if len(doomed) & 63 == 0 and time.perf_counter() - started > SWEEP_SLICE:
+        if untold and (self._due_soon or self._scan):
+            # Sessions due by now are still being checked (the drop timer's or the sweep's
+            # slices): they go out of their rooms before anyone is told, so none of them
+            # is written another's departure.
+            self.scheduler.call_soon(self._close_doomed)
+            return
+        told = closes = 0
+        while untold:
+            item = untold.popleft()
+            if type(item) is list:
+                for session, reason, error in item:
+                    self._doomed_ids.discard(session.id)
+                    registry.close_session(session, reason, error)
+                closes += len(item)
+            else:
+                told += registry.announce((item,))  # type: ignore[arg-type]
+            if untold and (
+                told >= DELIVERIES_PER_SLICE
+                or closes >= CLOSES_PER_SLICE
+                or time.perf_counter() - started > SWEEP_SLICE
+            ):
                 self.scheduler.call_soon(self._close_doomed)
                 return
         self._closing = False
+        self._thaw_heap()
+
+    def _freeze_heap(self) -> None:
+        """A wave of closes begins: move every object alive now out of the cyclic
+        collector's generations (``gc.freeze``) until it is over.
+
+        Ten thousand sessions timing out together allocate enough (their errors, their
+        departures, their log records) to set off a full collection in the middle of the
+        wave, and a full collection walks every object of every connection: a pause of
+        hundreds of milliseconds. Frozen, the collections the wave sets off walk only what
+        it allocated. Once it is over the heap is thawed (``gc.unfreeze``) and the
+        collector has it all again, by then without the sessions that were closed.
+        """
+        if not self._frozen:
+            self._frozen = True
+            gc.freeze()
+
+    def _thaw_heap(self) -> None:
+        if self._frozen:
+            self._frozen = False
+            gc.unfreeze()
 
     # -- memory guard ------------------------------------------------------------------
 

@@ -22,6 +22,15 @@ from teahouse.store.base import Store, StoreError
 
 log = logging.getLogger("teahouse.hub")
 
+WRITES_PER_ROUND = 512
+"""The most outlets written in one loop round; the others are written in the next rounds.
+
+A write is a system call per connection. When ten thousand connections have something
+queued at once (each answering a ping; ten thousand pinged by the heartbeat sweep),
+writing them all in one round held every other client for a hundred milliseconds and
+more; a few hundred a round keep a round short and cost each one a round's wait.
+"""
+
 Committed = Callable[[], object]
 Failed = Callable[[StoreError], object]
 
@@ -43,6 +52,8 @@ class Outbox:
         self.commits = 0
         self.commit_seconds = 0.0
         self.last_error: StoreError | None = None
+        self._room = WRITES_PER_ROUND
+        """How many more outlets this round may write (see :data:`WRITES_PER_ROUND`)."""
 
     def want_flush(self, outlet: Outlet) -> None:
         """An outlet has queued bytes; it will be flushed at the end of this loop round."""
@@ -81,6 +92,7 @@ class Outbox:
     def flush(self) -> None:
         """The end of a round: start committing what was written, write every dirty
         outlet (nothing in them waits for the commit: acknowledgements come later)."""
+        self._room = WRITES_PER_ROUND
         try:
             if self._inflight is None:
                 waiting, self._waiting = self._waiting, []
@@ -117,6 +129,15 @@ class Outbox:
         self._write_out()
 
     def _write_out(self) -> None:
-        dirty, self._dirty = self._dirty, []
+        """Write the dirty outlets, at most ``WRITES_PER_ROUND`` a round (a round writes
+        out twice when its commit settles at once): the rest stay dirty, in order, for the
+        next round."""
+        dirty, room = self._dirty, self._room
+        if len(dirty) > room:
+            dirty, self._dirty = dirty[:room], dirty[room:]
+            self._schedule()
+        else:
+            self._dirty = []
+        self._room = room - len(dirty)
         for outlet in dirty:
             outlet.flush()

@@ -242,8 +242,9 @@ class Registry:
         online: bool = False,
         by: str | None = None,
         text: str | None = None,
-    ) -> None:
-        self.fanout(
+    ) -> int:
+        """Tell the members of ``room`` that ``member`` joined or left; deliveries made."""
+        return self.fanout(
             room.sessions,
             lambda enc: enc.presence(
                 room.name, member, state, reason, online=online, by=by, text=text
@@ -286,15 +287,17 @@ class Registry:
             session.left_all()
         return gone
 
-    def announce(self, gone: Iterable[Departure]) -> None:
+    def announce(self, gone: Iterable[Departure]) -> int:
         """Tell the members still in each room that the user left (see :meth:`depart`);
-        a room nobody is left in is dropped."""
+        a room nobody is left in is dropped. Returns the deliveries made."""
+        told = 0
         for room, session, reason, text in gone:
             if room.sessions:
                 online = session.ident in self._idents
-                self.presence(room, session, "left", reason, online=online, text=text)
+                told += self.presence(room, session, "left", reason, online=online, text=text)
             elif self.rooms.get(room.name) is room:
                 self.rooms.pop(room.name)
+        return told
 
     def close_session(
         self,

@@ -312,6 +312,10 @@ class Connection(asyncio.BufferedProtocol):
         if session is not None:
             self._door.hub.close_session(session, "disconnected" if exc is None else "reset")
             self._lost(session)
+            # The session and its connection refer to each other: untied, both are freed
+            # now by their last reference going, not left to a full collection (after a
+            # mass timeout, ten thousand of them at once).
+            self.session = None
         self._pending = None
 
     def _read_ahead(self, session: Session) -> None:

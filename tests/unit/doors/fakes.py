@@ -118,12 +118,15 @@ class Client:
         self.transport.protocol = self.conn
         self._read = 0
         self.conn.connection_made(self.transport)  # type: ignore[arg-type]
+        self._session = self.conn.session
+        """Kept: the connection lets go of its session once the transport is lost."""
         kit.run_soon()
 
     @property
     def session(self) -> Session:
-        assert self.conn.session is not None
-        return self.conn.session
+        session = self.conn.session or self._session
+        assert session is not None
+        return session
 
     @property
     def closed(self) -> bool:

@@ -16,7 +16,10 @@ class Tmux:
         self.socket = f"teahouse-test-{name}-{uuid.uuid4().hex[:8]}"
         self.session = name
         self.size = (str(width), str(height))
-        self.env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+        # Without COLUMNS and LINES (a pytest-xdist worker has 80 and 24): a program that
+        # reads them, as Textual does, would take them over the size of its tmux window.
+        inherited = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        self.env = {**inherited, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
 
     def run(self, *args: str) -> str:
         done = subprocess.run(
@@ -41,18 +44,16 @@ class Tmux:
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", self.session)
 
-    async def wait_for(self, *texts: str, timeout: float = 15.0) -> str:
-        """The screen once it shows every one of ``texts`` at once; AssertionError with the
-        screen otherwise. (A program may repaint one line after another: a screen read
-        between two of them holds the one and not yet the other.)"""
+    async def wait_for(self, text: str, timeout: float = 15.0) -> str:
+        """The screen once it shows ``text``; AssertionError with the screen otherwise."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if all(text in screen for text in texts):
+            if text in screen:
                 return screen
             await asyncio.sleep(0.1)
-        raise AssertionError(f"{texts!r} not on screen within {timeout} s:\n{screen}")
+        raise AssertionError(f"{text!r} not on screen within {timeout} s:\n{screen}")
 
     def kill(self) -> None:
         subprocess.run(

@@ -28,6 +28,10 @@ format: install
 	$(BIN)/ruff check --fix src tests bench packaging
 	$(BIN)/ruff format src tests bench packaging
 
+# The suite on one worker process per core (pytest-xdist): most integration tests wait on
+# a server, a terminal or a browser rather than compute. Each test has its own ports (port 0)
+# and temporary directory. `make test PYTEST_ARGS=` runs it in one process.
+PYTEST_ARGS ?= -n auto --dist worksteal
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import json
 import os
 import signal
@@ -306,12 +307,22 @@ async def raw() -> AsyncIterator[Any]:
         await client.close()
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection built (the imported modules: Qt, Textual, hypothesis, the test
+    functions and their parameters) out of the collector's view: the collection at each
+    test's end then walks only what the tests made, not the whole heap again each time."""
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    gc.unfreeze()
+
+
 @pytest.fixture(autouse=True)
 def _collect_garbage() -> Iterator[None]:
     """Collect at each test's end, so a leaked socket is reported against its own test."""
     yield
-    import gc
-
     gc.collect()
 
 

@@ -16,7 +16,10 @@ class Tmux:
         self.socket = f"teahouse-test-{name}-{uuid.uuid4().hex[:8]}"
         self.session = name
         self.size = (str(width), str(height))
-        self.env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+        # Without COLUMNS and LINES (a pytest-xdist worker has 80 and 24): a program that
+        # reads them, as Textual does, would take them over the size of its tmux window.
+        inherited = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        self.env = {**inherited, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
 
     def run(self, *args: str) -> str:
         done = subprocess.run(

@@ -205,7 +205,7 @@ def test_slowreader(make_server: Any) -> None:
     report = stress(server, "slowreader", "--size", "1000", "--duration", "10")
     results = report["results"]
     assert results["dropped"] is True
-    assert results["seen_leaving"] is True, repr(results)
+    assert results["seen_leaving"] is True, f"{results!r}\n--- server log\n{server.log()[-3000:]}"
     assert results["reason"] == "slow_consumer"
     assert results["dropped_after_s"] < 10
     assert results["lines"] > 0

@@ -238,7 +238,9 @@ class NativeConnection(Connection):
 
     def __init__(self, door: NativeServer) -> None:
         super().__init__(door)
-        self._codec = ServerCodec(door.config.limits.max_frame_preauth)
+        self._codec: ServerCodec | None = None
+        """Made when bytes arrive, dropped once all of them are handled: an idle
+        connection keeps no codec (80 bytes) between reads."""
 
     # -- the base's hooks --------------------------------------------------------------
 
@@ -249,20 +251,38 @@ class NativeConnection(Connection):
         return error_frame(error)
 
     def _discard_input(self) -> None:
-        self._codec.discard()
+        self._codec = None
+
+    def _max_frame(self) -> int:
+        """The frame limit now: raised once the client is logged in."""
+        limits = self._door.config.limits
+        session = self.session
+        if session is not None and session.authenticated:
+            return limits.max_frame
+        return limits.max_frame_preauth
 
     def _feed(self, data: bytes) -> None:
-        self._codec.receive_data(data)
+        codec = self._codec
+        if codec is None:
+            codec = self._codec = ServerCodec(self._max_frame())
+        codec.receive_data(data)
 
     def _next_item(self) -> object | None:
-        return self._codec.next_event()
+        codec = self._codec
+        if codec is None:
+            return None
+        item = codec.next_event()
+        if item is None and codec.idle:
+            self._codec = None
+        return item
 
     @property
     def _buffered(self) -> int:
-        return self._codec.buffered
+        return self._codec.buffered if self._codec is not None else 0
 
     def _unfinished(self, session: Session) -> None:
-        if self._codec.buffered > self._codec.max_frame:
+        codec = self._codec
+        if codec is not None and codec.buffered > codec.max_frame:
             # A security limit: while a password is checked, an anonymous client may not
             # pile up more than one pre-auth frame's worth of pipelined bytes.
             self._door.hub.close_session(
@@ -285,6 +305,7 @@ class NativeConnection(Connection):
             return
         frame: f.ClientFrame = item  # type: ignore[assignment]
         ref = frame.ref
+        assert self._codec is not None  # it made the item
         charge, debt = self._charge(session, self._codec.last_size)
         if charge is Charge.FATAL:
             error = RateLimited(
@@ -488,7 +509,8 @@ class NativeConnection(Connection):
 
     def _authed(self, session: Session, dm_since: int | None, ref: Ref) -> None:
         hub = self._door.hub
-        self._codec.max_frame = self._door.config.limits.max_frame
+        if self._codec is not None:
+            self._codec.max_frame = self._door.config.limits.max_frame
         session.send(encode(f.Authed(user=session.user or "", role=session.role, ref=ref)))
         replay = hub.accounts.replay_dms(session, dm_since)
         # They count as delivered once written to this connection's socket, not before.

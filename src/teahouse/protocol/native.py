@@ -66,6 +66,11 @@ class LineReader:
         """Bytes held and not yet returned."""
         return len(self._buf) - self._pos
 
+    @property
+    def idle(self) -> bool:
+        """Holding nothing: no bytes, no overlong line to report."""
+        return not self._buf and not self._overflow
+
     def discard(self) -> None:
         """Forget what is buffered and give its memory back (the connection is over)."""
         self._buf = _NOTHING

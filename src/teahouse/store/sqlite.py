@@ -100,6 +100,14 @@ def make_private(path: Path) -> None:
             os.chmod(f"{path}{suffix}", 0o600)
 
 
+WRITER_CACHE_KIB = 256
+"""The writer's page cache. SQLite's default, 2 MiB, fills as accounts and messages are
+written and stays full: 0.1 KiB on every one of 19,000 idle connections. The writer only
+needs the hot index pages it updates; the file's pages it reads again come from the OS."""
+READER_CACHE_KIB = 1024
+"""The reader's page cache: logins and history reads; half SQLite's default."""
+
+
 def _connect(path: str, busy_ms: int) -> sqlite3.Connection:
     uri = path.startswith("file:")
     with _private_umask():
@@ -237,6 +245,7 @@ class SQLiteStore:
             write.execute("PRAGMA journal_mode = WAL")
             write.execute("PRAGMA synchronous = NORMAL")
             write.execute("PRAGMA foreign_keys = ON")
+            write.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             migrate(write, self.path)
         except sqlite3.DatabaseError as exc:
             write.close()
@@ -248,6 +257,7 @@ class SQLiteStore:
             make_private(Path(self.path))
             self._read = _connect(self.path, 1000)
             self._read.execute("PRAGMA query_only = ON")
+            self._read.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
         directory = None if memory else os.path.dirname(os.path.abspath(self.path))
         self._writer = Writer(
             write, threaded=threaded, free_floor=min_free_bytes, directory=directory

@@ -659,3 +659,16 @@ async def test_an_idle_guest_shares_its_empty_sets_and_keeps_no_sasl_state(kit: 
     await a.settle()
     assert a.conn.umodes == {"i"} and not b.conn.umodes
     assert a.conn.reg.username is a.conn.reg.nick  # USER alice repeats the nick: one string
+
+
+async def test_an_idle_guest_is_one_object_and_shares_a_repeated_real_name(kit: HubKit) -> None:
+    """Thousands idle at once: the registration state lives in the connection's slots, and
+    a real name many clients send (their default) is one string."""
+    first, second = connect(kit), connect(kit, "10.0.0.2")
+    for c, nick in ((first, "alice"), (second, "bob")):
+        c.send(f"NICK {nick}", "USER " + nick + " 0 * :" + "".join(["Same", " Client"]))
+        await c.settle()
+        assert "001" in codes(c.messages())
+    a, b = first.conn, second.conn
+    assert a.reg is a and not hasattr(a, "__dict__")
+    assert a.reg.realname == "Same Client" and a.reg.realname is b.reg.realname

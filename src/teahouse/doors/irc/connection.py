@@ -25,7 +25,13 @@ from teahouse.core.session import Session
 from teahouse.doors.connection import Connection, Door
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.encoder import IrcEncoder, irc_time
-from teahouse.doors.irc.registration import NO_CAPS, CheckPass, Registration, Welcome
+from teahouse.doors.irc.registration import (
+    NO_CAPS,
+    REGISTRATION_SLOTS,
+    CheckPass,
+    Registration,
+    Welcome,
+)
 from teahouse.errors import (
     BadCredentials,
     ChatError,
@@ -154,10 +160,10 @@ class LabeledReply:
             self.conn.emit_labeled(self.label, self.lines)
 
 
-class IrcConnection(Connection):
-    """One IRC client connection; the hub's Outlet for it."""
+class IrcConnection(Connection, Registration):
+    """One IRC client connection; the hub's Outlet for it; its own registration state."""
 
-    __slots__ = ("_reader", "labeled", "monitoring", "reg", "umodes")
+    __slots__ = ("_reader", "labeled", "monitoring", "umodes", *REGISTRATION_SLOTS)
 
     _door: IrcServer
 
@@ -166,7 +172,7 @@ class IrcConnection(Connection):
         self._reader: IrcReader | None = None
         """Made when bytes arrive, dropped once all of them are handled: an idle
         connection keeps no reader (80 bytes) between reads."""
-        self.reg = Registration()
+        self._start_registration()
         self.labeled: LabeledReply | None = None
         """The reply being collected for the labelled command now running, if any."""
         self.umodes: frozenset[str] = NO_CAPS
@@ -189,8 +195,9 @@ class IrcConnection(Connection):
         return self._door.server_name
 
     @property
-    def caps(self) -> frozenset[str]:
-        return self.reg.caps
+    def reg(self) -> Registration:
+        """The registration state: the connection itself (one object, not two)."""
+        return self
 
     @property
     def registered(self) -> bool:

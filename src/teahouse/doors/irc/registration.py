@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 SUPPORTED_CAPS: dict[str, str | None] = {
     "account-notify": None,
@@ -144,32 +146,54 @@ NO_CAPS: frozenset[str] = frozenset()
 """The empty set of capabilities (or modes), shared: an empty frozenset is 216 bytes."""
 
 
+REGISTRATION_SLOTS = (
+    "_sasl",
+    "cap_version",
+    "caps",
+    "done",
+    "negotiating",
+    "nick",
+    "password",
+    "realname",
+    "username",
+)
+"""The slots a class that inherits :class:`Registration` must declare."""
+
+
 class Registration:
-    """The state of one connection's registration."""
+    """The state of one connection's registration, and its rules.
 
-    __slots__ = (
-        "_sasl",
-        "cap_version",
-        "caps",
-        "done",
-        "negotiating",
-        "nick",
-        "password",
-        "realname",
-        "username",
-    )
+    A base with no slots of its own: the connection class that inherits it declares
+    :data:`REGISTRATION_SLOTS`, so a connection and its registration are one object (an
+    idle IRC connection keeps no second one). Call :meth:`_start_registration` first.
+    """
 
-    def __init__(self) -> None:
-        self.nick: str | None = None
-        self.username: str | None = None
+    if TYPE_CHECKING:
+        __slots__ = REGISTRATION_SLOTS  # what the inheriting class declares
+    else:
+        __slots__ = ()
+
+    nick: str | None
+    username: str | None
+    realname: str
+    password: str | None
+    caps: frozenset[str]
+    cap_version: int
+    negotiating: bool
+    done: bool
+    _sasl: SaslPlain | None
+    """Made by the first ``AUTHENTICATE`` (most clients never send one)."""
+
+    def _start_registration(self) -> None:
+        self.nick = None
+        self.username = None
         self.realname = ""
-        self.password: str | None = None
-        self.caps: frozenset[str] = NO_CAPS
+        self.password = None
+        self.caps = NO_CAPS
         self.cap_version = 0
         self.negotiating = False
         self.done = False
-        self._sasl: SaslPlain | None = None
-        """Made by the first ``AUTHENTICATE`` (most clients never send one)."""
+        self._sasl = None
 
     @property
     def sasl(self) -> SaslPlain:
@@ -210,7 +234,9 @@ class Registration:
 
     def set_user(self, username: str, realname: str) -> None:
         clean = "".join(ch for ch in username if ch.isalnum() or ch in "-_.")[:32] or "user"
-        realname = realname[:200]
+        # Interned: clients send the same few real names (their default), and the string
+        # goes when the last connection holding it does.
+        realname = sys.intern(realname[:200])
         # Clients often send the nick as both: keep one string, not three (idle memory).
         nick = self.nick
         if nick is not None and clean == nick:

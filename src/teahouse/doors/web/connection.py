@@ -89,6 +89,15 @@ class WebConnection(NativeConnection):
     def _encoder(self) -> WebEncoder:  # type: ignore[override]
         return self._door.encoder
 
+    # The codec holds the WebSocket's state: it lives as long as the connection (the
+    # native door's is made and dropped as bytes come and go).
+
+    def _discard_input(self) -> None:
+        self._codec.discard()
+
+    def _next_item(self) -> object | None:
+        return self._codec.next_event()
+
     # -- asyncio.Protocol ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

@@ -486,3 +486,12 @@ async def test_a_replay_cut_short_after_a_reconnect_is_filled_from_history(
     finally:
         await bob.close()
         await link.stop()
+
+
+async def test_a_status_tick_while_the_app_closes_is_harmless(server: Any) -> None:
+    # Seen under load: the status timer fired while run_test tore the screen down.
+    app = make_app(server.port, "alice", register=True)
+    async with running(app) as pilot:
+        await connected(pilot, app)
+        await app.screen.query_one("#status").remove()
+        app._draw_status()

@@ -841,7 +841,11 @@ class ChatApp(App[int]):
 
     def _draw_status(self) -> None:
         now = asyncio.get_running_loop().time()
-        self.query_one("#status", Static).update(render.status_text(self.model.status, now))
+        try:
+            status = self.query_one("#status", Static)
+        except NoMatches:
+            return  # the app is closing: the status timer fired after its widgets went
+        status.update(render.status_text(self.model.status, now))
 
     def _draw(self) -> None:
         """Draw what changed in the model since the last flush."""

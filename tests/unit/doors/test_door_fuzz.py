@@ -19,6 +19,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from teahouse.doors.connection import THROTTLED_HOLD
 from teahouse.doors.irc.table import COMMANDS
 from teahouse.protocol.frames import CLIENT_TYPES, ClientFrame
 
@@ -155,6 +156,7 @@ async def _native(frames: list[dict[str, Any]]) -> None:
                 for answer in alice.frames():
                     assert answer.get("code") != "internal", (one, answer)
             if still_served(alice):
+                alice.advance(THROTTLED_HOLD)  # a throttled login or OPER holds it this long
                 alice.send(type="ping", ref="still-there")
                 await alice.settle()
                 assert any(f.get("ref") == "still-there" for f in alice.frames())
@@ -188,6 +190,7 @@ async def _irc(lines: list[str]) -> None:
                 for message in alice.messages():
                     assert "INTERNAL" not in message.params, (line, message)
             if still_served(alice):
+                alice.advance(THROTTLED_HOLD)  # a throttled login or OPER holds it this long
                 alice.send("PING :still-there")
                 await alice.settle()
                 assert any(m.command == "PONG" for m in alice.messages())

@@ -44,16 +44,17 @@ class Tmux:
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", self.session)
 
-    async def wait_for(self, text: str, timeout: float = 15.0) -> str:
-        """The screen once it shows ``text``; AssertionError with the screen otherwise."""
+    async def wait_for(self, *texts: str, timeout: float = 15.0) -> str:
+        """The screen once it shows every one of ``texts`` at once; AssertionError with the
+        screen otherwise."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text in screen:
+            if all(text in screen for text in texts):
                 return screen
             await asyncio.sleep(0.1)
-        raise AssertionError(f"{text!r} not on screen within {timeout} s:\n{screen}")
+        raise AssertionError(f"{texts!r} not on screen within {timeout} s:\n{screen}")
 
     def kill(self) -> None:
         subprocess.run(

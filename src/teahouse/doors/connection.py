@@ -463,23 +463,20 @@ class Connection(asyncio.BufferedProtocol):
         if session.closed:
             return
         if isinstance(exc, ChatError):
-            if (
-                isinstance(exc, Throttled)
-                and exc.retry_after
-                and self._answer_throttled_later(session)
-            ):
+            wait = exc.retry_after if isinstance(exc, Throttled) else None
+            hold = min(wait, THROTTLED_HOLD) if wait else 0.0
+            if hold and self._answer_throttled_later(session):
                 # Still busy meanwhile (read, bounded, so a hang-up ends it; not handled).
                 self._busy = True
-                hold = min(exc.retry_after, THROTTLED_HOLD)
                 self._door.hub.scheduler.call_later(
                     hold, lambda: self._throttled_answer(session, exc, failed)
                 )
                 return
             failed(exc)
-            if isinstance(exc, Throttled) and exc.retry_after:
+            if hold:
                 # Told to wait: what it sends meanwhile waits too, unread. A guesser that
                 # ignores retry_after costs one answer per wait, not one per round trip.
-                self._pause(session, min(exc.retry_after, THROTTLED_HOLD))
+                self._pause(session, hold)
         elif isinstance(exc, StoreError):
             log.warning("storage failed for %r: %s", session, exc)
             failed(StorageFailed(f"{exc}; nothing was changed, try again", retry_after=5.0))
@@ -488,20 +485,21 @@ class Connection(asyncio.BufferedProtocol):
             failed(Internal())
         else:
             done(task.result())
-        if session.closed or self._transport is None:
-            return
-        if self._resume is None:
-            self._transport.resume_reading()
-            self._process(session)
+        self._go_on(session)
 
     def _throttled_answer(
         self, session: Session, exc: ChatError, failed: Callable[[ChatError], None]
     ) -> None:
         self._busy = False
-        if session.closed or self._transport is None:
+        if session.closed:
             return
         failed(exc)
-        if session.closed:
+        self._go_on(session)
+
+    def _go_on(self, session: Session) -> None:
+        """A slow task is answered: read and handle what waited behind it (unless a
+        throttle pause still holds the connection)."""
+        if session.closed or self._transport is None:
             return
         if self._resume is None:
             self._transport.resume_reading()

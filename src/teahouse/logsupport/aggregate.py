@@ -186,16 +186,12 @@ class Aggregator(logging.Handler):
             template = self._templates.get((name, msg))
             if template is None or self.clock() >= self._window_end:
                 return False
-            key = (template.key, peer)
-            source = self._sources.get(key)
+            source = self._sources.get((template.key, peer))
             written = 0 if source is None else source.written
             if written < template.policy.burst and template.passed < template.policy.cap:
                 return False
-            if source is None:  # held as emit would hold it: a new source past the cap
-                if len(self._sources) >= self.max_sources:
-                    self._drop_oldest_source()
-                source = self._sources[key] = _Source(template)
-            source.held += 1
+            # Held as emit would hold it (a new source past the cap included).
+            self._source_for(template, peer).held += 1
             return True
 
     # -- the decision -----------------------------------------------------------------
@@ -210,12 +206,7 @@ class Aggregator(logging.Handler):
                 return True
             template.sourceless += 1
             return False
-        key = (template.key, peer)
-        source = self._sources.get(key)
-        if source is None:
-            if len(self._sources) >= self.max_sources:
-                self._drop_oldest_source()
-            source = self._sources[key] = _Source(template)
+        source = self._source_for(template, peer)
         if source.written < policy.burst and template.passed < policy.cap:
             source.written += 1
             template.passed += 1
@@ -236,6 +227,15 @@ class Aggregator(logging.Handler):
                 policy = self.policies.get(record.name, self.default)
                 template = self._templates[key] = _Template(key, record.levelno, policy)
         return template
+
+    def _source_for(self, template: _Template, peer: str) -> _Source:
+        key = (template.key, peer)
+        source = self._sources.get(key)
+        if source is None:
+            if len(self._sources) >= self.max_sources:
+                self._drop_oldest_source()
+            source = self._sources[key] = _Source(template)
+        return source
 
     def _drop_oldest_source(self) -> None:
         _, source = self._sources.popitem(last=False)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import string
 import unicodedata
 from collections.abc import Iterable
 
@@ -156,7 +157,7 @@ def reserved_name(name: str, extra: Iterable[str] = ()) -> bool:
 
 
 _TO_PROTOTYPES = str.maketrans(PROTOTYPES)
-_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ASCII_LETTERS = frozenset(string.ascii_letters)
 
 
 def _prototypes(text: str) -> str:

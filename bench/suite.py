@@ -280,6 +280,19 @@ def scenarios(quick: bool) -> list[Scenario]:
                     0,
                     "the same, for the byte rate",
                 ),
+                Setting(
+                    (TEAHOUSE,),
+                    "storage.messages_per_hour",
+                    0,
+                    "the hourly storage quota per account (2,000 by default): the IRC door's "
+                    "senders are exempt as operators, the native door has no OPER",
+                ),
+                Setting(
+                    (TEAHOUSE,),
+                    "storage.bytes_per_hour",
+                    0,
+                    "the same, for the bytes stored per hour",
+                ),
             ),
             setup_timeout=300,
             duration=300,

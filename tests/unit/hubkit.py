@@ -130,6 +130,8 @@ class FakeOutlet:
         self.open = True
         self.unsent = 0
         """What :meth:`backlog` adds to the queue: bytes a slow reader left unread."""
+        self.holds: list[float] = []
+        """Each ``hold_input`` the hub asked for (seconds): backpressure on this sender."""
 
     def write(self, data: bytes) -> None:
         if self.closes:
@@ -156,6 +158,9 @@ class FakeOutlet:
 
     def backlog(self) -> int:
         return sum(len(d) for d in self.queued) + self.unsent
+
+    def hold_input(self, seconds: float) -> None:
+        self.holds.append(seconds)
 
     def events(self, kind: str | None = None) -> list[Event]:
         out = [ast.literal_eval(data.decode()) for data in self.written]

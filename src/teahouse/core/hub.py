@@ -151,6 +151,14 @@ class Hub:
         session.last_received = self.clock.monotonic()
         self.registry.stats.bytes_in += nbytes
 
+    def lagging(self, session: Session) -> None:
+        """``session``'s transport passed its high-water mark: the peer fell behind."""
+        self.registry.lagging(session, self.clock.monotonic())
+
+    def caught_up(self, session: Session) -> None:
+        """``session``'s transport drained below its low-water mark."""
+        self.registry.caught_up(session)
+
     def close_session(
         self,
         session: Session,

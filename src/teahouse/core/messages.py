@@ -32,6 +32,15 @@ DEFAULT_PAGE = 50
 NONCE_MEMORY_MS = 15 * 60 * 1000
 """How long a (user, nonce) pair is remembered; the contract asks for at least 10 minutes."""
 
+PACE_HOLD = 0.01
+"""Seconds a sender's input waits after a line to a congested room, or while too much
+waits for a commit (then it is asked again): short, so a room speeds up soon after its
+members catch up."""
+PACE_UNSETTLED = 1024
+"""Messages that may wait for one commit before senders are held back: what a commit
+releases at once is what every member of a room is sent at once, so this bounds a
+burst (and the memory a slow disk makes the server hold)."""
+
 Done = Callable[[StoredMessage], None]
 Failed = Callable[[Exception], None]
 Tags = tuple[tuple[str, str], ...]
@@ -140,6 +149,19 @@ class Messages:
                 self.registry.stats.deliveries_total += sent
 
         self._after_store(session, message, deliver, done, failed)
+        self._pace(session, name)
+
+    def _pace(self, session: Session, name: str | None) -> None:
+        """Backpressure: while enough of room ``name``'s members fall behind (see
+        :meth:`Room.congested`), or too much waits for a commit, read the sender's next
+        line a little later, so a room goes at the pace its members read and the store
+        writes, instead of the server buffering what they have not taken."""
+        live = self.registry.rooms.get(name) if name is not None else None
+        if self.outbox.unsettled > PACE_UNSETTLED or (
+            live is not None and live.lagging is not None and live.congested(self.clock.monotonic())
+        ):
+            self.registry.stats.limits_hit["paced"] += 1
+            session.outlet.hold_input(PACE_HOLD)
 
     def dm(
         self,
@@ -195,6 +217,7 @@ class Messages:
                 self.outbox.wake()
 
         self._after_store(session, message, deliver, done, failed)
+        self._pace(session, None)
 
     def _new_message(
         self,
@@ -319,6 +342,8 @@ class Messages:
         self.registry.fanout(
             targets, lambda enc: enc.relay(kind, user, room, to, text, tags), exclude=skip
         )
+        if room is not None:
+            self._pace(session, room_name(room))
 
     def relay_to_ops(self, session: Session, kind: str, room: str, text: str) -> None:
         """A live-only message to a room's operators (IRC ``PRIVMSG @#room``): ``kind``

@@ -67,6 +67,13 @@ class Outbox:
         self._schedule()
 
     @property
+    def unsettled(self) -> int:
+        """What waits for a commit (the one running and the next): deliveries that will go
+        out at once when it settles."""
+        inflight = self._inflight
+        return len(self._waiting) + (len(inflight) if inflight is not None else 0)
+
+    @property
     def holding(self) -> bool:
         """True while something waits for a commit: later broadcasts must wait behind it,
         so everyone sees events in the order they happened."""

@@ -254,6 +254,22 @@ class Registry:
 
     # -- leaving ---------------------------------------------------------------------
 
+    def lagging(self, session: Session, now: float) -> None:
+        """``session``'s peer stopped keeping up: its rooms may hold their senders back."""
+        rooms = self.rooms
+        for name in session.rooms:
+            room = rooms.get(name)
+            if room is not None:
+                room.lag(session, now)
+
+    def caught_up(self, session: Session) -> None:
+        """``session``'s peer read what it was behind on."""
+        rooms = self.rooms
+        for name in session.rooms:
+            room = rooms.get(name)
+            if room is not None and room.lagging is not None:
+                room.caught_up(session)
+
     def leave(self, session: Session, name: str, reason: str, text: str | None = None) -> None:
         """Take ``session`` out of room ``name``; the others see it leave when it was the
         user's last session there. An empty room is dropped from memory."""

@@ -29,6 +29,7 @@ class Room:
         "created_now",
         "invited",
         "key",
+        "lagging",
         "limit",
         "lists",
         "modes",
@@ -42,6 +43,17 @@ class Room:
         "users",
         "voiced",
     )
+
+    PACE_GRACE = 10.0
+    """Seconds a lagging member holds the room's senders back; then it counts no more (until
+    it has caught up and falls behind again), and keeps up or is dropped as a slow
+    consumer. Held back means slowed to a line per ``PACE_HOLD`` per sender, far above any
+    person's pace: what pacing costs a room is a bot's or a bridge's throughput, never a
+    conversation."""
+
+    PACE_SHARE = 8
+    """A room is congested while at least one in this many of its members lag: a few slow
+    readers (or one that reads slowly on purpose) never hold a busy room back."""
 
     MAX_LIST = 100
     """Masks per list mode per room: a security limit on what one operator can make the
@@ -78,6 +90,8 @@ class Room:
         self.invited: set[Ident] = set()
         self.users: dict[Ident, tuple[str, int]] = {}
         """Identity -> (display name, sessions of that identity in the room)."""
+        self.lagging: dict[Session, float] | None = None
+        """Members whose peers fell behind, oldest first, with since when (None: none)."""
 
     @property
     def registered(self) -> bool:
@@ -147,12 +161,49 @@ class Room:
         if session not in self.sessions:
             return False
         self.sessions.discard(session)
+        if self.lagging is not None:
+            self.caught_up(session)
         name, count = self.users[session.ident]
         if count <= 1:
             del self.users[session.ident]
             return True
         self.users[session.ident] = (name, count - 1)
         return False
+
+    # -- backpressure: members that fall behind hold senders back ------------------------
+
+    def lag(self, session: Session, now: float) -> None:
+        """``session``'s peer stopped keeping up (its transport passed its high-water mark)."""
+        if session in self.sessions:
+            lagging = self.lagging
+            if lagging is None:
+                lagging = self.lagging = {}
+            lagging.setdefault(session, now)
+
+    def caught_up(self, session: Session) -> None:
+        """``session``'s peer read what it was behind on (or left)."""
+        lagging = self.lagging
+        if lagging is not None:
+            lagging.pop(session, None)
+            if not lagging:
+                self.lagging = None
+
+    def congested(self, now: float) -> bool:
+        """Whether enough members lag, each for less than :attr:`PACE_GRACE`, that the
+        room's senders should wait a little before their next line is read."""
+        lagging = self.lagging
+        if lagging is None:
+            return False
+        cutoff = now - self.PACE_GRACE
+        while lagging:  # oldest first: those lagging too long no longer count
+            first = next(iter(lagging))
+            if lagging[first] > cutoff:
+                break
+            del lagging[first]
+        if not lagging:
+            self.lagging = None
+            return False
+        return len(lagging) * self.PACE_SHARE >= len(self.sessions)
 
     def matches(self, letter: str, name: str, host: str) -> bool:
         """Whether a member with ``name`` and ``host`` matches list mode ``letter``."""

@@ -43,6 +43,10 @@ class Outlet(Protocol):
     def backlog(self) -> int:
         """Bytes queued or buffered for this connection and not yet sent."""
 
+    def hold_input(self, seconds: float) -> None:
+        """Read and handle nothing more from this peer for ``seconds`` (backpressure: a
+        room it speaks in is congested). A no-op while its input is already held."""
+
 
 class Encoder(Protocol):
     """How one door spells the events the hub sends to many sessions.

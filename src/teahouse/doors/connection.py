@@ -550,7 +550,10 @@ class Connection(asyncio.BufferedProtocol):
         # written once it passes pending_cap, so a peer that does not read is dropped
         # holding at most high_water + pending_cap.
         unread = transport.get_write_buffer_size()
-        transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+        if len(pending) == 1:
+            transport.write(pending[0])
+        else:
+            transport.writelines(pending)
         self._pending = None
         size, self._pending_size = self._pending_size, 0
         door = self._door
@@ -622,9 +625,26 @@ class Connection(asyncio.BufferedProtocol):
         """A streamed chunk as this door puts it on the wire (the web door wraps it)."""
         return chunk
 
+    def pause_writing(self) -> None:
+        """The transport passed its high-water mark: the peer is falling behind, and its
+        rooms may hold their senders back until it catches up."""
+        session = self.session
+        if session is not None and session.rooms:
+            self._door.hub.lagging(session)
+
     def resume_writing(self) -> None:
-        """The transport drained below its low-water mark: the next chunks of a stream."""
+        """The transport drained below its low-water mark: the peer caught up; the next
+        chunks of a stream."""
+        session = self.session
+        if session is not None and session.rooms:
+            self._door.hub.caught_up(session)
         self._pump()
+
+    def hold_input(self, seconds: float) -> None:
+        """Outlet.hold_input: backpressure from a congested room (a throttle pause)."""
+        session = self.session
+        if session is not None and not session.closed:
+            self._pause(session, seconds)
 
     def _slow(self) -> None:
         """Over the high-water mark: drop this client, never buffer more for it.

@@ -41,6 +41,8 @@ class FakeTransport:
         self.protocol: Connection | None = None
         self.data = bytearray()
         self.writes = 0
+        self.pieces: list[bytes] = []
+        """What the last ``writelines`` was given (the bytes objects themselves)."""
         self.reading = True
         self.pauses = 0
         self.closing = False
@@ -58,8 +60,8 @@ class FakeTransport:
         self.data += data
 
     def writelines(self, lines: Iterable[bytes]) -> None:
-        for line in lines:
-            self.write(line)
+        self.pieces = list(lines)
+        self.write(b"".join(self.pieces))  # one writev: one system call, like one write
 
     def pause_reading(self) -> None:
         self.reading = False

@@ -441,6 +441,19 @@ async def test_one_write_per_connection_per_round(kit: HubKit) -> None:
     assert [f["text"] for f in listener.frames()] == [f"m{i}" for i in range(5)]
 
 
+async def test_members_are_written_the_same_bytes_objects_not_copies(kit: HubKit) -> None:
+    # A member that lags holds its queue in the transport: shared by every member, a
+    # message costs its bytes once, not once per member that has not read it yet.
+    talker = await logged_in(kit, "talker", "10.0.0.1", "lobby")
+    one = await logged_in(kit, "one", "10.0.0.2", "lobby")
+    two = await logged_in(kit, "two", "10.0.0.3", "lobby")
+    talker.send_raw(
+        b'{"type":"say","room":"lobby","text":"a"}\n{"type":"say","room":"lobby","text":"b"}\n'
+    )
+    assert len(one.transport.pieces) == 2
+    assert all(a is b for a, b in zip(one.transport.pieces, two.transport.pieces, strict=True))
+
+
 async def test_a_reset_releases_the_session(kit: HubKit) -> None:
     watcher = await logged_in(kit, "watcher", "10.0.0.2", "lobby")
     c = await logged_in(kit, "alice", "10.0.0.1", "lobby")

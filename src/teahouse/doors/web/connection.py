@@ -128,6 +128,7 @@ class WebConnection(NativeConnection):
         # HTTP answers are written as requests are read: a client that pipelines requests
         # and does not read the answers is not read from either, so they stay bounded.
         self._write_paused = True
+        super().pause_writing()
         if self._codec.ws is None and self._transport is not None:
             self._transport.pause_reading()
 

@@ -510,8 +510,18 @@ class Connection(asyncio.BufferedProtocol):
     def write(self, data: bytes) -> None:
         """Outlet.write: queue bytes for this round's flush.
 
-        This runs once per delivery of every fan-out, so it stays one flat function.
+        This runs once per delivery of every fan-out, so it stays one flat function, and
+        the common case (a queue for this round exists, plain bytes) is checked first.
         """
+        pending = self._pending
+        if pending is not None and type(data) is bytes and self._capture is None:
+            if self._closed:
+                return
+            pending.append(data)
+            size = self._pending_size = self._pending_size + len(data)
+            if size > self._door.pending_cap:
+                self.flush()
+            return
         if self._closed or not data:
             return
         if type(data) is OnceLine:
@@ -524,7 +534,6 @@ class Connection(asyncio.BufferedProtocol):
         if self._held is not None:
             self._hold(data)
             return
-        pending = self._pending
         if pending is None:
             self._pending = [data]
             self._door.hub.outbox.want_flush(self)
@@ -552,8 +561,13 @@ class Connection(asyncio.BufferedProtocol):
         unread = transport.get_write_buffer_size()
         if len(pending) == 1:
             transport.write(pending[0])
-        else:
+        elif unread:
+            # It will wait in the transport: keep the bytes every member shares (a lagging
+            # member costs a reference per message, not a copy).
             transport.writelines(pending)
+        else:
+            # Most likely sent at once: one copy is cheaper than a buffer per message.
+            transport.write(b"".join(pending))
         self._pending = None
         size, self._pending_size = self._pending_size, 0
         door = self._door

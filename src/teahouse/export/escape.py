@@ -22,8 +22,11 @@ PLAIN_EXTRA = "\t\u061c\u200e\u200f\u2028\u2029"
 VISIBLE_ESCAPES: dict[int, str] = {
     **{code: f"\\x{code:02x}" for code in _CONTROLS if code != ord("\t")},
     **{ord(ch): f"\\u{ord(ch):04x}" for ch in BIDI_CONTROLS},
+    **{code: f"\\u{code:04x}" for code in range(0xD800, 0xE000)},
 }
-"""What :func:`visible` replaces, and with what (a :meth:`str.translate` table)."""
+"""What :func:`visible` replaces, and with what (a :meth:`str.translate` table). Lone
+surrogates too: not text, and a page or file holding one cannot even be encoded (the server
+never stores them; a damaged or hand-made database might)."""
 
 _PLAIN_ESCAPES: dict[int, str] = {
     **VISIBLE_ESCAPES,

@@ -86,10 +86,11 @@ _HTML_CONTROLS = {
 }
 
 # A link: http(s):// up to whitespace, a quote, an angle bracket, a control character or a
-# character that is invisible or reorders text (a URL must look like what it opens).
+# character that is invisible or reorders text (a URL must look like what it opens), or a
+# lone surrogate (not text at all).
 _URL = re.compile(
     r"\bhttps?://[^\s<>\"'`\x00-\x20\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
-    r"\u2060-\u206f\ufeff]+",
+    r"\u2060-\u206f\ufeff\ud800-\udfff]+",
     re.IGNORECASE,
 )
 _TRAILING = ".,;:!?)]}'\""

@@ -114,7 +114,7 @@ def action_body(text: str) -> str:
 def colour_index(name: str, count: int) -> int:
     """A stable index in ``range(count)`` for ``name``: the same name, the same colour,
     on every run and every machine (``hash()`` would change between runs)."""
-    return zlib.crc32(name.lower().encode("utf-8")) % count
+    return zlib.crc32(name.lower().encode("utf-8", "surrogatepass")) % count
 
 
 def sender_colour(name: str, *, dark: bool = False) -> str:

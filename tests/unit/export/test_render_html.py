@@ -212,3 +212,11 @@ def test_any_text_stays_text(text: str, sender: str, action: bool) -> None:
     else:
         assert shown_text(block) == expected(text)
         assert text_of(block[1]) == expected(sender)
+
+
+def test_a_lone_surrogate_is_shown_as_an_escape() -> None:
+    # Found by hypothesis: a name or text holding one could not be encoded at all.
+    root = parse(render_html([msg(7, "a\ud800b", sender="\udfff")], "#lobby"))
+    (block,) = messages(root)
+    assert shown_text(block) == "a\\ud800b"
+    assert text_of(block[1]) == "\\udfff"

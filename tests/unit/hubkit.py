@@ -142,6 +142,10 @@ class FakeOutlet:
         self.queued.append(data)
         self.written.append(data)
 
+    def write_all(self, lines: list[bytes], size: int) -> None:
+        for data in lines:
+            self.write(data)
+
     def flush(self) -> None:
         self.flushes += 1
         if self.on_flush is not None:

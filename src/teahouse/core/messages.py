@@ -17,11 +17,11 @@ from teahouse.config import Config
 from teahouse.core.clock import Clock
 from teahouse.core.limits import AddressRate, Rate
 from teahouse.core.moderation import Moderation
-from teahouse.core.outbox import Outbox
+from teahouse.core.outbox import Outbox, Together
 from teahouse.core.registry import Registry
 from teahouse.core.results import HistoryPage
 from teahouse.core.rooms import Rooms, authed, room_name
-from teahouse.core.session import Ident, Session
+from teahouse.core.session import Encoder, Ident, Session
 from teahouse.errors import Forbidden, InvalidField, NoSuchUser, StorageFailed, Throttled
 from teahouse.protocol.names import is_user_name, text_problem
 from teahouse.protocol.text import clean_text, has_unsafe
@@ -44,6 +44,24 @@ burst (and the memory a slow disk makes the server hold)."""
 Done = Callable[[StoredMessage], None]
 Failed = Callable[[Exception], None]
 Tags = tuple[tuple[str, str], ...]
+
+
+class _RoomSend:
+    """A room message waiting for its commit, with its sender's acknowledgement."""
+
+    __slots__ = ("done", "message", "nonce_key", "session")
+
+    def __init__(
+        self,
+        session: Session,
+        message: StoredMessage,
+        done: Done,
+        nonce_key: tuple[Ident, str] | None,
+    ) -> None:
+        self.session = session
+        self.message = message
+        self.done = done
+        self.nonce_key = nonce_key
 
 
 class Messages:
@@ -139,17 +157,55 @@ class Messages:
             return
         self._check_quota(session, text)
         message = self._new_message(session, user, text, nonce, room=name, tags=tags)
-
-        def deliver() -> None:
-            live = self.registry.rooms.get(name)
-            if live is not None:
-                sent = self.registry.fanout(
-                    live.sessions, lambda enc: enc.message(message), exclude=session
-                )
-                self.registry.stats.deliveries_total += sent
-
-        self._after_store(session, message, deliver, done, failed)
+        key = (session.ident, message.nonce) if message.nonce is not None else None
+        self.outbox.after_commit(
+            Together(name, self._deliver_run, _RoomSend(session, message, done, key)),
+            self._lost(session, key, failed),
+        )
         self._pace(session, name)
+
+    def _deliver_run(self, run: list[_RoomSend]) -> None:
+        """Deliver a commit's messages to one room (``run``, in order), and acknowledge them.
+
+        Each member that sent none of them is written the whole run in one call (spelled
+        once per encoder); a sender gets the others' messages in order with its own
+        acknowledged in place, exactly as if each message went out alone.
+        """
+        nonces = self._pending_nonces
+        for send in run:
+            if send.nonce_key is not None:
+                nonces.pop(send.nonce_key, None)
+        name = run[0].message.room
+        live = self.registry.rooms.get(name) if name is not None else None
+        members: set[Session] = live.sessions if live is not None else set()
+        senders = {send.session for send in run}
+        # id(encoder) -> (each message's bytes, the non-empty ones, their size together)
+        spelled: dict[int, tuple[list[bytes], list[bytes], int]] = {}
+
+        def spell(encoder: Encoder) -> tuple[list[bytes], list[bytes], int]:
+            found = spelled.get(id(encoder))
+            if found is None:
+                each = [encoder.message(send.message) for send in run]
+                lines = [data for data in each if data]
+                found = spelled[id(encoder)] = (each, lines, sum(map(len, lines)))
+            return found
+
+        sent = 0
+        for member in members:
+            if member not in senders:
+                _, lines, size = spell(member.encoder)
+                member.outlet.write_all(lines, size)
+                sent += len(lines)
+        for sender in senders:
+            each = spell(sender.encoder)[0] if sender in members else None
+            for i, send in enumerate(run):
+                if send.session is sender:
+                    if not sender.closed:
+                        send.done(send.message)
+                elif each is not None and each[i]:
+                    sender.outlet.write(each[i])
+                    sent += 1
+        self.registry.stats.deliveries_total += sent
 
     def _pace(self, session: Session, name: str | None) -> None:
         """Backpressure: while enough of room ``name``'s members fall behind (see
@@ -268,13 +324,20 @@ class Messages:
             if not session.closed:
                 done(message)
 
+        self.outbox.after_commit(committed, self._lost(session, key, failed))
+
+    def _lost(
+        self, session: Session, key: tuple[Ident, str] | None, failed: Failed
+    ) -> Callable[[StoreError], None]:
+        """What a message's failed commit does: forget its nonce, tell its sender."""
+
         def lost(exc: StoreError) -> None:
             if key is not None:
                 self._pending_nonces.pop(key, None)
             if not session.closed:
                 failed(StorageFailed(f"{exc}; nothing was delivered, try again", retry_after=5.0))
 
-        self.outbox.after_commit(committed, lost)
+        return lost
 
     def _resend(
         self,

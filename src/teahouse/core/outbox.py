@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from teahouse.core.clock import Clock, Scheduler
 from teahouse.core.session import Outlet
@@ -33,6 +34,28 @@ more; a few hundred a round keep a round short and cost each one a round's wait.
 
 Committed = Callable[[], object]
 Failed = Callable[[StoreError], object]
+
+_T = TypeVar("_T")
+
+
+class Together(Generic[_T]):
+    """A commit's callback that runs with the like ones queued right after it.
+
+    Consecutive ones with the same ``key`` and ``run`` are handed to ``run`` in one call,
+    in the order they were queued: a commit's messages to one room, so that each member is
+    written them at once instead of once per message. Anything else queued between two of
+    them ends the run, so nobody sees events out of order.
+    """
+
+    __slots__ = ("item", "key", "run")
+
+    def __init__(self, key: str, run: Callable[[list[_T]], None], item: _T) -> None:
+        self.key = key
+        self.run = run
+        self.item = item
+
+    def __call__(self) -> None:
+        self.run([self.item])
 
 
 class Outbox:
@@ -124,11 +147,28 @@ class Outbox:
             log.error("store commit failed (%s); %d deliveries refused", error, len(waiting))
         self._settling = True
         try:
-            for committed, failed in waiting:
-                if error is None:
+            i, count = 0, len(waiting)
+            while i < count:
+                committed, failed = waiting[i]
+                i += 1
+                if error is not None:
+                    if failed is not None:
+                        failed(error)
+                elif type(committed) is Together:
+                    run = [committed.item]
+                    while i < count:
+                        following = waiting[i][0]
+                        if (
+                            type(following) is not Together
+                            or following.key != committed.key
+                            or following.run != committed.run
+                        ):
+                            break
+                        run.append(following.item)
+                        i += 1
+                    committed.run(run)
+                else:
                     committed()
-                elif failed is not None:
-                    failed(error)
         finally:
             self._settling = False
         if self._waiting:

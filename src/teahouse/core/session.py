@@ -31,6 +31,10 @@ class Outlet(Protocol):
     def write(self, data: bytes) -> None:
         """Queue bytes; the door writes them at the end of the loop round."""
 
+    def write_all(self, lines: list[bytes], size: int) -> None:
+        """Queue several events in order, in one call (``size``: their bytes together).
+        ``lines`` is shared with other outlets: never keep or change the list itself."""
+
     def flush(self) -> None:
         """Write queued bytes to the transport now (the hub's flush round calls this)."""
 

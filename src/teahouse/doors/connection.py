@@ -547,6 +547,24 @@ class Connection(asyncio.BufferedProtocol):
         if self._pending_size > self._door.pending_cap:
             self.flush()
 
+    def write_all(self, lines: list[bytes], size: int) -> None:
+        """Outlet.write_all: a commit's messages to one room, in one call per member."""
+        if not lines:
+            return
+        if self._capture is None and self._held is None and not self._closed:
+            pending = self._pending
+            if pending is None:
+                self._pending = list(lines)  # a copy: the list is every member's
+                self._door.hub.outbox.want_flush(self)
+            else:
+                pending.extend(lines)
+            total = self._pending_size = self._pending_size + size
+            if total > self._door.pending_cap:
+                self.flush()
+            return
+        for data in lines:
+            self.write(data)
+
     def flush(self) -> None:
         self._last_once = None
         pending = self._pending

@@ -496,3 +496,73 @@ async def test_the_dm_replay_is_capped_at_max_replay_and_says_so(make_kit: MakeK
     replay = kit.replays[bob.id]
     assert [m.id for m in replay.messages] == ids[-3:]
     assert (replay.truncated, replay.oldest_id) == (True, ids[-3])
+
+
+# -- a commit's messages to one room go out together, in order -------------------------------
+
+
+def say_acked(kit: HubKit, session: Session, text: str) -> None:
+    """Say ``text`` in the lobby; the acknowledgement is written to the sender, as doors do."""
+    kit.hub.messages.say(
+        session,
+        "lobby",
+        text,
+        None,
+        lambda message: session.send(repr(("ack", message.text)).encode()),
+        lambda exc: None,
+    )
+
+
+def seen(session: Session) -> list[tuple[str, str]]:
+    """What ``session`` was sent: ("ack"|"message", text) or (kind, room) for the rest."""
+    return [(e[0], e[5] if e[0] == "message" else e[1]) for e in outlet(session).events()]
+
+
+async def test_a_commit_delivers_a_rooms_messages_in_order_with_acks_in_place(
+    make_kit: MakeKit,
+) -> None:
+    kit = make_kit()
+    alice, bob = await lobby_pair(kit)
+    carol = await kit.login("carol", ip="10.0.0.3")
+    kit.join(carol, "lobby")
+    kit.run_soon()
+    for s in (alice, bob, carol):
+        outlet(s).clear()
+    for session, text in ((alice, "a1"), (bob, "b1"), (alice, "a2"), (bob, "b2")):
+        say_acked(kit, session, text)
+    kit.run_soon()
+    assert seen(alice) == [("ack", "a1"), ("message", "b1"), ("ack", "a2"), ("message", "b2")]
+    assert seen(bob) == [("message", "a1"), ("ack", "b1"), ("message", "a2"), ("ack", "b2")]
+    assert seen(carol) == [("message", t) for t in ("a1", "b1", "a2", "b2")]
+    assert kit.hub.stats.deliveries_total >= 8
+
+
+async def test_an_event_between_two_messages_of_one_commit_keeps_its_place(
+    make_kit: MakeKit,
+) -> None:
+    kit = make_kit()
+    alice, bob = await lobby_pair(kit)
+    carol = await kit.login("carol", ip="10.0.0.3")
+    kit.join(carol, "lobby")
+    kit.run_soon()
+    outlet(carol).clear()
+    say_acked(kit, alice, "before")
+    kit.hub.rooms.part(bob, "lobby")
+    say_acked(kit, alice, "after")
+    kit.run_soon()
+    assert seen(carol) == [("message", "before"), ("presence", "lobby"), ("message", "after")]
+
+
+async def test_messages_to_two_rooms_in_one_commit_go_to_each_rooms_members(
+    make_kit: MakeKit,
+) -> None:
+    kit = make_kit()
+    alice, bob = await lobby_pair(kit)
+    kit.join(alice, "side")
+    kit.run_soon()
+    outlet(bob).clear()
+    say_acked(kit, alice, "lobby one")
+    kit.hub.messages.say(alice, "side", "side one", None, lambda m: None, lambda e: None)
+    say_acked(kit, alice, "lobby two")
+    kit.run_soon()
+    assert seen(bob) == [("message", "lobby one"), ("message", "lobby two")]

@@ -441,6 +441,23 @@ async def test_one_write_per_connection_per_round(kit: HubKit) -> None:
     assert [f["text"] for f in listener.frames()] == [f"m{i}" for i in range(5)]
 
 
+async def test_two_talkers_in_one_commit_see_every_id_in_order(kit: HubKit) -> None:
+    ann = await logged_in(kit, "ann", "10.0.0.1", "lobby")
+    ben = await logged_in(kit, "ben", "10.0.0.2", "lobby")
+    eve = await logged_in(kit, "eve", "10.0.0.3", "lobby")
+    for c in (ann, ben, eve):
+        c.frames()
+    before = eve.transport.writes
+    for i in range(3):  # interleaved within one loop round: one commit
+        for c in (ann, ben):
+            c.conn.data_received(b'{"type":"say","room":"lobby","text":"t%d","ref":%d}\n' % (i, i))
+    kit.run_soon()
+    for c in (ann, ben, eve):
+        ids = [f["id"] for f in c.frames() if f["type"] == "message"]
+        assert len(ids) == 6 and ids == sorted(ids), "own acknowledgements in place"
+    assert eve.transport.writes == before + 1, "the whole commit in one write"
+
+
 async def test_members_are_written_the_same_bytes_objects_not_copies(kit: HubKit) -> None:
     # A member that lags holds its queue in the transport: shared by every member, a
     # message costs its bytes once, not once per member that has not read it yet. (One that

@@ -165,6 +165,10 @@ class WebConnection(NativeConnection):
             data = text_frames(data)  # a reply to this connection only, from the native code
         Connection.write(self, data)
 
+    def write_all(self, lines: list[bytes], size: int) -> None:
+        for data in lines:
+            self.write(data)  # each as this door frames it
+
     def _framed(self, chunk: bytes) -> bytes:
         return text_frames(chunk) if is_json_lines(chunk) else chunk
 

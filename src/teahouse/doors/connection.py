@@ -548,19 +548,26 @@ class Connection(asyncio.BufferedProtocol):
             self.flush()
 
     def write_all(self, lines: list[bytes], size: int) -> None:
-        """Outlet.write_all: a commit's messages to one room, in one call per member."""
+        """Outlet.write_all: a commit's messages to one room, in one call per member.
+
+        A run that would take the queue past ``pending_cap`` goes line by line instead, so
+        it is written early as it grows and a peer that does not read is dropped holding
+        at most ``high_water + pending_cap``, however long the run (a stalled disk)."""
         if not lines:
             return
-        if self._capture is None and self._held is None and not self._closed:
+        if (
+            self._capture is None
+            and self._held is None
+            and not self._closed
+            and self._pending_size + size <= self._door.pending_cap
+        ):
             pending = self._pending
             if pending is None:
                 self._pending = list(lines)  # a copy: the list is every member's
                 self._door.hub.outbox.want_flush(self)
             else:
                 pending.extend(lines)
-            total = self._pending_size = self._pending_size + size
-            if total > self._door.pending_cap:
-                self.flush()
+            self._pending_size += size
             return
         for data in lines:
             self.write(data)

@@ -41,6 +41,8 @@ class FakeTransport:
         self.protocol: Connection | None = None
         self.data = bytearray()
         self.writes = 0
+        self.largest = 0
+        """The most bytes handed over in one write."""
         self.pieces: list[bytes] = []
         """What the last ``writelines`` was given (the bytes objects themselves)."""
         self.reading = True
@@ -57,6 +59,7 @@ class FakeTransport:
     def write(self, data: bytes) -> None:
         assert not self.closing, "a write after close"
         self.writes += 1
+        self.largest = max(self.largest, len(data))
         self.data += data
 
     def writelines(self, lines: Iterable[bytes]) -> None:

@@ -458,6 +458,28 @@ async def test_two_talkers_in_one_commit_see_every_id_in_order(kit: HubKit) -> N
     assert eve.transport.writes == before + 1, "the whole commit in one write"
 
 
+async def test_a_commit_longer_than_the_queue_cap_is_written_as_it_grows(
+    make_kit: MakeKit,
+) -> None:
+    # One commit's run to a room can be any length (a disk that stalled while people kept
+    # talking): it is written early each time the queue passes its cap, never handed over
+    # whole, so a member that does not read is dropped holding at most high_water +
+    # pending_cap.
+    kit = make_kit(output_high_water=4096, frames_per_second=0, bytes_per_second=0)
+    talker = await logged_in(kit, "talker", "10.0.0.1", "lobby")
+    listener = await logged_in(kit, "listener", "10.0.0.2", "lobby")
+    listener.frames()
+    cap = 4 * 4096
+    text = "x" * 300
+    lines = (
+        b'{"type":"say","room":"lobby","text":"%d%s"}\n' % (i, text.encode()) for i in range(100)
+    )
+    talker.send_raw(b"".join(lines))
+    got = [f["text"] for f in listener.frames() if f["type"] == "message"]
+    assert got == [f"{i}{text}" for i in range(100)], "all of it, in order"
+    assert listener.transport.largest <= cap + 1024, "no write of the whole run at once"
+
+
 async def test_members_are_written_the_same_bytes_objects_not_copies(kit: HubKit) -> None:
     # A member that lags holds its queue in the transport: shared by every member, a
     # message costs its bytes once, not once per member that has not read it yet. (One that

@@ -3,11 +3,10 @@
 Everything here takes the time as an argument (no clock reads), so the hub and the doors
 decide *when*, and tests drive time by hand.
 
-- :func:`take` is a token bucket kept in two floats on the caller (no object per
-  connection); :func:`spend` keeps one in a single float: frames/s and bytes/s per
-  connection.
-- :class:`AddressRate` is a table of token buckets keyed by address, bounded in size: new
-  connections per second and registrations per hour per IP.
+- :func:`spend` and :func:`debt` are a token bucket kept in a single float on the caller
+  (no object per connection): frames/s and bytes/s per connection.
+- :class:`AddressRate` is a table of such buckets keyed by address, bounded in size: new
+  connections per second, registrations per hour and stored messages per IP or account.
 - :class:`Allowlist` exempts addresses and networks from the per-address limits.
 """
 
@@ -32,24 +31,14 @@ class Rate:
         return self.per_second > 0
 
 
-def take(tokens: float, stamp: float, now: float, cost: float, rate: Rate) -> float:
-    """Refill a bucket that held ``tokens`` at ``stamp`` up to ``now``, minus ``cost``.
-
-    The result may be negative: a debt the caller turns into waiting time
-    (``-result / rate.per_second`` seconds) or into a refusal when it is too deep.
-    """
-    refilled = min(rate.burst, tokens + (now - stamp) * rate.per_second)
-    return refilled - cost
-
-
 def spend(full_at: float, now: float, cost: float, rate: Rate) -> float:
-    """:func:`take` for a bucket kept in *one* float: when it is full again, counted in
-    tokens of time (``now * per_second``; one already past: full). A connection holds one
-    float per bucket instead of two floats and a stamp (thousands are idle at once).
+    """A token bucket kept in *one* float: when it is full again, counted in tokens of
+    time (``now * per_second``; one already past: full). A connection holds one float per
+    bucket instead of a token count and a stamp (thousands are idle at once).
 
     Spending ``cost`` at ``now`` returns the new value (spending nothing returns
-    ``full_at`` itself); :func:`debt` is what :func:`take`'s negative result divided by
-    ``per_second`` was. Kept in tokens, not seconds, so whole costs add up exactly.
+    ``full_at`` itself; ``0.0`` is a full bucket); :func:`debt` says how far over the rate
+    it is. Kept in tokens, not seconds, so whole costs add up exactly.
     """
     if not cost:
         return full_at
@@ -85,7 +74,8 @@ class AddressRate:
     def __init__(self, rate: Rate, max_keys: int = 100_000) -> None:
         self.rate = rate
         self.max_keys = max_keys
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._buckets: OrderedDict[str, float] = OrderedDict()
+        """Address -> its bucket (:func:`spend`), least recently used first."""
 
     def __len__(self) -> int:
         return len(self._buckets)
@@ -94,12 +84,13 @@ class AddressRate:
         """Spend ``cost`` for ``key``; None when allowed, else seconds until it would be."""
         if not self.rate.enabled:
             return None
-        tokens, stamp = self._buckets.pop(key, (self.rate.burst, now))
-        left = take(tokens, stamp, now, cost, self.rate)
-        if left < 0:
-            self._buckets[key] = (left + cost, now)
-            return -left / self.rate.per_second
-        self._buckets[key] = (left, now)
+        full_at = self._buckets.pop(key, 0.0)
+        spent = spend(full_at, now, cost, self.rate)
+        owed = debt(spent, now, self.rate)
+        if owed > 0:
+            self._buckets[key] = full_at  # refused: nothing spent
+            return owed
+        self._buckets[key] = spent
         while len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)
         return None

@@ -1,4 +1,5 @@
-"""The one-float token bucket (:func:`spend`, :func:`debt`) says what :func:`take` says."""
+"""The one-float token bucket (:func:`spend`, :func:`debt`) says what a plain token
+bucket (a count and a stamp, :func:`take` below) says."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from teahouse.core.limits import Rate, debt, spend, take
+from teahouse.core.limits import AddressRate, Rate, debt, spend
+
+
+def take(tokens: float, stamp: float, now: float, cost: float, rate: Rate) -> float:
+    """The reference: refill a bucket that held ``tokens`` at ``stamp`` up to ``now``,
+    minus ``cost``; negative is a debt of ``-result / per_second`` seconds."""
+    refilled = min(rate.burst, tokens + (now - stamp) * rate.per_second)
+    return refilled - cost
+
 
 RATES = st.builds(
     Rate,
@@ -49,3 +58,12 @@ def test_spending_nothing_keeps_the_same_float() -> None:
     rate = Rate(per_second=2.0, burst=3.0)
     full_at = spend(0.0, 10.0, 1, rate)
     assert spend(full_at, 20.0, 0, rate) is full_at
+
+
+def test_an_address_rate_refuses_past_its_burst_and_charges_nothing_for_it() -> None:
+    rate = AddressRate(Rate(per_second=2.0, burst=3.0))
+    assert [rate.allow("a", 10.0) for _ in range(3)] == [None, None, None]
+    assert rate.allow("a", 10.0) == 0.5  # one token short at 2 a second
+    assert rate.allow("a", 10.0) == 0.5, "a refusal spends nothing"
+    assert rate.allow("b", 10.0) is None, "another address has its own bucket"
+    assert rate.allow("a", 10.5) is None

@@ -287,13 +287,13 @@ class Housekeeping:
         told = closes = 0
         while untold:
             item = untold.popleft()
-            if type(item) is list:
+            if isinstance(item, list):
                 for session, reason, error in item:
                     self._doomed_ids.discard(session.id)
                     registry.close_session(session, reason, error)
                 closes += len(item)
             else:
-                told += registry.announce((item,))  # type: ignore[arg-type]
+                told += registry.announce((item,))
             if untold and (
                 told >= DELIVERIES_PER_SLICE
                 or closes >= CLOSES_PER_SLICE

@@ -364,19 +364,13 @@ class Connection(asyncio.BufferedProtocol):
         if not (ir.enabled or br.enabled):
             return Charge.OK, 0.0
         now = door.hub.clock.monotonic()
-        items_at = spend(self._items_full_at, now, 1, ir) if ir.enabled else 0.0
-        bytes_at = spend(self._bytes_full_at, now, size, br) if br.enabled else 0.0
-        owed = max(
-            debt(items_at, now, ir) if ir.enabled else 0.0,
-            debt(bytes_at, now, br) if br.enabled else 0.0,
-        )
+        items_at, bytes_at, owed = self._spent(now, 1, size)
         if owed <= 0:
             self._items_full_at, self._bytes_full_at = items_at, bytes_at
             rare = self._rare
             if rare is not None:
                 rare.throttled_since = None
-                if rare.empty:
-                    self._rare = None
+                self._forget_rare()
             return Charge.OK, 0.0
         rare = self._rare_state()
         if rare.throttled_since is None:
@@ -396,6 +390,26 @@ class Connection(asyncio.BufferedProtocol):
             return Charge.FATAL, owed
         self._pause(session, owed)
         return Charge.REFUSED, owed
+
+    def _spent(self, now: float, items: int, size: int) -> tuple[float, float, float]:
+        """Both buckets after spending ``items`` and ``size`` bytes at ``now`` (not kept:
+        the caller decides), and how many seconds over the rate that leaves the peer."""
+        door = self._door
+        ir, br = door.item_rate, door.byte_rate
+        items_at, bytes_at, owed = self._items_full_at, self._bytes_full_at, 0.0
+        if ir.enabled:
+            items_at = spend(items_at, now, items, ir)
+            owed = debt(items_at, now, ir)
+        if br.enabled:
+            bytes_at = spend(bytes_at, now, size, br)
+            owed = max(owed, debt(bytes_at, now, br))
+        return items_at, bytes_at, owed
+
+    def _forget_rare(self) -> None:
+        """Let go of the rare state once nothing unusual is left in it."""
+        rare = self._rare
+        if rare is not None and rare.empty:
+            self._rare = None
 
     def _strike(self, session: Session) -> bool:
         """Count one piece of bad input; True when this one is over the limit (end it)."""
@@ -654,8 +668,7 @@ class Connection(asyncio.BufferedProtocol):
             self._door.bytes_out += len(chunk)
         if not streams:
             held, self._held, rare.streams = self._held or [], None, None
-            if rare.empty:
-                self._rare = None  # the replay after a login is over: nothing rare left
+            self._forget_rare()  # the replay after a login is over: nothing rare left
             self._pending_size = 0
             for data in held:
                 self.write(data)

@@ -178,11 +178,6 @@ class IrcReader:
         """Holding nothing: no bytes, no overlong line being skipped or to be reported."""
         return not self._buf and not self._skipping and not self._dropped
 
-    def discard(self) -> None:
-        """Forget what is buffered and give its memory back (the connection is over)."""
-        self._buf = _NOTHING
-        self._skipping = self._dropped = False
-
     def receive_data(self, data: bytes) -> None:
         """Take bytes from the peer; drop an overlong line's bytes instead of keeping them."""
         if self._skipping:

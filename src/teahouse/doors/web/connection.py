@@ -31,7 +31,7 @@ from websockets.exceptions import PayloadTooBig
 from websockets.frames import CloseCode
 from websockets.protocol import OPEN
 
-from teahouse.core.limits import Allowlist, debt, spend
+from teahouse.core.limits import Allowlist
 from teahouse.core.session import Session
 from teahouse.doors.connection import Connection
 from teahouse.doors.native import NativeConnection, NativeServer
@@ -312,16 +312,8 @@ class WebConnection(NativeConnection):
         They are never refused (a ping has no ``ref`` to answer), but a client over the
         rate is slowed down exactly as for messages: reading pauses until the debt is paid.
         """
-        door = self._door
-        fr, br = door.item_rate, door.byte_rate
-        now = door.hub.clock.monotonic()
-        owed = 0.0
-        if fr.enabled:
-            self._items_full_at = spend(self._items_full_at, now, frames, fr)
-            owed = max(owed, debt(self._items_full_at, now, fr))
-        if br.enabled:
-            self._bytes_full_at = spend(self._bytes_full_at, now, size, br)
-            owed = max(owed, debt(self._bytes_full_at, now, br))
+        now = self._door.hub.clock.monotonic()
+        self._items_full_at, self._bytes_full_at, owed = self._spent(now, frames, size)
         if owed > 0:
             self._pause(session, owed)
 

@@ -513,6 +513,17 @@ def say_acked(kit: HubKit, session: Session, text: str) -> None:
     )
 
 
+async def lobby_trio(kit: HubKit) -> tuple[Session, Session, Session]:
+    """:func:`lobby_pair` and carol, all three in the lobby, with nothing sent yet."""
+    alice, bob = await lobby_pair(kit)
+    carol = await kit.login("carol", ip="10.0.0.3")
+    kit.join(carol, "lobby")
+    kit.run_soon()
+    for session in (alice, bob, carol):
+        outlet(session).clear()
+    return alice, bob, carol
+
+
 def seen(session: Session) -> list[tuple[str, str]]:
     """What ``session`` was sent: ("ack"|"message", text) or (kind, room) for the rest."""
     return [(e[0], e[5] if e[0] == "message" else e[1]) for e in outlet(session).events()]
@@ -522,12 +533,7 @@ async def test_a_commit_delivers_a_rooms_messages_in_order_with_acks_in_place(
     make_kit: MakeKit,
 ) -> None:
     kit = make_kit()
-    alice, bob = await lobby_pair(kit)
-    carol = await kit.login("carol", ip="10.0.0.3")
-    kit.join(carol, "lobby")
-    kit.run_soon()
-    for s in (alice, bob, carol):
-        outlet(s).clear()
+    alice, bob, carol = await lobby_trio(kit)
     for session, text in ((alice, "a1"), (bob, "b1"), (alice, "a2"), (bob, "b2")):
         say_acked(kit, session, text)
     kit.run_soon()
@@ -541,11 +547,7 @@ async def test_an_event_between_two_messages_of_one_commit_keeps_its_place(
     make_kit: MakeKit,
 ) -> None:
     kit = make_kit()
-    alice, bob = await lobby_pair(kit)
-    carol = await kit.login("carol", ip="10.0.0.3")
-    kit.join(carol, "lobby")
-    kit.run_soon()
-    outlet(carol).clear()
+    alice, bob, carol = await lobby_trio(kit)
     say_acked(kit, alice, "before")
     kit.hub.rooms.part(bob, "lobby")
     say_acked(kit, alice, "after")

@@ -15,11 +15,13 @@ checks (the only asynchronous work) are awaited through the door's task set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from teahouse.core.passwords import HashParams, PasswordHasher
 from teahouse.core.session import Session
 from teahouse.doors.connection import LINGER, Connection
 from teahouse.doors.irc.connection import IrcConnection
@@ -262,3 +264,15 @@ def irc(kit: HubKit) -> IrcDoor:
         door = kit.doors["irc"] = IrcDoor(kit.hub, kit.config)
     assert isinstance(door, IrcDoor)
     return door
+
+
+@contextlib.contextmanager
+def small_hash_queue(kit: HubKit, limit: int) -> Iterator[PasswordHasher]:
+    """The kit's hub checks passwords with one worker, cheap hashing and at most ``limit``
+    jobs queued (a full queue answers ``throttled``); the hasher is closed afterwards."""
+    hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1, queue_limit=limit)
+    kit.hub.accounts.hasher = hasher
+    try:
+        yield hasher
+    finally:
+        hasher.close()

@@ -7,12 +7,11 @@ import re
 
 import pytest
 
-from teahouse.core.passwords import HashParams, PasswordHasher
 from teahouse.doors.connection import BUSY_READ_AHEAD
 from teahouse.protocol.irc import IrcMessage, serialize
 
 from ..hubkit import PASSWORD, HubKit, MakeKit
-from .fakes import IrcClient, NativeClient, irc, native
+from .fakes import IrcClient, NativeClient, irc, native, small_hash_queue
 
 LABELS = ("labeled-response", "batch", "message-tags")
 
@@ -608,9 +607,7 @@ async def test_a_connection_waiting_for_its_password_check_reads_a_bounded_amoun
 
 
 async def test_a_pass_whose_peer_hung_up_is_never_hashed_nor_welcomed(kit: HubKit) -> None:
-    hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1, queue_limit=4)
-    kit.hub.accounts.hasher = hasher
-    try:
+    with small_hash_queue(kit, 4) as hasher:
         await kit.add_user("Bob")
         c = connect(kit)
         c.send("PASS Bob:a-wrong-guess", "NICK Bob", "USER b 0 * :B")
@@ -618,8 +615,6 @@ async def test_a_pass_whose_peer_hung_up_is_never_hashed_nor_welcomed(kit: HubKi
         await c.settle()
         assert c.session.closed and c.messages() == []
         assert hasher.dropped == 1 and hasher.in_flight == 0
-    finally:
-        hasher.close()
 
 
 async def test_a_pass_refused_for_a_full_hash_queue_is_answered_after_its_retry_after(
@@ -627,9 +622,7 @@ async def test_a_pass_refused_for_a_full_hash_queue_is_answered_after_its_retry_
 ) -> None:
     # A guesser that reconnects for every try would otherwise cost a whole registration per
     # "busy" answer, as fast as it can reconnect.
-    hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1, queue_limit=1)
-    kit.hub.accounts.hasher = hasher
-    try:
+    with small_hash_queue(kit, 1):
         await kit.add_user("Bob")
         first, second = connect(kit, "10.0.0.1"), connect(kit, "10.0.0.2")
         first.send("PASS :Bob:guess-1", "NICK g1", "USER g 0 * :G")
@@ -645,8 +638,6 @@ async def test_a_pass_refused_for_a_full_hash_queue_is_answered_after_its_retry_
         assert second.closed
         kit.run_soon()
         assert kit.hub.stats.closed == {"bad_credentials": 2}, "no guest registration"
-    finally:
-        hasher.close()
 
 
 async def test_an_idle_guest_shares_its_empty_sets_and_keeps_no_sasl_state(kit: HubKit) -> None:

@@ -6,11 +6,10 @@ import asyncio
 
 import pytest
 
-from teahouse.core.passwords import HashParams, PasswordHasher
 from teahouse.errors import ServerShutdown
 
 from ..hubkit import PASSWORD, HubKit, MakeKit
-from .fakes import NativeClient, native
+from .fakes import NativeClient, native, small_hash_queue
 
 
 def connect(kit: HubKit, ip: str = "10.0.0.1", door: object = None) -> NativeClient:
@@ -509,9 +508,7 @@ async def test_a_reset_releases_the_session(kit: HubKit) -> None:
 
 async def test_a_full_hash_queue_answers_throttled_at_once_and_chat_goes_on(kit: HubKit) -> None:
 
-    hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1, queue_limit=2)
-    kit.hub.accounts.hasher = hasher
-    try:
+    with small_hash_queue(kit, 2):
         legit = await logged_in(kit, "legit", "10.0.0.1", "lobby")
         attackers = [connect(kit, f"10.0.1.{i}") for i in range(6)]
         for i, c in enumerate(attackers):
@@ -526,16 +523,12 @@ async def test_a_full_hash_queue_answers_throttled_at_once_and_chat_goes_on(kit:
         assert [c.transport.reading for c in attackers] == [True] * 2 + [False] * 4
         kit.clock.advance(1.0)
         assert all(c.transport.reading for c in attackers)
-    finally:
-        hasher.close()
 
 
 async def test_a_login_whose_peer_hung_up_is_never_hashed(kit: HubKit) -> None:
     # The tutorial's storm: connect, send a login, close at once. The socket is still read
     # while the login waits, so the close is seen before the hash job starts.
-    hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1, queue_limit=4)
-    kit.hub.accounts.hasher = hasher
-    try:
+    with small_hash_queue(kit, 4) as hasher:
         await kit.add_user("alice")
         c = connect(kit)
         c.send(type="login", user="alice", password="a-wrong-guess", ref=1)
@@ -553,8 +546,6 @@ async def test_a_login_whose_peer_hung_up_is_never_hashed(kit: HubKit) -> None:
         d.transport.close()
         await d.settle()
         assert hasher.dropped == 2 and hasher.in_flight == 0
-    finally:
-        hasher.close()
 
 
 # -- memory ------------------------------------------------------------------------------------

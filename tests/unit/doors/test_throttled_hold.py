@@ -3,19 +3,15 @@ retry_after: a guesser that ignores it costs the loop one answer per wait."""
 
 from __future__ import annotations
 
-from teahouse.core.passwords import HashParams, PasswordHasher
-
 from ..hubkit import HubKit
-from .fakes import NativeClient, native
+from .fakes import NativeClient, native, small_hash_queue
 
 
 async def test_a_login_refused_by_a_full_hash_queue_holds_reading_for_retry_after(
     kit: HubKit,
 ) -> None:
-    hasher = PasswordHasher(HashParams(1, 1024, 1), workers=1, queue_limit=2)
-    kit.hub.accounts.hasher = hasher
     door = native(kit)
-    try:
+    with small_hash_queue(kit, 2):
         attackers = [NativeClient(kit, door, f"10.0.1.{i}") for i in range(4)]
         for i, c in enumerate(attackers):
             c.send(type="login", user=f"nobody{i}", password="guess-guess-1", ref=i)
@@ -30,5 +26,3 @@ async def test_a_login_refused_by_a_full_hash_queue_holds_reading_for_retry_afte
         await attackers[3].settle()
         assert attackers[3].frame()["code"] == "bad_credentials"
         assert all(c.transport.reading and not c.closed for c in attackers)
-    finally:
-        hasher.close()

@@ -118,8 +118,16 @@ ENCODER = FakeEncoder()
 class FakeOutlet:
     """Records what the hub writes, flushes and closes."""
 
-    def __init__(self, hub: Hub | None = None, on_flush: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        hub: Hub | None = None,
+        on_flush: Callable[[], None] | None = None,
+        port: int = 40000,
+        door: str = "native",
+    ) -> None:
         self.hub = hub
+        self.port = port
+        self.door_name = door
         self.on_flush = on_flush
         self.written: list[bytes] = []
         self.queued: list[bytes] = []
@@ -145,6 +153,9 @@ class FakeOutlet:
     def write_all(self, lines: list[bytes], size: int) -> None:
         for data in lines:
             self.write(data)
+
+    def peer_port(self) -> int:
+        return self.port
 
     def flush(self) -> None:
         self.flushes += 1
@@ -267,7 +278,7 @@ class HubKit:
     def connect(self, ip: str = "10.0.0.1", door: str = "native") -> Session:
         self.hub.admit(ip)
         self._port += 1
-        return self.hub.open_session(FakeOutlet(self.hub), ENCODER, ip, self._port, door)
+        return self.hub.open_session(FakeOutlet(self.hub, port=self._port, door=door), ENCODER, ip)
 
     async def add_user(self, name: str, role: Role = "user", password: str = PASSWORD) -> Account:
         """An account made as ``user add`` makes it (a guest holding the name moves)."""

@@ -347,7 +347,7 @@ class CommandSet(AdminRunner):
                         "%Y-%m-%dT%H:%M:%SZ",
                         time.gmtime((wall - (now - session.connected_at) * 1000) / 1000),
                     ),
-                    "rtt_ms": round(session.rtt * 1000, 1) if session.rtt is not None else None,
+                    "rtt_ms": session.rtt_ms,
                 }
             )
         rows.sort(key=lambda r: str(r["user"]).lower())

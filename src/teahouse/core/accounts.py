@@ -308,11 +308,9 @@ class Accounts:
     def _authenticate(self, session: Session, account: Account) -> None:
         if session.guest:
             # A guest logging in to an account becomes that account's session.
-            self.registry.unbind(session)
-            session.guest = False
+            self.registry.unbind(session)  # bound to the account's id below: no guest
         # Whoever else holds the name online as a guest (an IRC nick) moves aside.
         self.evict_guest(account.name, keep=session)
-        session.account_id = account.id
         session.role = account.role
         session.host = None  # user/<name>, worked out when asked (a guest's cloak goes)
         self.registry.bind(session, account.id, account.name)
@@ -352,7 +350,6 @@ class Accounts:
             raise InvalidField("this connection is already logged in")
         self._check_nick(nick)
         session.role = "user"
-        session.guest = True
         session.host = self.cloak(session.ip)
         self.registry.bind(session, next(self._guest_ids), nick)
         log_from(log, logging.INFO, session.ip, "guest login user=%s peer=%s", nick, session.ip)
@@ -397,13 +394,11 @@ class Accounts:
     def evict_guest(self, name: str, keep: Session | None = None) -> None:
         """An account now owns ``name``, and the names that look like it: a guest holding
         one online moves to ``Guest…`` (so no two identities online look alike)."""
-        key = confusable_key(name)
-        # A scan, not the look-alike table: this runs once per new account or login.
-        guests = [
-            s
-            for s in self.registry.sessions.values()
-            if s.guest and s is not keep and s.user is not None and confusable_key(s.user) == key
-        ]
+        # The look-alike table, not a scan of every session: this runs for every login.
+        holder = self.registry.look_alike(confusable_key(name))
+        if holder is None:
+            return
+        guests = [s for s in self.registry.online(holder) if s.guest and s is not keep]
         for session in guests:
             old = session.user or name
             new = f"Guest{secrets.randbelow(90000) + 10000}"

@@ -129,9 +129,7 @@ class Hub:
         if self.accept_rate.allow(ip, self.clock.monotonic()) is not None:
             raise TooManyConnections("your address opens connections too fast")
 
-    def open_session(
-        self, outlet: Outlet, encoder: Encoder, ip: str, port: int, door: str = "native"
-    ) -> Session:
+    def open_session(self, outlet: Outlet, encoder: Encoder, ip: str) -> Session:
         """Register a connection (after :meth:`admit` passed)."""
         self._ids += 1
         session = Session(
@@ -139,16 +137,14 @@ class Hub:
             outlet,
             encoder,
             ip,
-            port,
-            self.clock.monotonic(),
-            door,
+            self.clock.stamp(),
         )
         self.registry.add(session)
         return session
 
     def received(self, session: Session, nbytes: int) -> None:
         """Bytes arrived from ``session``: a sign of life. Runs for every read: kept lean."""
-        session.last_received = self.clock.monotonic()
+        session.last_received = self.clock.stamp()
         self.registry.stats.bytes_in += nbytes
 
     def lagging(self, session: Session) -> None:
@@ -171,9 +167,16 @@ class Hub:
         """The one cleanup routine (see :meth:`Registry.close_session`)."""
         self.registry.close_session(session, reason, error, abort=abort, text=text)
 
-    def pong(self, session: Session, t: int) -> None:
-        if session.last_ping is not None and t == session.last_ping_t:
-            session.rtt = self.clock.monotonic() - session.last_ping
+    def pong(self, session: Session, t: int) -> bool:
+        """A pong with ``t``: True when it answers the heartbeat ping now outstanding (its
+        round trip is kept; a second answer to the same ping is not one)."""
+        pinged = session.last_ping
+        if pinged is None or t != session.last_ping_t:
+            return False
+        # Whole milliseconds: below 257 they are ints Python keeps once for everyone.
+        session.rtt_ms = int((self.clock.monotonic() - pinged) * 1000)
+        session.last_ping = None  # answered: the next ping waits for silence, as before
+        return True
 
     def shutdown_all(self, error: ChatError) -> None:
         """Stop accepting and close every session with ``error``."""

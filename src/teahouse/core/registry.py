@@ -75,7 +75,7 @@ class Registry:
         """``session`` is now ``ident``, shown as ``name``."""
         session.ident = ident
         session.user = name
-        session.key = key = fold_user(name)
+        key = fold_user(name)
         session.state = SessionState.AUTHED
         found = self._idents.get(ident)
         if found is None:
@@ -160,7 +160,7 @@ class Registry:
         old = next(iter(sessions)).user if sessions else None
         for session in sessions:
             old_key = session.key
-            session.user, session.key = new, fold_user(new)
+            session.user = new
             if old_key is not None and self.names.get(old_key) == ident:
                 del self.names[old_key]
         self.names[fold_user(new)] = ident

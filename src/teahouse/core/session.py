@@ -20,6 +20,7 @@ from typing import Protocol
 
 from teahouse.core.results import ModeChange
 from teahouse.errors import ChatError
+from teahouse.protocol.names import fold_user
 from teahouse.store.base import Role, StoredMessage
 
 Ident = int
@@ -46,6 +47,13 @@ class Outlet(Protocol):
 
     def backlog(self) -> int:
         """Bytes queued or buffered for this connection and not yet sent."""
+
+    def peer_port(self) -> int:
+        """The port the peer connects from (0 if unknown), even once closed."""
+
+    @property
+    def door_name(self) -> str:
+        """The name of the door the connection came through (``native``, ``irc``, ``web``)."""
 
     def hold_input(self, seconds: float) -> None:
         """Read and handle nothing more from this peer for ``seconds`` (backpressure: a
@@ -133,25 +141,20 @@ class Session:
 
     __slots__ = (
         "_host",
-        "account_id",
         "away",
         "connected_at",
-        "door",
         "encoder",
-        "guest",
         "id",
         "ident",
         "ip",
-        "key",
         "last_ping",
         "last_received",
         "oper_id",
         "outlet",
         "partial_since",
-        "port",
         "role",
         "rooms",
-        "rtt",
+        "rtt_ms",
         "state",
         "user",
     )
@@ -162,32 +165,24 @@ class Session:
         outlet: Outlet,
         encoder: Encoder,
         ip: str,
-        port: int,
         now: float,
-        door: str = "native",
     ) -> None:
         self.id = session_id
         self.outlet = outlet
         self.encoder = encoder
         self.ip = ip
         self._host: str | None = None
-        self.port = port
-        self.door = door
-        """Which door the connection came through: ``native``, ``irc`` or ``web``."""
         self.state = SessionState.CONNECTED
         self.user: str | None = None
         """The display name: the account's name, or the guest's nick."""
-        self.key: str | None = None
-        """The folded name, for finding a user by name."""
         self.ident: Ident = 0
-        self.account_id: int | None = None
+        """0 until authenticated; its sign tells an account (:attr:`account_id`) from a
+        guest (:attr:`guest`), so neither needs a slot of its own."""
         self.role: Role = "user"
         """The power this session has now: its account's role, or ``admin`` from OPER."""
         self.oper_id: int | None = None
         """The admin account whose password this session gave to OPER: the power lasts
         only while that account is an admin with that password."""
-        self.guest = False
-        """Authenticated by nick only (IRC guests): no account, nothing stored for them."""
         self.rooms: set[str] | frozenset[str] = NO_ROOMS
         """The rooms the session is in (change it with :meth:`enter` and :meth:`left`)."""
         self.away: str | None = None
@@ -197,7 +192,8 @@ class Session:
         """When the last heartbeat ping went out (its ``t`` is this in milliseconds)."""
         self.partial_since: float | None = None
         """Since when the door holds an unfinished line from this peer (slowloris check)."""
-        self.rtt: float | None = None
+        self.rtt_ms: int | None = None
+        """The round trip of the last heartbeat ping that was answered, in milliseconds."""
 
     @property
     def host(self) -> str:
@@ -212,6 +208,35 @@ class Session:
     @host.setter
     def host(self, value: str | None) -> None:
         self._host = value
+
+    @property
+    def door(self) -> str:
+        """Which door the connection came through: ``native``, ``irc`` or ``web``."""
+        return self.outlet.door_name
+
+    @property
+    def key(self) -> str | None:
+        """The folded name, for finding a user by name (worked out when asked: a name with
+        capitals would otherwise keep a second string on every session)."""
+        user = self.user
+        return fold_user(user) if user is not None else None
+
+    @property
+    def account_id(self) -> int | None:
+        """The account this session is logged in to (kept once it closes), or None."""
+        ident = self.ident
+        return ident if ident > 0 else None
+
+    @property
+    def guest(self) -> bool:
+        """Authenticated by nick only (IRC guests): no account, nothing stored for them."""
+        return self.ident < 0
+
+    @property
+    def port(self) -> int:
+        """The peer's port: asked of the connection (only logs and the operators' list
+        show it), so a session keeps no int for it."""
+        return self.outlet.peer_port()
 
     @property
     def last_ping_t(self) -> int:

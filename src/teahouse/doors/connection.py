@@ -123,6 +123,11 @@ class Charge(enum.Enum):
     """Refused too often: the connection must end."""
 
 
+RESTED_BYTES = 512
+"""The most of a heartbeat answer's bytes a connection forgets (:meth:`Connection.rested`):
+more than any pong line, far less than any byte rate's burst."""
+
+
 class _Rare:
     """What a connection holds only once something unusual happened to it: one slot (None)
     on every idle connection instead of five."""
@@ -156,7 +161,9 @@ class Connection(asyncio.BufferedProtocol):
     """One client connection of a door; also the hub's Outlet for it.
 
     A buffered protocol: the transport reads into :data:`_READ_BUFFER` (at most
-    :data:`READ_SIZE` bytes a round) and the bytes go to :meth:`data_received`.
+    :data:`READ_SIZE` bytes a round) and the bytes go to :meth:`received`. Deliberately
+    no ``data_received``: uvloop keeps a bound method of it on every transport whose
+    protocol has one (64 bytes each), though a buffered protocol never has it called.
     """
 
     __slots__ = (
@@ -276,7 +283,7 @@ class Connection(asyncio.BufferedProtocol):
             transport.write(self._refusal(ip, exc))
             transport.close()
             return
-        self.session = session = hub.open_session(self, self._encoder(), ip, port, door.name)
+        self.session = session = hub.open_session(self, self._encoder(), ip)
         self._opened(session)
         log_from(log, logging.INFO, ip, "connection opened door=%s peer=%s:%d", door.name, ip, port)
 
@@ -284,9 +291,9 @@ class Connection(asyncio.BufferedProtocol):
         return _READ_BUFFER
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(_READ_BUFFER[:nbytes].tobytes())
+        self.received(_READ_BUFFER[:nbytes].tobytes())
 
-    def data_received(self, data: bytes) -> None:
+    def received(self, data: bytes) -> None:
         session = self.session
         if session is None or session.closed:
             return
@@ -404,6 +411,20 @@ class Connection(asyncio.BufferedProtocol):
             bytes_at = spend(bytes_at, now, size, br)
             owed = max(owed, debt(bytes_at, now, br))
         return items_at, bytes_at, owed
+
+    def rested(self) -> None:
+        """The peer answered the heartbeat ping, which goes out only after a whole
+        interval of silence: its buckets were full but for the answer. They forget it
+        (0.0, a full bucket, one float shared by all) instead of each idle connection
+        keeping a float per bucket until its next line. What goes free is at most one
+        item and :data:`RESTED_BYTES` per heartbeat ping, and never a debt beyond it."""
+        now = self._door.hub.clock.monotonic()
+        door = self._door
+        ir, br = door.item_rate, door.byte_rate
+        if self._items_full_at <= (now * ir.per_second) + 1:
+            self._items_full_at = 0.0
+        if self._bytes_full_at <= (now * br.per_second) + RESTED_BYTES:
+            self._bytes_full_at = 0.0
 
     def _forget_rare(self) -> None:
         """Let go of the rare state once nothing unusual is left in it."""
@@ -759,3 +780,12 @@ class Connection(asyncio.BufferedProtocol):
     def backlog(self) -> int:
         buffered = self._transport.get_write_buffer_size() if self._transport is not None else 0
         return self._pending_size + buffered
+
+    @property
+    def door_name(self) -> str:
+        return self._door.name
+
+    def peer_port(self) -> int:
+        # TCP transports keep the peer's address after they close (uvloop and asyncio).
+        peer = self._transport.get_extra_info("peername") if self._transport is not None else None
+        return int(peer[1]) if peer else 0

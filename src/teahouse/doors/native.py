@@ -343,7 +343,8 @@ class NativeConnection(Connection):
             case f.Ping(t=t, ref=ref):
                 reply(encode(f.Pong(t=t, ref=ref)))
             case f.Pong(t=t):
-                hub.pong(session, t)
+                if hub.pong(session, t):
+                    self.rested()
             case f.Hello(proto=proto, ref=ref):
                 if proto != PROTOCOL_VERSION:
                     raise UnsupportedProto(f"this server speaks protocol {PROTOCOL_VERSION}")

@@ -268,8 +268,8 @@ async def test_janitor_warns_when_transports_and_sessions_disagree(
 
 def ghost(kit: HubKit, name: str = "ghost", ident: int = 999) -> Session:
     """A session that was never registered with the hub (a leak to inject)."""
-    session = Session(999, FakeOutlet(), ENCODER, "10.6.6.6", 1, kit.clock.monotonic())
-    session.user = session.key = name
+    session = Session(999, FakeOutlet(port=1), ENCODER, "10.6.6.6", kit.clock.monotonic())
+    session.user = name
     session.ident = ident
     session.state = SessionState.AUTHED
     return session

@@ -75,10 +75,26 @@ async def test_pong_with_the_ping_t_measures_rtt(kit: HubKit) -> None:
     sweep_at(kit, 20.0)
     [t] = pings(alice)
     kit.clock.advance(0.25)
-    kit.hub.pong(alice, t + 1)
-    assert alice.rtt is None
-    kit.hub.pong(alice, t)
-    assert alice.rtt == pytest.approx(0.25)
+    assert not kit.hub.pong(alice, t + 1)
+    assert alice.rtt_ms is None
+    assert kit.hub.pong(alice, t)
+    assert alice.rtt_ms == 250
+    kit.clock.advance(0.25)
+    assert not kit.hub.pong(alice, t)  # the same answer again measures nothing
+    assert alice.rtt_ms == 250
+
+
+async def test_an_answered_ping_is_sent_again_after_the_next_silence(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    sweep_at(kit, 20.0)
+    [t] = pings(alice)
+    kit.hub.received(alice, 10)
+    assert kit.hub.pong(alice, t)
+    sweep_at(kit, 19.0)
+    assert pings(alice) == [t]
+    sweep_at(kit, 1.0)
+    assert len(pings(alice)) == 2
+    assert not alice.closed
 
 
 async def test_an_unauthenticated_connection_is_closed_at_login_timeout(kit: HubKit) -> None:

@@ -7,7 +7,7 @@ test may set (a peer that does not read). Closing or aborting it calls the proto
 
 A client makes one connection of a real :class:`~teahouse.doors.native.NativeDoor` or
 :class:`~teahouse.doors.irc.door.IrcDoor` (no listening socket), feeds it bytes with
-``data_received``, ends the loop round with the kit's fake clock (the hub's flush), and
+``received``, ends the loop round with the kit's fake clock (the hub's flush), and
 parses what came back. Nothing sleeps: time moves by ``kit.clock.advance``, and password
 checks (the only asynchronous work) are awaited through the door's task set.
 """
@@ -152,7 +152,7 @@ class Client:
     def send_raw(self, data: bytes) -> None:
         """Bytes from the peer, then the end of the loop round."""
         if not self.transport.lost:
-            self.conn.data_received(data)
+            self.conn.received(data)
         self.kit.run_soon()
 
     async def settle(self) -> None:

@@ -470,7 +470,7 @@ async def two_in_lobby(kit: HubKit, caps: tuple[str, ...]) -> tuple[IrcClient, I
 
 async def test_a_privmsg_is_delivered_after_the_commit(kit: HubKit) -> None:
     c, plain = await two_in_lobby(kit, ())
-    c.conn.data_received(b"PRIVMSG #lobby :hello\r\n")  # within the round: not yet delivered
+    c.conn.received(b"PRIVMSG #lobby :hello\r\n")  # within the round: not yet delivered
     assert plain.transport.data[plain._read :] == b""
     kit.run_soon()
     [heard] = plain.messages()
@@ -507,7 +507,7 @@ async def test_a_labelled_command_with_several_lines_gets_one_batch(kit: HubKit)
 
 async def test_a_labelled_privmsg_is_answered_after_the_commit_with_its_echo(kit: HubKit) -> None:
     c, plain = await two_in_lobby(kit, (*LABELS, "echo-message"))
-    c.conn.data_received(b"@label=m1 PRIVMSG #lobby :hello\r\n")
+    c.conn.received(b"@label=m1 PRIVMSG #lobby :hello\r\n")
     assert c.transport.data[c._read :] == b"", "no answer before the commit"
     kit.run_soon()
     [echo] = c.messages()

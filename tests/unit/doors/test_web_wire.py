@@ -193,7 +193,7 @@ async def test_a_room_of_web_users_gets_one_encoding_of_a_message(kit: HubKit) -
     sessions = []
     for n in range(12):
         await kit.add_user(f"web{n}")
-        session = kit.hub.open_session(FakeOutlet(kit.hub), encoder, "10.0.0.1", 50000 + n)
+        session = kit.hub.open_session(FakeOutlet(kit.hub, port=50000 + n), encoder, "10.0.0.1")
         await kit.hub.accounts.login(session, f"web{n}", PASSWORD)
         kit.join(session, "lobby")
         sessions.append(session)

@@ -1,7 +1,7 @@
 """One IRC client connection, on the shared :class:`~teahouse.doors.connection.Connection`.
 
 Like the native door, a connection owns no task or timer while idle: lines are parsed in
-``data_received``, output is queued and written once per loop round by the hub's flush,
+``received``, output is queued and written once per loop round by the hub's flush,
 and heartbeats come from the hub's shared sweep (``PING`` after ``interval`` of silence,
 ``ERROR :Closing Link: ... (Ping timeout: N seconds)`` after ``timeout``).
 

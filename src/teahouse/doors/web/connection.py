@@ -109,7 +109,7 @@ class WebConnection(NativeConnection):
         else:
             self._admit(self._peer[0])
 
-    def data_received(self, data: bytes) -> None:
+    def received(self, data: bytes) -> None:
         if self._closed:
             return
         session = self.session
@@ -225,7 +225,7 @@ class WebConnection(NativeConnection):
             transport.write(refusal(status, headers, body))
             transport.close()
             return False
-        self.session = hub.open_session(self, door.encoder, ip, port, door.name)
+        self.session = hub.open_session(self, door.encoder, ip)
         door.sessionless.discard(self)
         self._counted = True
         door.transports_open += 1

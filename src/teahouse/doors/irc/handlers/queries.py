@@ -35,8 +35,9 @@ def ping(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
 
 def pong(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     token = msg.params[-1] if msg.params else ""
-    if token.isascii() and token.isdigit() and len(token) < 20:
-        conn.door.hub.pong(session, int(token))
+    answered = token.isascii() and token.isdigit() and len(token) < 20
+    if answered and conn.door.hub.pong(session, int(token)):
+        conn.rested()
 
 
 def quit_(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:

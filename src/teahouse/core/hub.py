@@ -174,7 +174,7 @@ class Hub:
         if pinged is None or t != session.last_ping_t:
             return False
         # Whole milliseconds: below 257 they are ints Python keeps once for everyone.
-        session.rtt_ms = int((self.clock.monotonic() - pinged) * 1000)
+        session.rtt_ms = round((self.clock.monotonic() - pinged) * 1000)
         session.last_ping = None  # answered: the next ping waits for silence, as before
         return True
 

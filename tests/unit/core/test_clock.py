@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from teahouse.core.clock import FakeClock, InlineScheduler
+from teahouse.core import clock as clock_module
+from teahouse.core.clock import STAMP_GRAIN, FakeClock, InlineScheduler, SystemClock
 
 
 def test_time_moves_only_when_advanced() -> None:
@@ -94,3 +95,25 @@ def test_the_inline_scheduler_runs_soon_callbacks_at_once_and_has_no_timers() ->
     assert ran == [1]
     with pytest.raises(RuntimeError):
         scheduler.call_later(1.0, lambda: None)
+
+
+def test_a_system_stamp_is_shared_within_its_grain_and_never_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    readings = iter([100.0, 100.01, 100.049, 100.06, 100.2])
+    monkeypatch.setattr(clock_module.time, "monotonic", lambda: next(readings))
+    clock = SystemClock()
+    first = clock.stamp()
+    assert first == 100.0
+    # Within the grain: the very same float (what thousands of sessions then share).
+    assert clock.stamp() is first
+    assert clock.stamp() is first
+    assert clock.stamp() == 100.06, "past the grain: a new stamp"
+    assert clock.stamp() == 100.2
+    assert STAMP_GRAIN <= 0.05
+
+
+def test_a_fake_stamp_is_exact() -> None:
+    clock = FakeClock(start=10.0)
+    clock.advance(0.001)
+    assert clock.stamp() == clock.monotonic() == 10.001

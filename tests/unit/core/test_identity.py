@@ -339,3 +339,23 @@ async def test_failed_logins_are_logged_for_fail2ban(
         'auth failed peer=10.0.0.9 door=native reason=throttled user="alice"',
     ]
     assert all(r.levelno == logging.WARNING for r in caplog.records if r.name == AUTH_LOGGER)
+
+
+async def test_a_login_finds_a_look_alike_guest_without_a_scan_of_every_session(
+    kit: HubKit,
+) -> None:
+    """Moving a guest aside looks the name up; it used to walk every session on every
+    login (a reconnect storm of N users cost N² steps)."""
+    guest = kit.guest("dave", ip="10.0.0.7")
+    for i in range(3):
+        kit.connect(f"10.0.1.{i}")
+
+    class NoScan(dict[int, Session]):
+        def values(self) -> Any:
+            raise AssertionError("a login scanned every session")
+
+    kit.hub.registry.sessions = NoScan(kit.hub.registry.sessions)
+    newcomer = kit.connect("10.0.0.2")
+    await kit.hub.accounts.register(newcomer, "Dave", PASSWORD, None)
+    assert guest.user is not None and guest.user.startswith("Guest")
+    assert kit.hub.registry.by_name("dave") == {newcomer}

@@ -418,6 +418,20 @@ async def test_a_silent_client_is_pinged_then_timed_out(kit: HubKit) -> None:
     assert watcher.frames()[-1]["reason"] == "timeout"
 
 
+async def test_an_answered_irc_ping_measures_rtt_and_rests_the_buckets(kit: HubKit) -> None:
+    c = await registered(kit, "Quiet")
+    c.advance(20.0)
+    kit.hub.housekeeping.sweep()
+    kit.run_soon()
+    [ping] = c.messages()
+    c.advance(0.03)
+    c.send(f"PONG teahouse.local :{ping.params[-1]}")
+    assert c.session.rtt_ms == 30
+    assert c.conn._items_full_at == c.conn._bytes_full_at == 0.0
+    c.send(f"PONG teahouse.local :{ping.params[-1]}")  # again: charged like any line
+    assert c.conn._items_full_at > 0.0
+
+
 async def test_an_unfinished_irc_line_is_cut_by_the_sweep(make_kit: MakeKit) -> None:
     kit = make_kit(partial_line_timeout=3.0)
     c = await registered(kit, "Slowpoke")

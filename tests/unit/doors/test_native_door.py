@@ -6,6 +6,9 @@ import asyncio
 
 import pytest
 
+from teahouse.doors.irc.connection import IrcConnection
+from teahouse.doors.native import NativeConnection
+from teahouse.doors.web.connection import WebConnection
 from teahouse.errors import ServerShutdown
 
 from ..hubkit import PASSWORD, HubKit, MakeKit
@@ -405,6 +408,42 @@ async def test_a_silent_client_is_pinged_then_timed_out(kit: HubKit) -> None:
     error = c.frame()
     assert (error["code"], error["fatal"]) == ("heartbeat_timeout", True)
     assert c.closed
+
+
+async def test_an_answered_ping_forgives_its_own_line_and_no_more(make_kit: MakeKit) -> None:
+    kit = make_kit(frames_per_second=10, frames_burst=10, bytes_per_second=0, throttle_grace=60)
+    c = await logged_in(kit, "alice")
+    c.advance(20.0)
+    kit.hub.housekeeping.sweep()
+    kit.run_soon()
+    t = c.frame()["t"]
+    pong = b'{"type":"pong","t":%d}\n' % t
+    pings = b"".join(b'{"type":"ping","t":%d}\n' % i for i in range(10))
+    # The answer costs nothing: the pong and a whole burst after it stay within the rate.
+    c.send_raw(pong + pings)
+    assert len(c.frames()) == 10
+    assert kit.hub.stats.limits_hit["native_rate"] == 0
+    c.advance(20.0)
+    # The same answer again is a line like any other: the burst is one line short.
+    c.send_raw(pong + pings)
+    assert kit.hub.stats.limits_hit["native_rate"] == 1
+
+
+async def test_an_idle_connection_keeps_no_float_for_its_rate_buckets(kit: HubKit) -> None:
+    c = await logged_in(kit, "alice")
+    assert c.conn._items_full_at > 0.0  # its login lines were charged
+    c.advance(20.0)
+    kit.hub.housekeeping.sweep()
+    kit.run_soon()
+    c.send(type="pong", t=c.frame()["t"])
+    assert c.conn._items_full_at == c.conn._bytes_full_at == 0.0
+
+
+def test_no_door_connection_has_data_received() -> None:
+    """uvloop keeps a bound method of a protocol's ``data_received`` on its transport (64
+    bytes a connection) even for a buffered protocol, which never has it called."""
+    for cls in (NativeConnection, IrcConnection, WebConnection):
+        assert not hasattr(cls, "data_received"), cls
 
 
 # -- output ---------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import itertools
 import logging
 import secrets
 from collections import OrderedDict
@@ -102,7 +101,6 @@ class Accounts:
         )
         per_hour = config.limits.registrations_per_ip_per_hour
         self.registration_rate = AddressRate(Rate(per_hour / 3600, max(per_hour, 1.0)))
-        self._guest_ids = itertools.count(-1, -1)
         self._trusted: OrderedDict[tuple[int, str], None] = OrderedDict()
         self._reserved = (config.server.name, config.irc.network, config.irc.server_name)
 
@@ -351,7 +349,7 @@ class Accounts:
         self._check_nick(nick)
         session.role = "user"
         session.host = self.cloak(session.ip)
-        self.registry.bind(session, next(self._guest_ids), nick)
+        self.registry.bind(session, session.id, nick)
         log_from(log, logging.INFO, session.ip, "guest login user=%s peer=%s", nick, session.ip)
 
     def _check_nick(self, nick: str, mine: Session | None = None) -> None:

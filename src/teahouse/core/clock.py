@@ -24,9 +24,10 @@ class Clock(Protocol):
         """Milliseconds since the Unix epoch; for timestamps users see and stored expiries."""
 
     def stamp(self) -> float:
-        """:meth:`monotonic` to within :data:`STAMP_GRAIN` (never ahead of it), for what a
+        """:meth:`monotonic` to within :data:`STAMP_GRAIN`, never behind it, for what a
         connection keeps (when it came, when it last spoke): callers within one grain share
-        one float, so thousands of idle connections keep no float each (24 bytes)."""
+        one float, so thousands of idle connections keep no float each (24 bytes). Never
+        behind: a timeout counted from a stamp ends late by at most a grain, never early."""
 
 
 class Handle(Protocol):
@@ -42,9 +43,9 @@ class Scheduler(Protocol):
 
 
 STAMP_GRAIN = 0.05
-"""Seconds a :meth:`Clock.stamp` may lag behind :meth:`Clock.monotonic`: far below every
-timeout it is compared with (heartbeats, logins, slowloris), above the time a loop round
-takes to read a few hundred connections."""
+"""Seconds a :meth:`Clock.stamp` may be ahead of :meth:`Clock.monotonic`: far below every
+timeout it is compared with (heartbeats, logins), above the time a loop round takes to read
+a few hundred connections."""
 
 
 class SystemClock:
@@ -59,11 +60,10 @@ class SystemClock:
         return time.monotonic()
 
     def stamp(self) -> float:
-        now = time.monotonic()
-        if now - self._stamp < STAMP_GRAIN:
+        if time.monotonic() <= self._stamp:
             return self._stamp
-        self._stamp = now
-        return now
+        self._stamp = stamp = time.monotonic() + STAMP_GRAIN
+        return stamp
 
     def wall_ms(self) -> int:
         return time.time_ns() // 1_000_000

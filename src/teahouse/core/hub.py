@@ -131,7 +131,7 @@ class Hub:
 
     def open_session(self, outlet: Outlet, encoder: Encoder, ip: str) -> Session:
         """Register a connection (after :meth:`admit` passed)."""
-        self._ids += 1
+        self._ids -= 1  # down from -1: a guest's identity is its session's id (see Ident)
         session = Session(
             self._ids,
             outlet,

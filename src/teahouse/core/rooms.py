@@ -40,7 +40,7 @@ from teahouse.core.results import (
     UserInfo,
 )
 from teahouse.core.room import Room, RoomBan
-from teahouse.core.session import Ident, Session
+from teahouse.core.session import Ident, Session, oldest
 from teahouse.errors import (
     Forbidden,
     InvalidField,
@@ -661,7 +661,7 @@ class Rooms:
             if self.store.get_account(name) is None:
                 raise NoSuchUser(f"there is no user {name!r}")
             return None
-        first = min(sessions, key=lambda s: s.connected_at)
+        first = oldest(sessions)
         now = self.clock.monotonic()
         rooms = set()
         for one in sessions:
@@ -677,7 +677,7 @@ class Rooms:
             rooms=sorted(rooms),
             away=first.away,
             doors=sorted({s.door for s in sessions}),
-            idle_s=round(min(now - s.last_received for s in sessions), 1),
+            idle_s=round(max(0.0, min(now - s.last_received for s in sessions)), 1),
             signon_ms=self.clock.wall_ms() - int((now - first.connected_at) * 1000),
             host=first.host,
             address=first.ip if session.role == "admin" else None,

@@ -16,6 +16,7 @@ JSON or IRC.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import Protocol
 
 from teahouse.core.results import ModeChange
@@ -24,8 +25,18 @@ from teahouse.protocol.names import fold_user
 from teahouse.store.base import Role, StoredMessage
 
 Ident = int
-"""Who a session is: an account's id (> 0), or for a guest a number of its own (< 0) that
-dies with the guest's session. Rooms, DMs and grants refer to idents, never to names."""
+"""Who a session is: an account's id (> 0), or for a guest its session's id (< 0: session
+ids count down from -1, so a guest keeps no second number), which dies with the guest's
+session. Rooms, DMs and grants refer to idents, never to names."""
+
+
+def oldest(sessions: Iterable[Session]) -> Session:
+    """The session of ``sessions`` that opened first (ids count down)."""
+    return max(sessions, key=_session_id)
+
+
+def _session_id(session: Session) -> int:
+    return session.id
 
 
 class Outlet(Protocol):

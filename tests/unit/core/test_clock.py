@@ -97,19 +97,19 @@ def test_the_inline_scheduler_runs_soon_callbacks_at_once_and_has_no_timers() ->
         scheduler.call_later(1.0, lambda: None)
 
 
-def test_a_system_stamp_is_shared_within_its_grain_and_never_ahead(
+def test_a_system_stamp_is_shared_within_its_grain_and_never_behind(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    readings = iter([100.0, 100.01, 100.049, 100.06, 100.2])
+    readings = iter([100.0, 100.0, 100.01, 100.049, 100.06, 100.06, 100.2, 100.2])
     monkeypatch.setattr(clock_module.time, "monotonic", lambda: next(readings))
     clock = SystemClock()
     first = clock.stamp()
-    assert first == 100.0
+    assert first == 100.0 + STAMP_GRAIN
     # Within the grain: the very same float (what thousands of sessions then share).
     assert clock.stamp() is first
     assert clock.stamp() is first
-    assert clock.stamp() == 100.06, "past the grain: a new stamp"
-    assert clock.stamp() == 100.2
+    assert clock.stamp() == 100.06 + STAMP_GRAIN, "past the grain: a new stamp"
+    assert clock.stamp() == 100.2 + STAMP_GRAIN
     assert STAMP_GRAIN <= 0.05
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from teahouse.admin.commands import CommandSet
-from teahouse.core.session import Session
+from teahouse.core.session import Session, oldest
 from teahouse.errors import BadCredentials, Forbidden, InvalidName, Throttled, UserTaken
 from teahouse.logs import AUTH_LOGGER
 
@@ -359,3 +359,13 @@ async def test_a_login_finds_a_look_alike_guest_without_a_scan_of_every_session(
     await kit.hub.accounts.register(newcomer, "Dave", PASSWORD, None)
     assert guest.user is not None and guest.user.startswith("Guest")
     assert kit.hub.registry.by_name("dave") == {newcomer}
+
+
+async def test_a_guest_is_its_session_and_accounts_are_positive(kit: HubKit) -> None:
+    first = kit.guest("erin", ip="10.0.0.7")
+    second = kit.guest("frank", ip="10.0.0.8")
+    account = await kit.login("gina")
+    assert first.ident == first.id < 0 and first.guest and first.account_id is None
+    assert second.ident == second.id < first.id, "session ids count down"
+    assert account.ident > 0 and account.account_id == account.ident and not account.guest
+    assert oldest([second, account, first]) is first

@@ -379,6 +379,13 @@ async def test_a_throttled_client_that_answers_pings_is_not_timed_out(make_kit: 
     ]
 
 
+async def test_clients_asking_for_the_same_capabilities_share_one_set(kit: HubKit) -> None:
+    a = await registered(kit, "Ann", "10.0.0.1", caps=("server-time", "message-tags"))
+    b = await registered(kit, "Ben", "10.0.0.2", caps=("message-tags", "server-time"))
+    assert a.conn.caps == {"server-time", "message-tags"}
+    assert a.conn.caps is b.conn.caps
+
+
 # -- deadlines ---------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from teahouse import __version__
 from teahouse.config import Config
 from teahouse.core.hub import Hub
 from teahouse.core.limits import Rate
-from teahouse.core.session import Session
+from teahouse.core.session import Session, oldest
 from teahouse.doors.irc import nickserv as ns
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.connection import Departed, IrcConnection
@@ -102,7 +102,7 @@ class IrcDoor:
     def mask_of(self, name: str) -> str:
         sessions = self.hub.registry.by_name(name)
         if sessions:
-            return self.mask(min(sessions, key=lambda s: s.id))
+            return self.mask(oldest(sessions))
         return f"{name}!~{name}@{self.server_name}"
 
     def account_of(self, name: str) -> str | None:

@@ -145,6 +145,22 @@ class SaslPlain:
 NO_CAPS: frozenset[str] = frozenset()
 """The empty set of capabilities (or modes), shared: an empty frozenset is 216 bytes."""
 
+_CAP_SETS: dict[frozenset[str], frozenset[str]] = {NO_CAPS: NO_CAPS}
+SHARED_CAP_SETS = 256
+"""How many different sets of capabilities are kept to be shared. Clients of one kind ask
+for the same set, so connections share a few sets instead of holding one each (216-728
+bytes); a client that makes up new combinations past this just keeps its own."""
+
+
+def shared_caps(caps: frozenset[str]) -> frozenset[str]:
+    """``caps``, as the one object every connection with the same set holds."""
+    found = _CAP_SETS.get(caps)
+    if found is not None:
+        return found
+    if len(_CAP_SETS) < SHARED_CAP_SETS:
+        _CAP_SETS[caps] = caps
+    return caps
+
 
 REGISTRATION_SLOTS = (
     "_sasl",
@@ -224,7 +240,7 @@ class Registration:
         drops = {w[1:] for w in wanted if w.startswith("-")}
         if not wanted or not (adds | drops) <= set(SUPPORTED_CAPS):
             return False
-        self.caps = frozenset((self.caps | adds) - drops)
+        self.caps = shared_caps(frozenset((self.caps | adds) - drops))
         return True
 
     def cap_end(self) -> None:

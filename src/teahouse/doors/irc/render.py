@@ -6,7 +6,7 @@ import time
 from collections.abc import Set as AbstractSet
 
 from teahouse.core.results import Member, RoomState
-from teahouse.core.session import Session
+from teahouse.core.session import Session, oldest
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.connection import IrcConnection
 from teahouse.protocol.irc import IrcMessage
@@ -80,7 +80,7 @@ def idle_and_signon(conn: IrcConnection, sessions: AbstractSet[Session]) -> tupl
     hub = conn.door.hub
     now = hub.clock.monotonic()
     idle = int(min(now - s.last_received for s in sessions))
-    first = min(sessions, key=lambda s: s.connected_at)
+    first = oldest(sessions)
     signon = int((hub.clock.wall_ms() - (now - first.connected_at) * 1000) / 1000)
     return str(idle), str(signon)
 

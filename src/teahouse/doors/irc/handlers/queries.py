@@ -6,7 +6,7 @@ from __future__ import annotations
 from teahouse import __version__
 from teahouse.core.masks import glob_match
 from teahouse.core.rooms import clean_reason
-from teahouse.core.session import Session
+from teahouse.core.session import Session, oldest
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.connection import IrcConnection
 from teahouse.doors.irc.render import ctime, idle_and_signon, room_of, who_flags
@@ -100,7 +100,7 @@ def monitor(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
                 break
             sessions = door.hub.registry.by_name(nick)
             if sessions:
-                online.append(door.mask(min(sessions, key=lambda s: s.id)))
+                online.append(door.mask(oldest(sessions)))
             else:
                 offline.append(nick)
         for mask in online:
@@ -118,7 +118,7 @@ def monitor(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         for nick in sorted(conn.monitoring or ()):
             sessions = door.hub.registry.by_name(nick)
             if sessions:
-                conn.numeric("730", door.mask(min(sessions, key=lambda s: s.id)))
+                conn.numeric("730", door.mask(oldest(sessions)))
             else:
                 conn.numeric("731", nick)
 
@@ -218,12 +218,12 @@ def who(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     else:
         exact = hub.registry.by_name(mask) if "*" not in mask and "?" not in mask else set()
         if exact:
-            someone = min(exact, key=lambda s: s.id)
+            someone = oldest(exact)
             _who_user(conn, session, someone, whox)
         else:
             shown = 0
             for _, sessions in hub.registry.identities():
-                someone = min(sessions, key=lambda s: s.id)
+                someone = oldest(sessions)
                 if someone.user is None or not _who_matches(conn, mask, someone):
                     continue
                 if _invisible(conn, someone) and not _shares_room(session, someone):
@@ -282,7 +282,7 @@ def whois(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
         conn.numeric(n.ERR_NOSUCHNICK, target, "No such nick/channel")
         conn.numeric(n.RPL_ENDOFWHOIS, target, "End of /WHOIS list")
         return
-    member = min(sessions, key=lambda s: s.connected_at)
+    member = oldest(sessions)
     name = member.user or target
     mask = conn.door.mask(member)
     username, host = mask.split("!", 1)[1].split("@", 1)

@@ -399,8 +399,10 @@ class Accounts:
         guests = [s for s in self.registry.online(holder) if s.guest and s is not keep]
         for session in guests:
             old = session.user or name
+            # The rules of any guest nick (no look-alike of anyone online or of an
+            # account): the look-alike table then holds one identity per key.
             new = f"Guest{secrets.randbelow(90000) + 10000}"
-            while self.registry.by_name(new):
+            while self.nick_problem(new) is not None:
                 new = f"Guest{secrets.randbelow(90000) + 10000}"
             self._rename(session, old, new)
             if fold_user(old) == fold_user(name):

@@ -132,7 +132,7 @@ class _Rare:
     """What a connection holds only once something unusual happened to it: one slot (None)
     on every idle connection instead of five."""
 
-    __slots__ = ("limited", "linger", "streams", "strikes", "throttled_since")
+    __slots__ = ("limited", "linger", "port", "streams", "strikes", "throttled_since")
 
     @property
     def empty(self) -> bool:
@@ -142,6 +142,7 @@ class _Rare:
             and not self.limited
             and not self.strikes
             and not self.linger
+            and not self.port
         )
 
     def __init__(self) -> None:
@@ -155,6 +156,9 @@ class _Rare:
         """The coming close is for garbage: hold the socket (see :data:`LINGER`)."""
         self.streams: deque[tuple[Iterator[bytes], Callable[[], None] | None]] | None = None
         """Long answers being written as the peer reads them (replays, history)."""
+        self.port = 0
+        """The peer's port, kept for a TLS connection only: a TLS transport forgets its
+        peer once closed, where a TCP transport remembers it (see :meth:`peer_port`)."""
 
 
 class Connection(asyncio.BufferedProtocol):
@@ -283,6 +287,8 @@ class Connection(asyncio.BufferedProtocol):
             transport.write(self._refusal(ip, exc))
             transport.close()
             return
+        if transport.get_extra_info("sslcontext") is not None:
+            self._rare_state().port = port
         self.session = session = hub.open_session(self, self._encoder(), ip)
         self._opened(session)
         log_from(log, logging.INFO, ip, "connection opened door=%s peer=%s:%d", door.name, ip, port)
@@ -786,6 +792,10 @@ class Connection(asyncio.BufferedProtocol):
         return self._door.name
 
     def peer_port(self) -> int:
-        # TCP transports keep the peer's address after they close (uvloop and asyncio).
+        # A TCP transport keeps the peer's address once closed (uvloop saves it when the
+        # connection is made, asyncio too); a TLS one does not, so TLS keeps it in _rare.
+        rare = self._rare
+        if rare is not None and rare.port:
+            return rare.port
         peer = self._transport.get_extra_info("peername") if self._transport is not None else None
         return int(peer[1]) if peer else 0

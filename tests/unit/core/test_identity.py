@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from teahouse.admin.commands import CommandSet
+from teahouse.core import accounts as accounts_module
 from teahouse.core.session import Session, oldest
 from teahouse.errors import BadCredentials, Forbidden, InvalidName, Throttled, UserTaken
 from teahouse.logs import AUTH_LOGGER
+from teahouse.protocol.lookalike import confusable_key
 
 from ..hubkit import PASSWORD, HubKit, outlet
 
@@ -369,3 +371,18 @@ async def test_a_guest_is_its_session_and_accounts_are_positive(kit: HubKit) -> 
     assert second.ident == second.id < first.id, "session ids count down"
     assert account.ident > 0 and account.account_id == account.ident and not account.guest
     assert oldest([second, account, first]) is first
+
+
+async def test_a_guest_moved_aside_never_gets_a_look_alike_of_someone_online(
+    kit: HubKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder = kit.guest("Guestl2345", ip="10.0.0.7")  # a lower-case L: looks like Guest12345
+    guest = kit.guest("bob", ip="10.0.0.8")
+    draws = iter([2345, 5555])
+    monkeypatch.setattr(accounts_module.secrets, "randbelow", lambda n: next(draws))
+    newcomer = kit.connect("10.0.0.2")
+    await kit.hub.accounts.register(newcomer, "bob", PASSWORD, None)
+    assert guest.user == "Guest15555"
+    registry = kit.hub.registry
+    assert registry.look_alike(confusable_key("Guestl2345")) == holder.ident
+    assert registry.look_alike(confusable_key("Guest15555")) == guest.ident

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from teahouse.doors.connection import BUSY_READ_AHEAD
+from teahouse.doors.irc.registration import _CAP_SETS, NO_CAPS, SHARED_CAP_SETS, shared_caps
 from teahouse.protocol.irc import IrcMessage, serialize
 
 from ..hubkit import PASSWORD, HubKit, MakeKit
@@ -684,3 +685,14 @@ async def test_an_idle_guest_is_one_object_and_shares_a_repeated_real_name(kit: 
     a, b = first.conn, second.conn
     assert a.reg is a and not hasattr(a, "__dict__")
     assert a.reg.realname == "Same Client" and a.reg.realname is b.reg.realname
+
+
+def test_made_up_capability_sets_push_out_only_sets_nobody_asks_for() -> None:
+    common = frozenset({"server-time", "message-tags"})
+    shared = shared_caps(frozenset(common))
+    for i in range(SHARED_CAP_SETS * 2):
+        shared_caps(frozenset({f"made-up-{i}"}))
+        if i % 16 == 0:
+            assert shared_caps(frozenset(common)) is shared, "asked for: kept"
+    assert len(_CAP_SETS) <= SHARED_CAP_SETS
+    assert shared_caps(frozenset()) is NO_CAPS

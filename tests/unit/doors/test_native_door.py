@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from teahouse.doors.web.connection import WebConnection
 from teahouse.errors import ServerShutdown
 
 from ..hubkit import PASSWORD, HubKit, MakeKit
-from .fakes import NativeClient, native, small_hash_queue
+from .fakes import FakeTransport, NativeClient, native, small_hash_queue
 
 
 def connect(kit: HubKit, ip: str = "10.0.0.1", door: object = None) -> NativeClient:
@@ -437,6 +438,31 @@ async def test_an_idle_connection_keeps_no_float_for_its_rate_buckets(kit: HubKi
     kit.run_soon()
     c.send(type="pong", t=c.frame()["t"])
     assert c.conn._items_full_at == c.conn._bytes_full_at == 0.0
+
+
+class FakeTlsTransport(FakeTransport):
+    """As asyncio's and uvloop's TLS transports: the peer's address is gone once closed."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "sslcontext":
+            return "a context"
+        if name == "peername" and self.closing:
+            return default
+        return super().get_extra_info(name, default)
+
+
+@pytest.mark.parametrize("transport_class", [FakeTransport, FakeTlsTransport])
+async def test_the_peer_port_is_known_after_the_close(
+    kit: HubKit, transport_class: type[FakeTransport]
+) -> None:
+    conn = native(kit).connection()
+    transport = transport_class(kit, "10.0.0.9", port=4321)
+    transport.protocol = conn
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    session = conn.session
+    assert session is not None and session.port == 4321
+    transport.reset()  # the peer hung up
+    assert session.closed and session.port == 4321
 
 
 def test_no_door_connection_has_data_received() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import sys
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -145,20 +146,25 @@ class SaslPlain:
 NO_CAPS: frozenset[str] = frozenset()
 """The empty set of capabilities (or modes), shared: an empty frozenset is 216 bytes."""
 
-_CAP_SETS: dict[frozenset[str], frozenset[str]] = {NO_CAPS: NO_CAPS}
+_CAP_SETS: OrderedDict[frozenset[str], frozenset[str]] = OrderedDict()
 SHARED_CAP_SETS = 256
-"""How many different sets of capabilities are kept to be shared. Clients of one kind ask
-for the same set, so connections share a few sets instead of holding one each (216-728
-bytes); a client that makes up new combinations past this just keeps its own."""
+"""How many different sets of capabilities are kept to be shared, the most recently asked
+for. Clients of one kind ask for the same set, so connections share a few sets instead of
+holding one each (216-728 bytes); a client that makes up new combinations only pushes out
+sets nobody asked for since, and a set pushed out is simply kept again when next asked."""
 
 
 def shared_caps(caps: frozenset[str]) -> frozenset[str]:
     """``caps``, as the one object every connection with the same set holds."""
+    if not caps:
+        return NO_CAPS
     found = _CAP_SETS.get(caps)
     if found is not None:
+        _CAP_SETS.move_to_end(caps)
         return found
-    if len(_CAP_SETS) < SHARED_CAP_SETS:
-        _CAP_SETS[caps] = caps
+    _CAP_SETS[caps] = caps
+    if len(_CAP_SETS) > SHARED_CAP_SETS:
+        _CAP_SETS.popitem(last=False)
     return caps
 
 

@@ -195,6 +195,9 @@ class WebConnection(NativeConnection):
 
     # -- HTTP ------------------------------------------------------------------------
 
+    def peer_port(self) -> int:
+        return self._peer[1]  # kept from the start: the HTTP side needs it anyway
+
     def _admit(self, ip: str) -> bool:
         """Open the session for ``ip`` (the hub's caps, rates and bans), or refuse and close."""
         assert self._transport is not None

@@ -688,11 +688,14 @@ async def test_an_idle_guest_is_one_object_and_shares_a_repeated_real_name(kit: 
 
 
 def test_made_up_capability_sets_push_out_only_sets_nobody_asks_for() -> None:
-    common = frozenset({"server-time", "message-tags"})
+    common = ["server-time", "message-tags"]
     shared = shared_caps(frozenset(common))
     for i in range(SHARED_CAP_SETS * 2):
         shared_caps(frozenset({f"made-up-{i}"}))
         if i % 16 == 0:
             assert shared_caps(frozenset(common)) is shared, "asked for: kept"
     assert len(_CAP_SETS) <= SHARED_CAP_SETS
+    late = ["away-notify", "server-time"]  # a new frozenset per call, as clients make
+    first = shared_caps(frozenset(late))
+    assert shared_caps(frozenset(late)) is first, "a set first asked for after them: shared"
     assert shared_caps(frozenset()) is NO_CAPS

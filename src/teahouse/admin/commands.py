@@ -342,7 +342,7 @@ class CommandSet(AdminRunner):
                     "guest": session.guest,
                     "address": f"{session.ip}:{session.port}",
                     "rooms": sorted(session.rooms),
-                    "idle": round(max(0.0, now - session.last_received), 1),
+                    "idle": round(session.idle(now), 1),
                     "connected_since": time.strftime(
                         "%Y-%m-%dT%H:%M:%SZ",
                         time.gmtime((wall - (now - session.connected_at) * 1000) / 1000),

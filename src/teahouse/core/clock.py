@@ -60,9 +60,10 @@ class SystemClock:
         return time.monotonic()
 
     def stamp(self) -> float:
-        if time.monotonic() <= self._stamp:
+        now = time.monotonic()
+        if now <= self._stamp:
             return self._stamp
-        self._stamp = stamp = time.monotonic() + STAMP_GRAIN
+        self._stamp = stamp = now + STAMP_GRAIN
         return stamp
 
     def wall_ms(self) -> int:

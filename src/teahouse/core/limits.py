@@ -51,6 +51,12 @@ def debt(full_at: float, now: float, rate: Rate) -> float:
     return (full_at - now * rate.per_second - rate.burst) / rate.per_second
 
 
+def forgive(full_at: float, now: float, cost: float, rate: Rate) -> float:
+    """A :func:`spend` bucket with at most ``cost`` tokens spent beyond full forgiven:
+    ``0.0`` (full, one float shared by every caller), else ``full_at`` unchanged."""
+    return 0.0 if full_at <= now * rate.per_second + cost else full_at
+
+
 def cap_send_buffer(listening: socket.socket, size: int) -> None:
     """Bound the kernel's send buffer of every connection a listening socket accepts
     (``size`` 0: leave the default). Accepted sockets inherit it: no call per connection.

@@ -677,7 +677,7 @@ class Rooms:
             rooms=sorted(rooms),
             away=first.away,
             doors=sorted({s.door for s in sessions}),
-            idle_s=round(max(0.0, min(now - s.last_received for s in sessions)), 1),
+            idle_s=round(min(s.idle(now) for s in sessions), 1),
             signon_ms=self.clock.wall_ms() - int((now - first.connected_at) * 1000),
             host=first.host,
             address=first.ip if session.role == "admin" else None,

@@ -220,6 +220,11 @@ class Session:
     def host(self, value: str | None) -> None:
         self._host = value
 
+    def idle(self, now: float) -> float:
+        """Seconds since the peer last sent anything (never below 0: ``last_received`` is
+        a stamp, which may be a little ahead of ``now``)."""
+        return max(0.0, now - self.last_received)
+
     @property
     def door(self) -> str:
         """Which door the connection came through: ``native``, ``irc`` or ``web``."""

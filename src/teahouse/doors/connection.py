@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, cast
 from teahouse.config import Config
 from teahouse.core.clock import Handle
 from teahouse.core.hub import Hub
-from teahouse.core.limits import Rate, debt, spend
+from teahouse.core.limits import Rate, debt, forgive, spend
 from teahouse.core.session import Encoder, Session
 from teahouse.errors import ChatError, Internal, SlowConsumer, StorageFailed, Throttled
 from teahouse.logs import log_from
@@ -424,13 +424,10 @@ class Connection(asyncio.BufferedProtocol):
         (0.0, a full bucket, one float shared by all) instead of each idle connection
         keeping a float per bucket until its next line. What goes free is at most one
         item and :data:`RESTED_BYTES` per heartbeat ping, and never a debt beyond it."""
-        now = self._door.hub.clock.monotonic()
         door = self._door
-        ir, br = door.item_rate, door.byte_rate
-        if self._items_full_at <= (now * ir.per_second) + 1:
-            self._items_full_at = 0.0
-        if self._bytes_full_at <= (now * br.per_second) + RESTED_BYTES:
-            self._bytes_full_at = 0.0
+        now = door.hub.clock.monotonic()
+        self._items_full_at = forgive(self._items_full_at, now, 1, door.item_rate)
+        self._bytes_full_at = forgive(self._bytes_full_at, now, RESTED_BYTES, door.byte_rate)
 
     def _forget_rare(self) -> None:
         """Let go of the rare state once nothing unusual is left in it."""

@@ -202,3 +202,11 @@ async def test_the_memory_guard_leaves_readers_without_a_backlog_alone(make_kit:
     reader = await kit.login("reader")
     assert kit.hub.housekeeping.check_memory(200 * MIB) == 0
     assert not reader.closed
+
+
+async def test_idle_is_never_negative_though_a_stamp_may_lead(kit: HubKit) -> None:
+    alice = await kit.login("alice")
+    alice.last_received = kit.clock.monotonic() + 0.04  # a stamp up to a grain ahead
+    assert alice.idle(kit.clock.monotonic()) == 0.0
+    kit.clock.advance(2.0)
+    assert alice.idle(kit.clock.monotonic()) == pytest.approx(1.96)

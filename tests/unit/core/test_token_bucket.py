@@ -8,7 +8,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from teahouse.core.limits import AddressRate, Rate, debt, spend
+from teahouse.core.limits import AddressRate, Rate, debt, forgive, spend
 
 
 def take(tokens: float, stamp: float, now: float, cost: float, rate: Rate) -> float:
@@ -67,3 +67,13 @@ def test_an_address_rate_refuses_past_its_burst_and_charges_nothing_for_it() -> 
     assert rate.allow("a", 10.0) == 0.5, "a refusal spends nothing"
     assert rate.allow("b", 10.0) is None, "another address has its own bucket"
     assert rate.allow("a", 10.5) is None
+
+
+def test_forgive_takes_back_at_most_its_cost_beyond_full() -> None:
+    rate = Rate(per_second=10, burst=20)
+    now = 5.0
+    full = now * rate.per_second  # the bucket's clock at now: full from here on
+    assert forgive(full + 1, now, 1, rate) == 0.0
+    assert forgive(full - 3, now, 1, rate) == 0.0, "already full"
+    assert forgive(full + 1.5, now, 1, rate) == full + 1.5, "a deeper debt is kept"
+    assert forgive(0.0, now, 1, Rate(per_second=0, burst=0)) == 0.0

@@ -79,7 +79,7 @@ def who_flags(member: Session, op: bool, voiced: bool, multi: bool) -> str:
 def idle_and_signon(conn: IrcConnection, sessions: AbstractSet[Session]) -> tuple[str, str]:
     hub = conn.door.hub
     now = hub.clock.monotonic()
-    idle = int(min(now - s.last_received for s in sessions))
+    idle = int(min(s.idle(now) for s in sessions))
     first = oldest(sessions)
     signon = int((hub.clock.wall_ms() - (now - first.connected_at) * 1000) / 1000)
     return str(idle), str(signon)

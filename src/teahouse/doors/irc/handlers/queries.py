@@ -35,8 +35,8 @@ def ping(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
 
 def pong(conn: IrcConnection, session: Session, msg: IrcMessage) -> None:
     token = msg.params[-1] if msg.params else ""
-    answered = token.isascii() and token.isdigit() and len(token) < 20
-    if answered and conn.door.hub.pong(session, int(token)):
+    numeric = token.isascii() and token.isdigit() and len(token) < 20
+    if numeric and conn.door.hub.pong(session, int(token)):
         conn.rested()
 
 
@@ -146,7 +146,7 @@ def _who_fields(conn: IrcConnection, channel: str, member: Session, flags: str) 
     mask = conn.door.mask(member)
     username, host = mask.split("!", 1)[1].split("@", 1)
     hub = conn.door.hub
-    idle = int(hub.clock.monotonic() - member.last_received)
+    idle = int(member.idle(hub.clock.monotonic()))
     return {
         "c": channel,
         "u": username,

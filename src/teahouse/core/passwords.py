@@ -16,8 +16,8 @@ Each lane holds at most ``queue_limit`` jobs running or waiting; past that a req
 told ``throttled`` at once instead of queueing CPU work. A job is dropped, never hashed,
 when the connection that asked for it has gone (``wanted`` says so): when it is asked
 for, when it comes up, and whenever a lane is full. Hashing threads run at a lower
-priority than the event loop (the open lane lowest), so hashing only takes CPU the loop
-does not need.
+priority than the event loop (the open lane lowest), and each computes a hash in one thread
+(argon2-cffi would start one a lane), so hashing only takes CPU the loop does not need.
 """
 
 from __future__ import annotations
@@ -33,15 +33,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-import argon2
-
+from teahouse.core.argon2id import hash_password, verify_password
 from teahouse.errors import Throttled
 
 _T = TypeVar("_T")
 Wanted = Callable[[], bool]
 
 TRUSTED_NICENESS = 10
-"""Nice value of the trusted lane's thread (and the threads argon2 starts from it)."""
+"""Nice value of the trusted lane's thread."""
 OPEN_NICENESS = 19
 """Nice value of the open lane's threads: the lowest there is."""
 
@@ -60,9 +59,8 @@ class HashParams:
 
 
 def _yield_cpu(niceness: int) -> None:
-    """Run this hashing thread (and the threads argon2 starts from it) at a lower priority
-    than the event loop: hashing never takes the CPU the loop needs to serve everyone.
-    Linux sets priority per thread, and a thread inherits it from the one that starts it."""
+    """Run this hashing thread at a lower priority than the event loop: hashing never
+    takes the CPU the loop needs to serve everyone. Linux sets priority per thread."""
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
 
@@ -185,29 +183,26 @@ class PasswordHasher:
         queue_limit: int = 16,
         per_source: int = 2,
     ) -> None:
-        self._hasher = argon2.PasswordHasher(
-            time_cost=params.time_cost,
-            memory_cost=params.memory_kib,
-            parallelism=params.parallelism,
-            type=argon2.Type.ID,
-        )
+        self._params = params
         self.queue_limit = queue_limit
         self._trusted = _Lane("trusted", 1, TRUSTED_NICENESS, queue_limit, queue_limit)
         self._open = _Lane("open", max(1, workers - 1), OPEN_NICENESS, queue_limit, per_source)
         self._pump_due = False
         # Verifying against this when the account does not exist costs the same time as a
         # real check, so timing does not tell an attacker which names exist.
-        self._dummy = self._hasher.hash("teahouse-dummy-password")
+        self._dummy = self.hash_now("teahouse-dummy-password")
 
     def hash_now(self, password: str) -> str:
-        """Hash on the calling thread (for the command line, never on the event loop)."""
-        return self._hasher.hash(password)
+        """Hash on the calling thread (workers; the command line; never the event loop).
+        Every lane of the hash is computed in this one thread (see :mod:`.argon2id`)."""
+        p = self._params
+        return hash_password(
+            password, time_cost=p.time_cost, memory_kib=p.memory_kib, parallelism=p.parallelism
+        )
 
     def verify_now(self, password_hash: str, password: str) -> bool:
-        try:
-            return self._hasher.verify(password_hash, password)
-        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
-            return False
+        """Check on the calling thread; a malformed hash matches nothing."""
+        return verify_password(password_hash, password)
 
     @property
     def in_flight(self) -> int:

@@ -619,13 +619,11 @@ class Connection(asyncio.BufferedProtocol):
         """Outlet.write: queue bytes for this round's flush.
 
         This runs once per delivery of every fan-out, so it stays one flat function, and
-        the common case (a queue for this round exists, plain bytes) is checked first.
+        the common case (a queue for this round exists, plain bytes, nothing unusual about
+        the connection: no flag, no rare state) is checked first.
         """
         pending = self._pending
-        rare = self._rare
-        if pending is not None and type(data) is bytes and (rare is None or rare.capture is None):
-            if self._state & _CLOSED:
-                return
+        if pending is not None and type(data) is bytes and self._rare is None and not self._state:
             pending.append(data)
             size = self._pending_size = self._pending_size + len(data)
             if size > self._door.pending_cap:
@@ -633,6 +631,7 @@ class Connection(asyncio.BufferedProtocol):
             return
         if self._state & _CLOSED or not data:
             return
+        rare = self._rare
         if type(data) is OnceLine:
             rare = self._rare_state()
             if data == rare.last_once:

@@ -146,13 +146,35 @@ NO_ROOMS: frozenset[str] = frozenset()
 """The rooms of a session in none: shared, so an idle connection holds no set of its own."""
 
 
+class _Seldom:
+    """What only some sessions hold (an away text, operator power, an unfinished line):
+    one slot (None) on every other session instead of four."""
+
+    __slots__ = ("away", "oper_id", "partial_since", "role")
+
+    def __init__(self) -> None:
+        self.away: str | None = None
+        self.oper_id: int | None = None
+        self.partial_since: float | None = None
+        self.role: Role = "user"
+
+    @property
+    def empty(self) -> bool:
+        return (
+            self.away is None
+            and self.oper_id is None
+            and self.partial_since is None
+            and self.role == "user"
+        )
+
+
 class Session:
     """One connection as the hub sees it. ``__slots__``: thousands of these live at once,
     so it holds only what cannot be worked out (see the memory notes in architecture.md)."""
 
     __slots__ = (
         "_host",
-        "away",
+        "_seldom",
         "connected_at",
         "encoder",
         "id",
@@ -160,10 +182,7 @@ class Session:
         "ip",
         "last_ping",
         "last_received",
-        "oper_id",
         "outlet",
-        "partial_since",
-        "role",
         "rooms",
         "rtt_ms",
         "state",
@@ -189,22 +208,85 @@ class Session:
         self.ident: Ident = 0
         """0 until authenticated; its sign tells an account (:attr:`account_id`) from a
         guest (:attr:`guest`), so neither needs a slot of its own."""
-        self.role: Role = "user"
-        """The power this session has now: its account's role, or ``admin`` from OPER."""
-        self.oper_id: int | None = None
-        """The admin account whose password this session gave to OPER: the power lasts
-        only while that account is an admin with that password."""
+        self._seldom: _Seldom | None = None
+        """Made when the session is given a value below that only some sessions have (an
+        admin's role, an away text...), let go once every one is back to its default."""
         self.rooms: set[str] | frozenset[str] = NO_ROOMS
         """The rooms the session is in (change it with :meth:`enter` and :meth:`left`)."""
-        self.away: str | None = None
         self.connected_at = now
         self.last_received = now
         self.last_ping: float | None = None
         """When the last heartbeat ping went out (its ``t`` is this in milliseconds)."""
-        self.partial_since: float | None = None
-        """Since when the door holds an unfinished line from this peer (slowloris check)."""
         self.rtt_ms: int | None = None
         """The round trip of the last heartbeat ping that was answered, in milliseconds."""
+
+    def _seldom_state(self) -> _Seldom:
+        seldom = self._seldom
+        if seldom is None:
+            seldom = self._seldom = _Seldom()
+        return seldom
+
+    def _forget_seldom(self) -> None:
+        seldom = self._seldom
+        if seldom is not None and seldom.empty:
+            self._seldom = None
+
+    @property
+    def role(self) -> Role:
+        """The power this session has now: its account's role, or ``admin`` from OPER."""
+        seldom = self._seldom
+        return seldom.role if seldom is not None else "user"
+
+    @role.setter
+    def role(self, value: Role) -> None:
+        if value != "user":
+            self._seldom_state().role = value
+        elif self._seldom is not None:
+            self._seldom.role = value
+            self._forget_seldom()
+
+    @property
+    def oper_id(self) -> int | None:
+        """The admin account whose password this session gave to OPER: the power lasts
+        only while that account is an admin with that password."""
+        seldom = self._seldom
+        return seldom.oper_id if seldom is not None else None
+
+    @oper_id.setter
+    def oper_id(self, value: int | None) -> None:
+        if value is not None:
+            self._seldom_state().oper_id = value
+        elif self._seldom is not None:
+            self._seldom.oper_id = None
+            self._forget_seldom()
+
+    @property
+    def away(self) -> str | None:
+        """The user's away text (None: here)."""
+        seldom = self._seldom
+        return seldom.away if seldom is not None else None
+
+    @away.setter
+    def away(self, value: str | None) -> None:
+        if value is not None:
+            self._seldom_state().away = value
+        elif self._seldom is not None:
+            self._seldom.away = None
+            self._forget_seldom()
+
+    @property
+    def partial_since(self) -> float | None:
+        """Since when the door holds an unfinished line from this peer (slowloris check)."""
+        seldom = self._seldom
+        return seldom.partial_since if seldom is not None else None
+
+    @partial_since.setter
+    def partial_since(self, value: float | None) -> None:
+        if value is not None:
+            self._seldom_state().partial_since = value
+        elif self._seldom is not None:
+            self._seldom.partial_since = None
+            self._forget_seldom()
 
     @property
     def host(self) -> str:

@@ -128,17 +128,42 @@ RESTED_BYTES = 512
 more than any pong line, far less than any byte rate's burst."""
 
 
+_BUSY = 1
+"""A slow task (a password check) runs: items wait behind it (:meth:`Connection._start`)."""
+_PAUSED = 2
+"""A throttle pause holds the connection: its timer is ``_Rare.resume``."""
+_CLOSED = 4
+"""Nothing more is written: the transport is closed or closing, or the peer was dropped."""
+_HELD_BACK = _BUSY | _PAUSED
+"""Either: no item is handled now."""
+
+
 class _Rare:
     """What a connection holds only once something unusual happened to it: one slot (None)
-    on every idle connection instead of five."""
+    on every idle connection instead of nine."""
 
-    __slots__ = ("limited", "linger", "port", "streams", "strikes", "throttled_since")
+    __slots__ = (
+        "capture",
+        "held",
+        "last_once",
+        "limited",
+        "linger",
+        "port",
+        "resume",
+        "streams",
+        "strikes",
+        "throttled_since",
+    )
 
     @property
     def empty(self) -> bool:
         return (
             self.streams is None
             and self.throttled_since is None
+            and self.capture is None
+            and self.last_once is None
+            and self.resume is None
+            and self.held is None
             and not self.limited
             and not self.strikes
             and not self.linger
@@ -159,6 +184,14 @@ class _Rare:
         self.port = 0
         """The peer's port, kept for a TLS connection only: a TLS transport forgets its
         peer once closed, where a TCP transport remembers it (see :meth:`peer_port`)."""
+        self.capture: list[bytes] | None = None
+        """While set, output is collected here instead of sent (IRC labeled-response)."""
+        self.held: list[bytes] | None = None
+        """Output that waits behind a stream."""
+        self.resume: Handle | None = None
+        """The timer handle that ends a throttle pause; exists only while paused."""
+        self.last_once: bytes | None = None
+        """The last :class:`OnceLine` queued this round (the next equal one is dropped)."""
 
 
 class Connection(asyncio.BufferedProtocol):
@@ -171,18 +204,13 @@ class Connection(asyncio.BufferedProtocol):
     """
 
     __slots__ = (
-        "_busy",
         "_bytes_full_at",
-        "_capture",
-        "_closed",
         "_door",
-        "_held",
         "_items_full_at",
-        "_last_once",
         "_pending",
         "_pending_size",
         "_rare",
-        "_resume",
+        "_state",
         "_transport",
         "session",
     )
@@ -197,26 +225,63 @@ class Connection(asyncio.BufferedProtocol):
         self._pending: list[bytes] | None = None
         """This round's output; None while empty (an idle connection holds no list)."""
         self._pending_size = 0
-        self._closed = False
-        self._capture: list[bytes] | None = None
-        """While set, output is collected here instead of sent (IRC labeled-response)."""
-        self._last_once: bytes | None = None
-        self._busy = False
-        self._resume: Handle | None = None
-        """The timer handle that ends a throttle pause; exists only while paused."""
+        self._state = 0
+        """Bits: :data:`_BUSY`, :data:`_PAUSED`, :data:`_CLOSED` (one int, not three slots)."""
         self._items_full_at = 0.0
         """The item bucket as one float (:func:`~teahouse.core.limits.spend`): full."""
         self._bytes_full_at = 0.0
         self._rare: _Rare | None = None
-        """Made the first time the peer is over the rate, sends garbage or is streamed to."""
-        self._held: list[bytes] | None = None
-        """Output that waits behind a stream."""
+        """Made the first time the peer is over the rate, sends garbage, is streamed to or
+        paused, gets a departure line or has its output captured; let go once over."""
 
     def _rare_state(self) -> _Rare:
         rare = self._rare
         if rare is None:
             rare = self._rare = _Rare()
         return rare
+
+    @property
+    def _busy(self) -> bool:
+        """A slow task runs (see :meth:`_start`)."""
+        return bool(self._state & _BUSY)
+
+    @property
+    def _closed(self) -> bool:
+        """Nothing more is written (see :meth:`_mark_closed`)."""
+        return bool(self._state & _CLOSED)
+
+    def _mark_closed(self) -> None:
+        self._state |= _CLOSED
+
+    @property
+    def _held_back(self) -> bool:
+        """No item is handled now: a slow task runs, or a throttle pause holds it."""
+        return bool(self._state & _HELD_BACK)
+
+    def _end_pause(self) -> None:
+        """Cancel a throttle pause's timer (the connection is gone)."""
+        if self._state & _PAUSED:
+            self._state &= ~_PAUSED
+            rare = self._rare
+            if rare is not None and rare.resume is not None:
+                rare.resume.cancel()
+                rare.resume = None
+
+    @property
+    def _capture(self) -> list[bytes] | None:
+        """While set, output is collected here instead of sent (IRC labeled-response)."""
+        rare = self._rare
+        return rare.capture if rare is not None else None
+
+    @_capture.setter
+    def _capture(self, capture: list[bytes] | None) -> None:
+        if capture is not None:
+            self._rare_state().capture = capture
+            return
+        rare = self._rare
+        if rare is not None:
+            rare.capture = None
+            self._forget_rare()
 
     # -- what a door supplies ----------------------------------------------------------
 
@@ -283,7 +348,7 @@ class Connection(asyncio.BufferedProtocol):
                 exc.code,
             )
             hub.stats.limits_hit[f"admit_{exc.code}"] += 1
-            self._closed = True
+            self._state |= _CLOSED
             transport.write(self._refusal(ip, exc))
             transport.close()
             return
@@ -305,9 +370,10 @@ class Connection(asyncio.BufferedProtocol):
             return
         self._door.hub.received(session, len(data))
         self._feed(data)
-        if not self._busy and self._resume is None:
+        state = self._state
+        if not state & _HELD_BACK:
             self._process(session)
-        elif self._busy:
+        elif state & _BUSY:
             if not session.authenticated:
                 self._unfinished(session)
             self._read_ahead(session)
@@ -316,11 +382,9 @@ class Connection(asyncio.BufferedProtocol):
         return None  # let the transport close; connection_lost does the cleanup
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
+        self._state |= _CLOSED
         self._door.transports_open -= 1
-        if self._resume is not None:
-            self._resume.cancel()
-            self._resume = None
+        self._end_pause()
         session = self.session
         if session is not None:
             self._door.hub.close_session(session, "disconnected" if exc is None else "reset")
@@ -343,15 +407,16 @@ class Connection(asyncio.BufferedProtocol):
         self._read_items(session)
         # Once every complete item is handled, what is still buffered is an unfinished
         # line: the slowloris clock. (Lines held back by a pause or a login do not count.)
-        if self._busy or self._resume is not None or session.closed:
+        if self._state & _HELD_BACK or session.closed:
             return
         if self._buffered == 0:
-            session.partial_since = None
+            if session.partial_since is not None:
+                session.partial_since = None
         elif session.partial_since is None:
             session.partial_since = self._door.hub.clock.monotonic()
 
     def _read_items(self, session: Session) -> None:
-        while not self._busy and self._resume is None and not session.closed:
+        while not self._state & _HELD_BACK and not session.closed:
             try:
                 item = self._next_item()
             except ChatError as exc:
@@ -450,20 +515,25 @@ class Connection(asyncio.BufferedProtocol):
 
     def _pause(self, session: Session, seconds: float) -> None:
         """Stop reading and processing for ``seconds`` (one timer, only while throttled)."""
-        if self._resume is not None or self._transport is None:
+        if self._state & _PAUSED or self._transport is None:
             return
         self._transport.pause_reading()
-        self._resume = self._door.hub.scheduler.call_later(seconds, self._unpause)
+        self._rare_state().resume = self._door.hub.scheduler.call_later(seconds, self._unpause)
+        self._state |= _PAUSED
 
     def _unpause(self) -> None:
-        self._resume = None
+        self._state &= ~_PAUSED
+        rare = self._rare
+        if rare is not None:
+            rare.resume = None
+            self._forget_rare()
         session = self.session
         if session is None or session.closed or self._transport is None:
             return
         if self._buffered:
             # Its lines (a pong among them) wait because we delay them: no silence of its own.
             self._door.hub.received(session, 0)
-        if not self._busy:
+        if not self._state & _BUSY:
             self._transport.resume_reading()
             self._process(session)
 
@@ -481,7 +551,7 @@ class Connection(asyncio.BufferedProtocol):
         that hangs up is seen gone at once, and what it asked for is dropped unhashed.
         """
         assert self._transport is not None
-        self._busy = True
+        self._state |= _BUSY
         task = asyncio.get_running_loop().create_task(work)
         self._door.tasks.add(task)
         task.add_done_callback(lambda t: self._finished(session, t, done, failed))
@@ -494,7 +564,7 @@ class Connection(asyncio.BufferedProtocol):
         failed: Callable[[ChatError], None],
     ) -> None:
         self._door.tasks.discard(task)
-        self._busy = False
+        self._state &= ~_BUSY
         if task.cancelled():
             return
         exc = task.exception()  # retrieved even when nobody waits for it any more
@@ -505,7 +575,7 @@ class Connection(asyncio.BufferedProtocol):
             hold = min(wait, THROTTLED_HOLD) if wait else 0.0
             if hold and self._answer_throttled_later(session):
                 # Still busy meanwhile (read, bounded, so a hang-up ends it; not handled).
-                self._busy = True
+                self._state |= _BUSY
                 self._door.hub.scheduler.call_later(
                     hold, lambda: self._throttled_answer(session, exc, failed)
                 )
@@ -528,7 +598,7 @@ class Connection(asyncio.BufferedProtocol):
     def _throttled_answer(
         self, session: Session, exc: ChatError, failed: Callable[[ChatError], None]
     ) -> None:
-        self._busy = False
+        self._state &= ~_BUSY
         if session.closed:
             return
         failed(exc)
@@ -539,7 +609,7 @@ class Connection(asyncio.BufferedProtocol):
         throttle pause still holds the connection)."""
         if session.closed or self._transport is None:
             return
-        if self._resume is None:
+        if not self._state & _PAUSED:
             self._transport.resume_reading()
             self._process(session)
 
@@ -549,29 +619,31 @@ class Connection(asyncio.BufferedProtocol):
         """Outlet.write: queue bytes for this round's flush.
 
         This runs once per delivery of every fan-out, so it stays one flat function, and
-        the common case (a queue for this round exists, plain bytes) is checked first.
+        the common case (a queue for this round exists, plain bytes, nothing unusual about
+        the connection: no flag, no rare state) is checked first.
         """
         pending = self._pending
-        if pending is not None and type(data) is bytes and self._capture is None:
-            if self._closed:
-                return
+        if pending is not None and type(data) is bytes and self._rare is None and not self._state:
             pending.append(data)
             size = self._pending_size = self._pending_size + len(data)
             if size > self._door.pending_cap:
                 self.flush()
             return
-        if self._closed or not data:
+        if self._state & _CLOSED or not data:
             return
+        rare = self._rare
         if type(data) is OnceLine:
-            if data == self._last_once:
+            rare = self._rare_state()
+            if data == rare.last_once:
                 return  # the same departure, heard through another shared room
-            self._last_once = data
-        if self._capture is not None:
-            self._capture.append(data)
-            return
-        if self._held is not None:
-            self._hold(data)
-            return
+            rare.last_once = data
+        if rare is not None:
+            if rare.capture is not None:
+                rare.capture.append(data)
+                return
+            if rare.held is not None:
+                self._hold(rare.held, data)
+                return
         if pending is None:
             self._pending = [data]
             self._door.hub.outbox.want_flush(self)
@@ -593,10 +665,10 @@ class Connection(asyncio.BufferedProtocol):
         at most ``high_water + pending_cap``, however long the run (a stalled disk)."""
         if not lines:
             return
+        rare = self._rare
         if (
-            self._capture is None
-            and self._held is None
-            and not self._closed
+            (rare is None or (rare.capture is None and rare.held is None))
+            and not self._state & _CLOSED
             and self._pending_size + size <= self._door.pending_cap
         ):
             pending = self._pending
@@ -611,9 +683,12 @@ class Connection(asyncio.BufferedProtocol):
             self.write(data)
 
     def flush(self) -> None:
-        self._last_once = None
+        rare = self._rare
+        if rare is not None and rare.last_once is not None:
+            rare.last_once = None
+            self._forget_rare()
         pending = self._pending
-        if pending is None or self._closed or self._transport is None:
+        if pending is None or self._state & _CLOSED or self._transport is None:
             return
         transport = self._transport
         # What the peer has not read of earlier rounds decides, not this round's burst:
@@ -649,20 +724,18 @@ class Connection(asyncio.BufferedProtocol):
         meanwhile (live messages) waits behind it, in order. ``done`` runs once the last
         chunk was handed to the socket (a DM replay counts as delivered then).
         """
-        if self._closed or self._transport is None:
+        if self._state & _CLOSED or self._transport is None:
             return
         rare = self._rare_state()
         if rare.streams is None:
             rare.streams = deque()
             # What was queued before the answer goes first; what comes after waits.
             self.flush()
-            self._held = []
+            rare.held = []
         rare.streams.append((iter(chunks), done))
         self._pump()
 
-    def _hold(self, data: bytes) -> None:
-        held = self._held
-        assert held is not None
+    def _hold(self, held: list[bytes], data: bytes) -> None:
         held.append(data)
         self._pending_size += len(data)
         if self._pending_size > 4 * self._door.config.limits.output_high_water:
@@ -672,7 +745,7 @@ class Connection(asyncio.BufferedProtocol):
         transport = self._transport
         rare = self._rare
         streams = rare.streams if rare is not None else None
-        if transport is None or rare is None or streams is None or self._closed:
+        if transport is None or rare is None or streams is None or self._state & _CLOSED:
             return
         while streams and transport.get_write_buffer_size() < STREAM_LOW:
             if transport.is_closing():
@@ -691,7 +764,7 @@ class Connection(asyncio.BufferedProtocol):
             transport.write(chunk)
             self._door.bytes_out += len(chunk)
         if not streams:
-            held, self._held, rare.streams = self._held or [], None, None
+            held, rare.held, rare.streams = rare.held or [], None, None
             self._forget_rare()  # the replay after a login is over: nothing rare left
             self._pending_size = 0
             for data in held:
@@ -729,9 +802,9 @@ class Connection(asyncio.BufferedProtocol):
         that is iterating over the room this session belongs to.
         """
         session = self.session
-        if session is None or self._closed:
+        if session is None or self._state & _CLOSED:
             return
-        self._closed = True
+        self._state |= _CLOSED
         self._pending = None
         self._pending_size = 0
         hub = self._door.hub
@@ -748,9 +821,9 @@ class Connection(asyncio.BufferedProtocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        if not abort and not self._closed:
+        if not abort and not self._state & _CLOSED:
             self.flush()
-        self._closed = True
+        self._state |= _CLOSED
         self._pending = None
         self._discard_input()  # a lingering socket must not keep what it sent
         rare = self._rare
@@ -778,7 +851,8 @@ class Connection(asyncio.BufferedProtocol):
             transport.close()
 
     def is_open(self) -> bool:
-        return not self._closed and self._transport is not None and not self._transport.is_closing()
+        transport = self._transport
+        return not self._state & _CLOSED and transport is not None and not transport.is_closing()
 
     def backlog(self) -> int:
         buffered = self._transport.get_write_buffer_size() if self._transport is not None else 0

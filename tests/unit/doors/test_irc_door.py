@@ -354,6 +354,10 @@ async def test_the_flood_penalty_slows_a_client_down_and_never_refuses(make_kit:
     assert kit.hub.stats.closed == {}
     c.advance(1.0)
     assert c.transport.reading
+    c.advance(5.0)
+    c.send("PING :within")
+    assert [m.params[-1] for m in c.messages()] == ["within"]
+    assert c.conn._rare is None, "within the rate again: the pause's state is let go"
 
 
 async def test_operators_are_exempt_from_the_flood_penalty(make_kit: MakeKit) -> None:
@@ -672,6 +676,62 @@ async def test_an_idle_guest_shares_its_empty_sets_and_keeps_no_sasl_state(kit: 
     await a.settle()
     assert a.conn.umodes == {"i"} and not b.conn.umodes
     assert a.conn.reg.username is a.conn.reg.nick  # USER alice repeats the nick: one string
+
+
+async def test_pass_and_sasl_state_is_let_go_at_the_welcome_and_the_cap_version_kept(
+    kit: HubKit,
+) -> None:
+    """PASS and SASL live in a rare object only while registration needs them."""
+    await kit.add_user("Alice")
+    c = connect(kit)
+    c.send("CAP LS 302", "CAP REQ :sasl", "PASS :never-checked")
+    c.messages()
+    assert c.conn.reg.password == "never-checked" and c.conn.reg.negotiating
+    c.send("AUTHENTICATE PLAIN", f"AUTHENTICATE {sasl_payload('Alice', PASSWORD)}")
+    await c.settle()
+    assert codes(c.messages()) == ["AUTHENTICATE", "900", "903"]
+    assert c.conn._seldom is not None
+    c.send("NICK whoever", "USER a 0 * :A", "CAP END")
+    await c.settle()
+    assert codes(c.messages())[0] == "001", "logged in by SASL: the PASS is not checked"
+    assert c.conn.registered and c.session.user == "Alice"
+    assert c.conn._seldom is None, "the unchecked PASS and the finished SASL exchange are gone"
+    assert not c.conn.reg.negotiating and c.conn.reg.password is None
+    c.send("CAP LS")
+    [ls] = c.messages()
+    assert "sasl=PLAIN" in ls.params[-1].split(), "CAP LS 302 was seen: values are still shown"
+
+
+async def test_a_pass_before_the_welcome_still_logs_in_and_leaves_nothing_behind(
+    kit: HubKit,
+) -> None:
+    await kit.add_user("Bob")
+    c = connect(kit)
+    got = await c.register("Bob", f"PASS :{PASSWORD}")
+    assert "001" in codes(got) and "900" in codes(got)
+    assert c.session.account_id is not None
+    assert c.conn._seldom is None and c.conn._rare is None
+
+
+async def test_labels_and_user_modes_leave_no_rare_state_once_over(kit: HubKit) -> None:
+    c = await registered(kit, "Echo", caps=LABELS)
+    c.send("@label=r1 PING :x")
+    [pong] = c.messages()
+    assert pong.tags["label"] == "r1"
+    assert c.conn.labeled is None and c.conn._capture is None
+    assert c.conn._seldom is None and c.conn._rare is None
+    c.send("@label=r2 WHOIS Echo")
+    got = c.messages()
+    assert got[0].command == "BATCH" and got[0].tags["label"] == "r2"
+    assert c.conn._seldom is None and c.conn._rare is None
+    c.send("MODE Echo +B")
+    await c.settle()
+    c.messages()
+    assert c.conn.umodes == {"B"} and c.conn._seldom is not None
+    c.send("MODE Echo -B")
+    await c.settle()
+    c.messages()
+    assert c.conn.umodes is NO_CAPS and c.conn._seldom is None
 
 
 async def test_an_idle_guest_is_one_object_and_shares_a_repeated_real_name(kit: HubKit) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from teahouse.doors.connection import OnceLine
 from teahouse.doors.irc.connection import IrcConnection
 from teahouse.doors.native import NativeConnection
 from teahouse.doors.web.connection import WebConnection
@@ -232,6 +233,29 @@ async def test_a_client_that_slows_down_in_time_is_served_again(make_kit: MakeKi
     c.send(type="ping", t=99)
     assert c.frame() == {"type": "pong", "t": 99}
     assert c.transport.reading
+
+
+async def test_a_throttle_pause_holds_lines_until_its_timer_and_leaves_nothing_behind(
+    make_kit: MakeKit,
+) -> None:
+    kit = make_kit(frames_per_second=10, frames_burst=2, bytes_per_second=0)
+    c = connect(kit)
+    c.send_raw(b"".join(b'{"type":"ping","t":%d}\n' % i for i in range(4)))
+    assert [f["t"] for f in c.frames()] == [0, 1, 2], "the burst, and the one that went over"
+    assert not c.transport.reading and c.conn._rare is not None
+    c.send_raw(b'{"type":"ping","t":9}\n')  # read ahead by the transport, held
+    assert c.frames() == []
+    c.advance(0.1)
+    assert [f["t"] for f in c.frames()] == [3]
+    c.advance(0.3)
+    assert [f["t"] for f in c.frames()] == [9]
+    assert c.transport.reading
+    c.advance(1.0)
+    c.send(type="ping", t=10)
+    assert c.frame() == {"type": "pong", "t": 10}
+    assert c.conn._rare is None, "within the rate again: the pause's state is let go"
+    c.transport.close()
+    await c.settle()
 
 
 async def test_the_byte_rate_slows_big_frames(make_kit: MakeKit) -> None:
@@ -629,3 +653,36 @@ async def test_an_idle_connection_holds_no_queue_buffer_or_rare_state(kit: HubKi
     assert conn._pending is None
     assert conn._rare is None
     assert conn._codec is None  # made again when bytes arrive
+
+
+async def test_the_outlet_keeps_its_rare_state_only_while_it_is_needed(kit: HubKit) -> None:
+    """A departure line once per round, a stream with live output held behind it: both
+    work through the rare state, which is let go once they are over."""
+    c = await logged_in(kit, "alice")
+    conn = c.conn
+    c.received()
+    quit_line = b'{"type":"gone"}\n'
+    conn.write(OnceLine(quit_line))
+    conn.write(OnceLine(quit_line))  # the same departure through another shared room
+    conn.write(b'{"type":"after"}\n')
+    kit.run_soon()
+    assert c.received() == quit_line + b'{"type":"after"}\n'
+    assert conn._rare is None
+    conn.write(OnceLine(quit_line))
+    kit.run_soon()
+    assert c.received() == quit_line, "a new round: sent again"
+    done: list[bool] = []
+    conn.write(b'{"type":"before"}\n')
+    conn.stream(iter([b'{"type":"chunk","n":1}\n']), lambda: done.append(True))
+    assert conn._rare is None and done == [True], "written at once: nothing held"
+    c.transport.buffer_size = 10**6  # the peer stops reading: the next stream waits
+    conn.stream(iter([b'{"type":"chunk","n":2}\n']))
+    conn.write(b'{"type":"live"}\n')
+    kit.run_soon()
+    assert c.received() == b'{"type":"before"}\n{"type":"chunk","n":1}\n'
+    assert conn._rare is not None
+    c.transport.buffer_size = 0
+    conn.resume_writing()
+    kit.run_soon()
+    assert c.received() == b'{"type":"chunk","n":2}\n{"type":"live"}\n', "in order"
+    assert conn._rare is None

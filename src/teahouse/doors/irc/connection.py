@@ -30,6 +30,7 @@ from teahouse.doors.irc.registration import (
     REGISTRATION_SLOTS,
     CheckPass,
     Registration,
+    Seldom,
     Welcome,
 )
 from teahouse.errors import (
@@ -160,12 +161,36 @@ class LabeledReply:
             self.conn.emit_labeled(self.label, self.lines)
 
 
+class IrcSeldom(Seldom):
+    """What only some IRC connections hold: registration's (``PASS``, SASL), and a
+    labelled reply being collected, MONITOR targets, user modes."""
+
+    __slots__ = ("labeled", "monitoring", "umodes")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.labeled: LabeledReply | None = None
+        self.monitoring: set[str] | None = None
+        self.umodes: frozenset[str] = NO_CAPS
+
+    @property
+    def empty(self) -> bool:
+        return (
+            self.password is None
+            and self.sasl is None
+            and self.labeled is None
+            and self.monitoring is None
+            and not self.umodes
+        )
+
+
 class IrcConnection(Connection, Registration):
     """One IRC client connection; the hub's Outlet for it; its own registration state."""
 
-    __slots__ = ("_reader", "labeled", "monitoring", "umodes", *REGISTRATION_SLOTS)
+    __slots__ = ("_reader", *REGISTRATION_SLOTS)
 
     _door: IrcServer
+    _seldom: IrcSeldom | None
 
     def __init__(self, door: IrcServer) -> None:
         super().__init__(door)
@@ -173,13 +198,55 @@ class IrcConnection(Connection, Registration):
         """Made when bytes arrive, dropped once all of them are handled: an idle
         connection keeps no reader (80 bytes) between reads."""
         self._start_registration()
-        self.labeled: LabeledReply | None = None
+
+    def _seldom_state(self) -> IrcSeldom:
+        seldom = self._seldom
+        if seldom is None:
+            seldom = self._seldom = IrcSeldom()
+        return seldom
+
+    @property
+    def labeled(self) -> LabeledReply | None:
         """The reply being collected for the labelled command now running, if any."""
-        self.umodes: frozenset[str] = NO_CAPS
+        seldom = self._seldom
+        return seldom.labeled if seldom is not None else None
+
+    @labeled.setter
+    def labeled(self, value: LabeledReply | None) -> None:
+        if value is not None:
+            self._seldom_state().labeled = value
+        elif self._seldom is not None:
+            self._seldom.labeled = None
+            self._forget_seldom()
+
+    @property
+    def umodes(self) -> frozenset[str]:
         """User modes of this connection: ``i`` (invisible), ``B`` (a bot). Replaced, never
         changed in place: most connections share the one empty set."""
-        self.monitoring: set[str] | None = None
+        seldom = self._seldom
+        return seldom.umodes if seldom is not None else NO_CAPS
+
+    @umodes.setter
+    def umodes(self, value: frozenset[str]) -> None:
+        if value:
+            self._seldom_state().umodes = value
+        elif self._seldom is not None:
+            self._seldom.umodes = NO_CAPS
+            self._forget_seldom()
+
+    @property
+    def monitoring(self) -> set[str] | None:
         """Folded nicks this client MONITORs (None until it monitors any)."""
+        seldom = self._seldom
+        return seldom.monitoring if seldom is not None else None
+
+    @monitoring.setter
+    def monitoring(self, value: set[str] | None) -> None:
+        if value is not None:
+            self._seldom_state().monitoring = value
+        elif self._seldom is not None:
+            self._seldom.monitoring = None
+            self._forget_seldom()
 
     # -- names -------------------------------------------------------------------------
 

@@ -168,17 +168,30 @@ def shared_caps(caps: frozenset[str]) -> frozenset[str]:
     return caps
 
 
-REGISTRATION_SLOTS = (
-    "_sasl",
-    "cap_version",
-    "caps",
-    "done",
-    "negotiating",
-    "nick",
-    "password",
-    "realname",
-    "username",
-)
+class Seldom:
+    """What a connection's registration holds only for a while: a ``PASS`` not yet
+    checked, a SASL exchange. None of it outlives the welcome but a later SASL login's.
+
+    The connection subclasses it for rare things of its own (one object, one slot)."""
+
+    __slots__ = ("password", "sasl")
+
+    def __init__(self) -> None:
+        self.password: str | None = None
+        self.sasl: SaslPlain | None = None
+        """Made by the first ``AUTHENTICATE`` (most clients never send one)."""
+
+    @property
+    def empty(self) -> bool:
+        return self.password is None and self.sasl is None
+
+
+_DONE = 1
+_NEGOTIATING = 2
+_CAP_302 = 4
+"""A ``CAP LS 302`` (or later) was seen: the only difference a version makes here."""
+
+REGISTRATION_SLOTS = ("_reg_bits", "_seldom", "caps", "nick", "realname", "username")
 """The slots a class that inherits :class:`Registration` must declare."""
 
 
@@ -188,6 +201,8 @@ class Registration:
     A base with no slots of its own: the connection class that inherits it declares
     :data:`REGISTRATION_SLOTS`, so a connection and its registration are one object (an
     idle IRC connection keeps no second one). Call :meth:`_start_registration` first.
+    Flags are bits of one int, and what registration needs only for a while (``PASS``,
+    SASL) is in a :class:`Seldom` made when needed and let go at the welcome.
     """
 
     if TYPE_CHECKING:
@@ -198,30 +213,94 @@ class Registration:
     nick: str | None
     username: str | None
     realname: str
-    password: str | None
     caps: frozenset[str]
-    cap_version: int
-    negotiating: bool
-    done: bool
-    _sasl: SaslPlain | None
-    """Made by the first ``AUTHENTICATE`` (most clients never send one)."""
+    _reg_bits: int
+    """:data:`_DONE`, :data:`_NEGOTIATING`, :data:`_CAP_302`."""
+    _seldom: Seldom | None
 
     def _start_registration(self) -> None:
         self.nick = None
         self.username = None
         self.realname = ""
-        self.password = None
         self.caps = NO_CAPS
-        self.cap_version = 0
-        self.negotiating = False
-        self.done = False
-        self._sasl = None
+        self._reg_bits = 0
+        self._seldom = None
+
+    def _seldom_state(self) -> Seldom:
+        """The rare state, made if there is none (a subclass may make a subclass)."""
+        seldom = self._seldom
+        if seldom is None:
+            seldom = self._seldom = Seldom()
+        return seldom
+
+    def _forget_seldom(self) -> None:
+        seldom = self._seldom
+        if seldom is not None and seldom.empty:
+            self._seldom = None
+
+    def _bit(self, bit: int, on: bool) -> None:
+        self._reg_bits = self._reg_bits | bit if on else self._reg_bits & ~bit
+
+    @property
+    def done(self) -> bool:
+        """Registration is complete (the client was welcomed)."""
+        return bool(self._reg_bits & _DONE)
+
+    @done.setter
+    def done(self, value: bool) -> None:
+        self._bit(_DONE, value)
+        seldom = self._seldom
+        if value and seldom is not None:
+            # A PASS left unchecked (the client logged in by SASL first) is never read
+            # again, and a SASL exchange cannot be under way at the welcome.
+            seldom.password = None
+            if seldom.sasl is not None and not seldom.sasl.active:
+                seldom.sasl = None
+            self._forget_seldom()
+
+    @property
+    def negotiating(self) -> bool:
+        """A ``CAP LS`` or ``CAP REQ`` holds registration until ``CAP END``."""
+        return bool(self._reg_bits & _NEGOTIATING)
+
+    @negotiating.setter
+    def negotiating(self, value: bool) -> None:
+        self._bit(_NEGOTIATING, value)
+
+    @property
+    def cap_version(self) -> int:
+        """The highest ``CAP LS`` version the client gave, as far as it matters: 302 or 0."""
+        return 302 if self._reg_bits & _CAP_302 else 0
+
+    @cap_version.setter
+    def cap_version(self, value: int) -> None:
+        self._bit(_CAP_302, value >= 302)
+
+    @property
+    def password(self) -> str | None:
+        """What ``PASS`` gave, until it is checked."""
+        seldom = self._seldom
+        return seldom.password if seldom is not None else None
+
+    @password.setter
+    def password(self, value: str | None) -> None:
+        if value is not None:
+            self._seldom_state().password = value
+        elif self._seldom is not None:
+            self._seldom.password = None
+            self._forget_seldom()
+
+    @property
+    def _sasl(self) -> SaslPlain | None:
+        seldom = self._seldom
+        return seldom.sasl if seldom is not None else None
 
     @property
     def sasl(self) -> SaslPlain:
-        if self._sasl is None:
-            self._sasl = SaslPlain()
-        return self._sasl
+        seldom = self._seldom_state()
+        if seldom.sasl is None:
+            seldom.sasl = SaslPlain()
+        return seldom.sasl
 
     # -- CAP ---------------------------------------------------------------------------
 

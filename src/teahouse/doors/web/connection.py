@@ -140,15 +140,13 @@ class WebConnection(NativeConnection):
             self._serve_http()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
+        self._mark_closed()
         self._http = None
         self._door.sessionless.discard(self)
         if self._counted:
             self._counted = False
             self._door.transports_open -= 1
-        if self._resume is not None:
-            self._resume.cancel()
-            self._resume = None
+        self._end_pause()
         if self.session is not None:
             reason = "disconnected" if exc is None else "reset"
             self._door.hub.close_session(self.session, reason)
@@ -178,7 +176,7 @@ class WebConnection(NativeConnection):
             return
         ws = self._codec.ws
         if ws is None:
-            self._closed = True
+            self._mark_closed()
             if abort:
                 transport.abort()
             else:
@@ -216,7 +214,7 @@ class WebConnection(NativeConnection):
                 port,
                 exc.code,
             )
-            self._closed = True
+            self._mark_closed()
             status = 403 if exc.code == "banned" else 503
             body = exc.message.encode() + b"\n"
             headers = [
@@ -268,7 +266,7 @@ class WebConnection(NativeConnection):
         if self.session is not None:
             self._door.hub.close_session(self.session, reason)
         else:
-            self._closed = True
+            self._mark_closed()
             if transport is not None:
                 transport.close()
 
@@ -334,7 +332,7 @@ class WebConnection(NativeConnection):
         if codec.overhead_frames:
             self._charge_overhead(session, codec.overhead_frames, codec.overhead_bytes)
             codec.overhead_frames = codec.overhead_bytes = 0
-        if not self._busy and self._resume is None:
+        if not self._held_back:
             self._process(session)
         if session.closed:
             return

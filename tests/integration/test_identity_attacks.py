@@ -196,7 +196,10 @@ async def test_a_new_holder_of_a_name_reads_none_of_the_old_dms(
 
 
 async def test_oper_guesses_are_throttled_like_logins(make_server: Any, raw: Any, irc: Any) -> None:
-    server = make_server(irc={"flood_penalty": 0})
+    # The first delay (after the fourth failure) well over the four seconds the four
+    # refused guesses after it take (each leaves the connection unread for a second): with
+    # the default 1 s, the right password could arrive just as a doubled delay ran out.
+    server = make_server(irc={"flood_penalty": 0}, accounts={"login_base_delay": 10.0})
     admin(server, "user", "add", "root", ROOT_PASSWORD, "--admin")
     guesser = await irc(server, "guesser", local_ip="127.0.0.2")
     answers = [await oper(guesser, "root", f"wrong-guess-{i}") for i in range(8)]
@@ -207,7 +210,7 @@ async def test_oper_guesses_are_throttled_like_logins(make_server: Any, raw: Any
     # A user elsewhere logs in meanwhile, untouched.
     await native_user(raw, server, "alice", local_ip="127.0.0.3")
     # Once the throttle's delay is over, the same password works: it was the throttle.
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 25
     while await oper(guesser, "root", ROOT_PASSWORD) != "381":
         assert time.monotonic() < deadline, "OPER never succeeded after the delay"
         await asyncio.sleep(0.5)

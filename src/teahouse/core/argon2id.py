@@ -10,7 +10,9 @@ lanes) is bound by memory bandwidth, not CPU. Four threads finish a hash only 5-
 sooner than one (about 180 against 190-240 ms, measured), while they keep both cores busy
 and the event loop waits several milliseconds for one whenever it wakes. One thread a hash
 leaves a core to the loop. The encoded strings are argon2-cffi's, byte for byte, and each
-side checks the other's hashes (tests compare them).
+side checks the other's hashes (tests compare them). Reading a stored string is stricter
+than argon2-cffi's (which lets ``int()`` and a lenient base64 decoder through): only the
+form argon2 writes, so no stored string reaches the C context with a number it cannot hold.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import base64
 import hmac
 import os
+import re
+from typing import NamedTuple
 
 import argon2
 from argon2.low_level import ARGON2_VERSION, Type, core, ffi
@@ -26,9 +30,27 @@ SALT_BYTES = 16
 HASH_BYTES = 32
 """argon2-cffi's defaults (``PasswordHasher``), so both make the same kind of string."""
 
+_UINT32_MAX = 0xFFFFFFFF
+_NUMBER = r"(0|[1-9][0-9]{0,9})"
+_B64 = r"([A-Za-z0-9+/]+)"
+_ENCODED = re.compile(
+    rf"\$argon2(id|i|d)(?:\$v=(16|19))?\$m={_NUMBER},t={_NUMBER},p={_NUMBER}\${_B64}\${_B64}"
+)
+_TYPES = {"id": Type.ID, "i": Type.I, "d": Type.D}
+
 _ARGON2_OK = 0
 _ARGON2_DEFAULT_FLAGS = 0
 """From argon2.h (argon2-cffi's ``lib`` carries them, untyped)."""
+
+
+class _Stored(NamedTuple):
+    kind: Type
+    version: int
+    memory_kib: int
+    time_cost: int
+    lanes: int
+    salt: bytes
+    digest: bytes
 
 
 def _raw(
@@ -102,28 +124,45 @@ def hash_password(password: str, *, time_cost: int, memory_kib: int, parallelism
     )
 
 
-def verify_password(encoded: str, password: str) -> bool:
-    """Whether ``password`` matches the encoded argon2 hash (any variant and version
-    argon2-cffi reads), computed in this thread. A malformed hash matches nothing."""
+def _parse(encoded: str) -> _Stored | None:
+    """The parts of an encoded hash, or None when it is not in the form argon2 writes
+    (decimal numbers without sign or leading zero, each within 32 bits; canonical unpadded
+    base64). No ``$v=`` means version 16, as argon2 reads it."""
+    match = _ENCODED.fullmatch(encoded)
+    if match is None:
+        return None
+    kind, version, memory, time_cost, lanes, salt_text, digest_text = match.groups()
+    numbers = (int(memory), int(time_cost), int(lanes))
+    if any(n > _UINT32_MAX for n in numbers):
+        return None
     try:
-        params = argon2.extract_parameters(encoded)
-        salt_text, digest_text = encoded.rsplit("$", 2)[1:]
         salt, digest = _unb64(salt_text), _unb64(digest_text)
-    except (argon2.exceptions.InvalidHashError, ValueError):
-        return False
-    if not digest:
+    except ValueError:
+        return None
+    if _b64(salt) != salt_text or _b64(digest) != digest_text:
+        return None  # bits set past the end: not the string argon2 would have written
+    return _Stored(
+        _TYPES[kind], int(version or 16), numbers[0], numbers[1], numbers[2], salt, digest
+    )
+
+
+def verify_password(encoded: str, password: str) -> bool:
+    """Whether ``password`` matches the encoded argon2 hash (argon2id, argon2i or argon2d,
+    version 16 or 19), computed in this thread. A malformed hash matches nothing."""
+    stored = _parse(encoded)
+    if stored is None:
         return False
     try:
         computed = _raw(
             password.encode("utf-8"),
-            salt,
-            time_cost=params.time_cost,
-            memory_kib=params.memory_cost,
-            lanes=params.parallelism,
-            hash_len=len(digest),
-            kind=params.type,
-            version=params.version,
+            stored.salt,
+            time_cost=stored.time_cost,
+            memory_kib=stored.memory_kib,
+            lanes=stored.lanes,
+            hash_len=len(stored.digest),
+            kind=stored.kind,
+            version=stored.version,
         )
     except argon2.exceptions.HashingError:
-        return False
-    return hmac.compare_digest(computed, digest)
+        return False  # parameters argon2 refuses (too little memory for the lanes...)
+    return hmac.compare_digest(computed, stored.digest)

@@ -134,8 +134,12 @@ _PAUSED = 2
 """A throttle pause holds the connection: its timer is ``_Rare.resume``."""
 _CLOSED = 4
 """Nothing more is written: the transport is closed or closing, or the peer was dropped."""
+_ASIDE = 8
+"""Output goes aside: captured (IRC labeled-response) or held behind a stream."""
 _HELD_BACK = _BUSY | _PAUSED
 """Either: no item is handled now."""
+_NOT_QUEUED = _CLOSED | _ASIDE
+"""Either: a write does not go to this round's queue (the fast path's one check)."""
 
 
 class _Rare:
@@ -145,7 +149,6 @@ class _Rare:
     __slots__ = (
         "capture",
         "held",
-        "last_once",
         "limited",
         "linger",
         "port",
@@ -161,7 +164,6 @@ class _Rare:
             self.streams is None
             and self.throttled_since is None
             and self.capture is None
-            and self.last_once is None
             and self.resume is None
             and self.held is None
             and not self.limited
@@ -190,8 +192,6 @@ class _Rare:
         """Output that waits behind a stream."""
         self.resume: Handle | None = None
         """The timer handle that ends a throttle pause; exists only while paused."""
-        self.last_once: bytes | None = None
-        """The last :class:`OnceLine` queued this round (the next equal one is dropped)."""
 
 
 class Connection(asyncio.BufferedProtocol):
@@ -226,7 +226,8 @@ class Connection(asyncio.BufferedProtocol):
         """This round's output; None while empty (an idle connection holds no list)."""
         self._pending_size = 0
         self._state = 0
-        """Bits: :data:`_BUSY`, :data:`_PAUSED`, :data:`_CLOSED` (one int, not three slots)."""
+        """Bits: :data:`_BUSY`, :data:`_PAUSED`, :data:`_CLOSED`, :data:`_ASIDE` (one int,
+        not four slots). Bits from 256 up are the door's (the IRC registration's flags)."""
         self._items_full_at = 0.0
         """The item bucket as one float (:func:`~teahouse.core.limits.spend`): full."""
         self._bytes_full_at = 0.0
@@ -277,10 +278,13 @@ class Connection(asyncio.BufferedProtocol):
     def _capture(self, capture: list[bytes] | None) -> None:
         if capture is not None:
             self._rare_state().capture = capture
+            self._state |= _ASIDE
             return
         rare = self._rare
         if rare is not None:
             rare.capture = None
+            if rare.held is None:
+                self._state &= ~_ASIDE
             self._forget_rare()
 
     # -- what a door supplies ----------------------------------------------------------
@@ -619,11 +623,11 @@ class Connection(asyncio.BufferedProtocol):
         """Outlet.write: queue bytes for this round's flush.
 
         This runs once per delivery of every fan-out, so it stays one flat function, and
-        the common case (a queue for this round exists, plain bytes, nothing unusual about
-        the connection: no flag, no rare state) is checked first.
+        the common case (a queue for this round exists, plain bytes, the connection open
+        and its output neither captured nor held behind a stream) is checked first.
         """
         pending = self._pending
-        if pending is not None and type(data) is bytes and self._rare is None and not self._state:
+        if pending is not None and type(data) is bytes and not self._state & _NOT_QUEUED:
             pending.append(data)
             size = self._pending_size = self._pending_size + len(data)
             if size > self._door.pending_cap:
@@ -631,12 +635,9 @@ class Connection(asyncio.BufferedProtocol):
             return
         if self._state & _CLOSED or not data:
             return
+        if type(data) is OnceLine and self._once_again(data):
+            return  # the same departure, heard through another shared room
         rare = self._rare
-        if type(data) is OnceLine:
-            rare = self._rare_state()
-            if data == rare.last_once:
-                return  # the same departure, heard through another shared room
-            rare.last_once = data
         if rare is not None:
             if rare.capture is not None:
                 rare.capture.append(data)
@@ -665,12 +666,7 @@ class Connection(asyncio.BufferedProtocol):
         at most ``high_water + pending_cap``, however long the run (a stalled disk)."""
         if not lines:
             return
-        rare = self._rare
-        if (
-            (rare is None or (rare.capture is None and rare.held is None))
-            and not self._state & _CLOSED
-            and self._pending_size + size <= self._door.pending_cap
-        ):
+        if not self._state & _NOT_QUEUED and self._pending_size + size <= self._door.pending_cap:
             pending = self._pending
             if pending is None:
                 self._pending = list(lines)  # a copy: the list is every member's
@@ -683,10 +679,7 @@ class Connection(asyncio.BufferedProtocol):
             self.write(data)
 
     def flush(self) -> None:
-        rare = self._rare
-        if rare is not None and rare.last_once is not None:
-            rare.last_once = None
-            self._forget_rare()
+        self._forget_once()
         pending = self._pending
         if pending is None or self._state & _CLOSED or self._transport is None:
             return
@@ -732,6 +725,7 @@ class Connection(asyncio.BufferedProtocol):
             # What was queued before the answer goes first; what comes after waits.
             self.flush()
             rare.held = []
+            self._state |= _ASIDE
         rare.streams.append((iter(chunks), done))
         self._pump()
 
@@ -765,10 +759,23 @@ class Connection(asyncio.BufferedProtocol):
             self._door.bytes_out += len(chunk)
         if not streams:
             held, rare.held, rare.streams = rare.held or [], None, None
+            if rare.capture is None:
+                self._state &= ~_ASIDE
             self._forget_rare()  # the replay after a login is over: nothing rare left
             self._pending_size = 0
+            # No round's flush came while the stream ran: a departure line among the held
+            # ones must not be taken for one already sent.
+            self._forget_once()
             for data in held:
                 self.write(data)
+
+    def _once_again(self, line: OnceLine) -> bool:
+        """Whether ``line`` was queued already this round (it is dropped then). Only the
+        IRC door sends :class:`OnceLine` (it keeps the last one: see IrcConnection)."""
+        return False
+
+    def _forget_once(self) -> None:
+        """A round's output is out (or held output let go): forget the round's lines."""
 
     def _framed(self, chunk: bytes) -> bytes:
         """A streamed chunk as this door puts it on the wire (the web door wraps it)."""

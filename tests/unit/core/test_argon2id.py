@@ -82,10 +82,42 @@ def test_any_text_as_a_hash_matches_nothing_and_never_raises(text: str) -> None:
         "$argon2id$v=19$m=64,t=1,p=4$$c2FsdHNhbHQ",  # no salt
         "$scrypt$v=19$m=64,t=1,p=4$c2FsdHNhbHQ$c2FsdHNhbHQ",
         "$argon2id$v=19$m=64,t=1$c2FsdHNhbHQ$c2FsdHNhbHQ",
+        # Numbers the C context cannot hold (cffi would raise OverflowError) or not as
+        # argon2 writes them.
+        "$argon2id$v=19$m=64,t=-1,p=4$c2FsdHNhbHQ$c2FsdHNhbHQ",
+        "$argon2id$v=19$m=99999999999,t=1,p=4$c2FsdHNhbHQ$c2FsdHNhbHQ",
+        "$argon2id$v=19$m=64,t=1,p=4294967297$c2FsdHNhbHQ$c2FsdHNhbHQ",
+        "$argon2id$v=19$m=64,t=+1,p=4$c2FsdHNhbHQ$c2FsdHNhbHQ",
+        "$argon2id$v=19$m=64,t=1_0,p=4$c2FsdHNhbHQ$c2FsdHNhbHQ",
+        "$argon2id$v=18$m=64,t=1,p=4$c2FsdHNhbHQ$c2FsdHNhbHQ",
     ],
 )
 def test_a_malformed_hash_matches_nothing(encoded: str) -> None:
     assert verify_password(encoded, "pw") is False
+
+
+def test_only_the_base64_argon2_writes_is_read() -> None:
+    encoded = hash_password("pw", **CHEAP)
+    assert verify_password(encoded, "pw")
+    assert not verify_password(encoded + "=", "pw")  # padded
+    # The digest's last character with an unused bit set: the same bytes, not the string.
+    head, digest = encoded.rsplit("$", 1)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = alphabet.index(digest[-1])
+    assert last % 4 == 0  # 32 bytes: the last character carries 4 bits and 2 unused
+    assert not verify_password(f"{head}${digest[:-1]}{alphabet[last + 1]}", "pw")
+
+
+def test_a_hash_without_a_version_is_version_16() -> None:
+    cffi = argon2.PasswordHasher(time_cost=1, memory_cost=64, parallelism=2)
+    encoded = argon2.low_level.hash_secret(
+        b"pw", b"saltsaltsalt", 1, 64, 2, 32, Type.ID, version=16
+    ).decode()
+    legacy = encoded.replace("$v=16", "")
+    assert cffi.verify(legacy, "pw")
+    assert verify_password(legacy, "pw")
+    assert verify_password(encoded, "pw")
+    assert not verify_password(legacy, "pW")
 
 
 def _threads() -> int:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from teahouse.doors.connection import BUSY_READ_AHEAD
+from teahouse.doors.connection import BUSY_READ_AHEAD, OnceLine
 from teahouse.doors.irc.registration import _CAP_SETS, NO_CAPS, SHARED_CAP_SETS, shared_caps
 from teahouse.protocol.irc import IrcMessage, serialize
 
@@ -205,6 +205,22 @@ async def test_sasl_after_registration_renames_the_guest(kit: HubKit) -> None:
     assert got[-1].prefix is not None and got[-1].prefix.startswith("visitor!")
     assert got[-1].params == ("Alice",)
     assert c.session.user == "Alice" and not c.session.guest
+    assert c.conn._seldom is None, "the exchange is over: its state let go"
+
+
+async def test_a_failed_sasl_after_registration_leaves_no_state_behind(kit: HubKit) -> None:
+    await kit.add_user("Alice")
+    c = await registered(kit, "visitor", caps=("sasl",))
+    c.send("AUTHENTICATE PLAIN")
+    assert codes(c.messages()) == ["AUTHENTICATE"]
+    assert c.conn._seldom is not None, "under way: kept"
+    c.send("AUTHENTICATE *")
+    assert codes(c.messages()) == ["906"]
+    assert c.conn._seldom is None
+    c.send("AUTHENTICATE PLAIN", f"AUTHENTICATE {sasl_payload('Alice', 'wrong-password')}")
+    await c.settle()
+    assert codes(c.messages()) == ["AUTHENTICATE", "904"]
+    assert c.conn._seldom is None and c.session.guest
 
 
 async def test_oper_goes_through_the_one_login_path(kit: HubKit) -> None:
@@ -759,3 +775,42 @@ def test_made_up_capability_sets_push_out_only_sets_nobody_asks_for() -> None:
     first = shared_caps(frozenset(late))
     assert shared_caps(frozenset(late)) is first, "a set first asked for after them: shared"
     assert shared_caps(frozenset()) is NO_CAPS
+
+
+async def test_a_departure_line_goes_once_a_round(kit: HubKit) -> None:
+    """The hub tells a departure per shared room; the client hears it once a round."""
+    c = await registered(kit, "alice")
+    conn = c.conn
+    c.received()
+    quit_line = b":bob!b@h QUIT :gone\r\n"
+    conn.write(OnceLine(quit_line))
+    conn.write(OnceLine(quit_line))  # the same departure through another shared room
+    conn.write(b":bob!b@h NICK :after\r\n")
+    kit.run_soon()
+    assert c.received() == quit_line + b":bob!b@h NICK :after\r\n"
+    conn.write(OnceLine(quit_line))
+    kit.run_soon()
+    assert c.received() == quit_line, "a new round: sent again"
+    assert conn._rare is None, "no rare state for it"
+
+
+async def test_a_departure_held_behind_a_stream_is_sent_when_the_stream_ends(
+    kit: HubKit,
+) -> None:
+    """No round's flush comes while output is held: the departure line must not be taken,
+    when it is let go, for one already sent this round."""
+    c = await registered(kit, "alice")
+    conn = c.conn
+    c.received()
+    quit_line = b":bob!b@h QUIT :gone\r\n"
+    c.transport.buffer_size = 10**6  # the peer does not read: the stream waits
+    conn.stream(iter([b":srv NOTICE alice :chunk\r\n"]))
+    conn.write(OnceLine(quit_line))
+    conn.write(OnceLine(quit_line))  # the same departure through another room: once
+    kit.run_soon()
+    assert c.received() == b""
+    c.transport.buffer_size = 0
+    conn.resume_writing()
+    kit.run_soon()
+    assert c.received() == b":srv NOTICE alice :chunk\r\n" + quit_line
+    assert conn._rare is None and not conn._state & 0xFF, "nothing aside: the fast path"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from teahouse.core.session import Session
-from teahouse.doors.connection import Connection, Door
+from teahouse.doors.connection import Connection, Door, OnceLine
 from teahouse.doors.irc import numerics as n
 from teahouse.doors.irc.encoder import IrcEncoder, irc_time
 from teahouse.doors.irc.registration import (
@@ -187,7 +187,7 @@ class IrcSeldom(Seldom):
 class IrcConnection(Connection, Registration):
     """One IRC client connection; the hub's Outlet for it; its own registration state."""
 
-    __slots__ = ("_reader", *REGISTRATION_SLOTS)
+    __slots__ = ("_last_once", "_reader", *REGISTRATION_SLOTS)
 
     _door: IrcServer
     _seldom: IrcSeldom | None
@@ -197,6 +197,9 @@ class IrcConnection(Connection, Registration):
         self._reader: IrcReader | None = None
         """Made when bytes arrive, dropped once all of them are handled: an idle
         connection keeps no reader (80 bytes) between reads."""
+        self._last_once: OnceLine | None = None
+        """The last :class:`OnceLine` queued this round. A slot, not rare state: a mass
+        departure sets it on every member each round."""
         self._start_registration()
 
     def _seldom_state(self) -> IrcSeldom:
@@ -285,6 +288,15 @@ class IrcConnection(Connection, Registration):
 
     def _refusal(self, ip: str, error: ChatError) -> bytes:
         return serialize(IrcMessage("ERROR", (f"Closing Link: {ip} ({error.message})",)))
+
+    def _once_again(self, line: OnceLine) -> bool:
+        if line == self._last_once:
+            return True
+        self._last_once = line
+        return False
+
+    def _forget_once(self) -> None:
+        self._last_once = None
 
     def _lost(self, session: Session) -> None:
         self._door.forget(self, session)

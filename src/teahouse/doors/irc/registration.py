@@ -186,13 +186,15 @@ class Seldom:
         return self.password is None and self.sasl is None
 
 
-_DONE = 1
-_NEGOTIATING = 2
-_CAP_302 = 4
+_DONE = 1 << 8
+_NEGOTIATING = 1 << 9
+_CAP_302 = 1 << 10
 """A ``CAP LS 302`` (or later) was seen: the only difference a version makes here."""
+_REGISTRATION_BITS = _DONE | _NEGOTIATING | _CAP_302
 
-REGISTRATION_SLOTS = ("_reg_bits", "_seldom", "caps", "nick", "realname", "username")
-"""The slots a class that inherits :class:`Registration` must declare."""
+REGISTRATION_SLOTS = ("_seldom", "caps", "nick", "realname", "username")
+"""The slots a class that inherits :class:`Registration` must declare (besides the
+connection's ``_state``, whose bits from 256 up are registration's)."""
 
 
 class Registration:
@@ -201,7 +203,8 @@ class Registration:
     A base with no slots of its own: the connection class that inherits it declares
     :data:`REGISTRATION_SLOTS`, so a connection and its registration are one object (an
     idle IRC connection keeps no second one). Call :meth:`_start_registration` first.
-    Flags are bits of one int, and what registration needs only for a while (``PASS``,
+    Flags are bits of the connection's own flag int (``_state``, from bit 8 up: the
+    connection's are below), and what registration needs only for a while (``PASS``,
     SASL) is in a :class:`Seldom` made when needed and let go at the welcome.
     """
 
@@ -214,8 +217,9 @@ class Registration:
     username: str | None
     realname: str
     caps: frozenset[str]
-    _reg_bits: int
-    """:data:`_DONE`, :data:`_NEGOTIATING`, :data:`_CAP_302`."""
+    _state: int
+    """The connection's flags; registration's are :data:`_DONE`, :data:`_NEGOTIATING`,
+    :data:`_CAP_302`."""
     _seldom: Seldom | None
 
     def _start_registration(self) -> None:
@@ -223,7 +227,7 @@ class Registration:
         self.username = None
         self.realname = ""
         self.caps = NO_CAPS
-        self._reg_bits = 0
+        self._state &= ~_REGISTRATION_BITS
         self._seldom = None
 
     def _seldom_state(self) -> Seldom:
@@ -239,12 +243,12 @@ class Registration:
             self._seldom = None
 
     def _bit(self, bit: int, on: bool) -> None:
-        self._reg_bits = self._reg_bits | bit if on else self._reg_bits & ~bit
+        self._state = self._state | bit if on else self._state & ~bit
 
     @property
     def done(self) -> bool:
         """Registration is complete (the client was welcomed)."""
-        return bool(self._reg_bits & _DONE)
+        return bool(self._state & _DONE)
 
     @done.setter
     def done(self, value: bool) -> None:
@@ -261,7 +265,7 @@ class Registration:
     @property
     def negotiating(self) -> bool:
         """A ``CAP LS`` or ``CAP REQ`` holds registration until ``CAP END``."""
-        return bool(self._reg_bits & _NEGOTIATING)
+        return bool(self._state & _NEGOTIATING)
 
     @negotiating.setter
     def negotiating(self, value: bool) -> None:
@@ -270,7 +274,7 @@ class Registration:
     @property
     def cap_version(self) -> int:
         """The highest ``CAP LS`` version the client gave, as far as it matters: 302 or 0."""
-        return 302 if self._reg_bits & _CAP_302 else 0
+        return 302 if self._state & _CAP_302 else 0
 
     @cap_version.setter
     def cap_version(self, value: int) -> None:
@@ -288,6 +292,14 @@ class Registration:
             self._seldom_state().password = value
         elif self._seldom is not None:
             self._seldom.password = None
+            self._forget_seldom()
+
+    def sasl_over(self) -> None:
+        """A SASL exchange ended (failed, or its check began): after the welcome nothing
+        reads its state again, so it is let go (one made again by the next exchange)."""
+        seldom = self._seldom
+        if self.done and seldom is not None and seldom.sasl is not None and not seldom.sasl.active:
+            seldom.sasl = None
             self._forget_seldom()
 
     @property

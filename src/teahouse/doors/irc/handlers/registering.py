@@ -126,6 +126,8 @@ def authenticate(conn: IrcConnection, session: Session, msg: IrcMessage) -> None
         conn.try_register(session)
     elif isinstance(event, SaslCheck):
         _sasl_check(conn, session, event)
+    if isinstance(event, SaslFail | SaslCheck):
+        conn.reg.sasl_over()
 
 
 def follow_account(conn: IrcConnection, session: Session, old_mask: str) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from teahouse.core.results import ModeChange
+from teahouse.core.seldom import SeldomField
 from teahouse.errors import ChatError
 from teahouse.protocol.names import fold_user
 from teahouse.store.base import Role, StoredMessage
@@ -220,6 +221,19 @@ class Session:
         self.rtt_ms: int | None = None
         """The round trip of the last heartbeat ping that was answered, in milliseconds."""
 
+    role = SeldomField[Role](
+        "user", "The power this session has now: its account's role, or ``admin`` from OPER."
+    )
+    oper_id = SeldomField[int | None](
+        None,
+        "The admin account whose password this session gave to OPER: the power lasts only "
+        "while that account is an admin with that password.",
+    )
+    away = SeldomField[str | None](None, "The user's away text (None: here).")
+    partial_since = SeldomField[float | None](
+        None, "Since when the door holds an unfinished line from this peer (slowloris check)."
+    )
+
     def _seldom_state(self) -> _Seldom:
         seldom = self._seldom
         if seldom is None:
@@ -230,63 +244,6 @@ class Session:
         seldom = self._seldom
         if seldom is not None and seldom.empty:
             self._seldom = None
-
-    @property
-    def role(self) -> Role:
-        """The power this session has now: its account's role, or ``admin`` from OPER."""
-        seldom = self._seldom
-        return seldom.role if seldom is not None else "user"
-
-    @role.setter
-    def role(self, value: Role) -> None:
-        if value != "user":
-            self._seldom_state().role = value
-        elif self._seldom is not None:
-            self._seldom.role = value
-            self._forget_seldom()
-
-    @property
-    def oper_id(self) -> int | None:
-        """The admin account whose password this session gave to OPER: the power lasts
-        only while that account is an admin with that password."""
-        seldom = self._seldom
-        return seldom.oper_id if seldom is not None else None
-
-    @oper_id.setter
-    def oper_id(self, value: int | None) -> None:
-        if value is not None:
-            self._seldom_state().oper_id = value
-        elif self._seldom is not None:
-            self._seldom.oper_id = None
-            self._forget_seldom()
-
-    @property
-    def away(self) -> str | None:
-        """The user's away text (None: here)."""
-        seldom = self._seldom
-        return seldom.away if seldom is not None else None
-
-    @away.setter
-    def away(self, value: str | None) -> None:
-        if value is not None:
-            self._seldom_state().away = value
-        elif self._seldom is not None:
-            self._seldom.away = None
-            self._forget_seldom()
-
-    @property
-    def partial_since(self) -> float | None:
-        """Since when the door holds an unfinished line from this peer (slowloris check)."""
-        seldom = self._seldom
-        return seldom.partial_since if seldom is not None else None
-
-    @partial_since.setter
-    def partial_since(self, value: float | None) -> None:
-        if value is not None:
-            self._seldom_state().partial_since = value
-        elif self._seldom is not None:
-            self._seldom.partial_since = None
-            self._forget_seldom()
 
     @property
     def host(self) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from teahouse.core.seldom import SeldomField
 from teahouse.core.session import Session
 from teahouse.doors.connection import Connection, Door, OnceLine
 from teahouse.doors.irc import numerics as n
@@ -192,6 +193,18 @@ class IrcConnection(Connection, Registration):
     _door: IrcServer
     _seldom: IrcSeldom | None
 
+    labeled = SeldomField[LabeledReply | None](
+        None, "The reply being collected for the labelled command now running, if any."
+    )
+    umodes = SeldomField[frozenset[str]](
+        NO_CAPS,
+        "User modes of this connection: ``i`` (invisible), ``B`` (a bot). Replaced, never "
+        "changed in place: most connections share the one empty set.",
+    )
+    monitoring = SeldomField[set[str] | None](
+        None, "Folded nicks this client MONITORs (None until it monitors any)."
+    )
+
     def __init__(self, door: IrcServer) -> None:
         super().__init__(door)
         self._reader: IrcReader | None = None
@@ -207,49 +220,6 @@ class IrcConnection(Connection, Registration):
         if seldom is None:
             seldom = self._seldom = IrcSeldom()
         return seldom
-
-    @property
-    def labeled(self) -> LabeledReply | None:
-        """The reply being collected for the labelled command now running, if any."""
-        seldom = self._seldom
-        return seldom.labeled if seldom is not None else None
-
-    @labeled.setter
-    def labeled(self, value: LabeledReply | None) -> None:
-        if value is not None:
-            self._seldom_state().labeled = value
-        elif self._seldom is not None:
-            self._seldom.labeled = None
-            self._forget_seldom()
-
-    @property
-    def umodes(self) -> frozenset[str]:
-        """User modes of this connection: ``i`` (invisible), ``B`` (a bot). Replaced, never
-        changed in place: most connections share the one empty set."""
-        seldom = self._seldom
-        return seldom.umodes if seldom is not None else NO_CAPS
-
-    @umodes.setter
-    def umodes(self, value: frozenset[str]) -> None:
-        if value:
-            self._seldom_state().umodes = value
-        elif self._seldom is not None:
-            self._seldom.umodes = NO_CAPS
-            self._forget_seldom()
-
-    @property
-    def monitoring(self) -> set[str] | None:
-        """Folded nicks this client MONITORs (None until it monitors any)."""
-        seldom = self._seldom
-        return seldom.monitoring if seldom is not None else None
-
-    @monitoring.setter
-    def monitoring(self, value: set[str] | None) -> None:
-        if value is not None:
-            self._seldom_state().monitoring = value
-        elif self._seldom is not None:
-            self._seldom.monitoring = None
-            self._forget_seldom()
 
     # -- names -------------------------------------------------------------------------
 

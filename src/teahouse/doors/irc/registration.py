@@ -19,6 +19,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from teahouse.core.seldom import SeldomField
+
 SUPPORTED_CAPS: dict[str, str | None] = {
     "account-notify": None,
     "account-tag": None,
@@ -230,6 +232,8 @@ class Registration:
         self._state &= ~_REGISTRATION_BITS
         self._seldom = None
 
+    password = SeldomField[str | None](None, "What ``PASS`` gave, until it is checked.")
+
     def _seldom_state(self) -> Seldom:
         """The rare state, made if there is none (a subclass may make a subclass)."""
         seldom = self._seldom
@@ -279,20 +283,6 @@ class Registration:
     @cap_version.setter
     def cap_version(self, value: int) -> None:
         self._bit(_CAP_302, value >= 302)
-
-    @property
-    def password(self) -> str | None:
-        """What ``PASS`` gave, until it is checked."""
-        seldom = self._seldom
-        return seldom.password if seldom is not None else None
-
-    @password.setter
-    def password(self, value: str | None) -> None:
-        if value is not None:
-            self._seldom_state().password = value
-        elif self._seldom is not None:
-            self._seldom.password = None
-            self._forget_seldom()
 
     def sasl_over(self) -> None:
         """A SASL exchange ended (failed, or its check began): after the welcome nothing
